@@ -1,0 +1,1 @@
+"""dbvend: real MySQL and Redis instances on request."""

@@ -1,0 +1,36 @@
+"""What the handlers share, stored once on the Application under a typed key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ..config import Settings
+from ..crypto import SecretBox
+from ..inventory import DockerHost
+from ..provisioning.runner import PlaybookRunner
+from ..provisioning.waiter import OperationWaiter
+from ..provisioning.worker import Worker
+
+if TYPE_CHECKING:
+    from ..db import Pool
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: Pool
+    box: SecretBox
+    runner: PlaybookRunner
+    waiter: OperationWaiter
+    hosts: dict[str, DockerHost] = field(default_factory=dict)
+    worker: Worker | None = None
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]

@@ -1,0 +1,23 @@
+"""/api/v1/operations/{id}: how a create or delete went."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..db import operations
+from .auth import current_user, owner_filter
+from .context import services
+from .errors import not_found
+from .views import operation_view
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/operations/{id}")
+async def get_operation(request: web.Request) -> web.Response:
+    op = await operations.get(
+        services(request).pool, request.match_info["id"], owner_id=owner_filter(current_user(request))
+    )
+    if op is None:
+        raise not_found("operation")
+    return web.json_response(operation_view(op))

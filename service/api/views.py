@@ -1,0 +1,48 @@
+"""How instances and operations look in JSON (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..crypto import SecretBox
+from ..db.instances import Instance
+from ..db.operations import Operation
+from ..engines import Credentials, get_engine
+
+
+def instance_view(inst: Instance, box: SecretBox) -> dict[str, Any]:
+    engine = get_engine(inst.engine)
+    secrets = box.open(inst.secrets)
+    credentials = Credentials(inst.username, secrets["password"], secrets["admin_password"])
+    settings = engine.settings_model.model_validate(inst.settings)
+    return {
+        "id": inst.id,
+        "name": inst.name,
+        "engine": inst.engine,
+        "status": inst.status,
+        "owner": inst.owner,
+        "settings": inst.settings,
+        "memory_mb": inst.memory_mb,
+        "placement": {"host": inst.host, "address": inst.address, "port": inst.port},
+        # The admin password stays with dbvend: only the user's own credentials go out.
+        "connection": engine.connection(settings, credentials, inst.address, inst.port),
+        "facts": inst.facts,
+        "created_at": inst.created_at.isoformat(),
+        "updated_at": inst.updated_at.isoformat(),
+        "error": inst.error,
+    }
+
+
+def operation_view(op: Operation) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "kind": op.kind,
+        "instance_id": op.instance_id,
+        "status": op.status,
+        "attempts": op.attempts,
+        "error": op.error,
+        "created_at": op.created_at.isoformat(),
+        "started_at": op.started_at.isoformat() if op.started_at else None,
+        "finished_at": op.finished_at.isoformat() if op.finished_at else None,
+        "facts": op.facts,
+    }

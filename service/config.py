@@ -1,0 +1,171 @@
+"""Settings from DBVEND_* environment variables, checked once at start.
+
+Outside development the settings refuse unsafe values (an encryption key kept next to
+the data it protects, an embedded throw-away database, a short admin password), so a
+production start fails loudly instead of running insecurely.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    listen_host: str
+    listen_port: int
+    state_dir: Path
+    database_url: str
+    inventory: Path
+    secret_keys: tuple[str, ...]
+    admin_password: str | None
+    token_ttl_seconds: int
+    run_worker: bool
+    worker_id: str
+    worker_slots: int
+    batch_size: int
+    batch_window: float
+    lease_seconds: int
+    max_attempts: int
+    max_wait_seconds: int
+    port_block_seconds: int
+    playbook_dir: Path = field(default=PROJECT_ROOT / "playbooks")
+    project_dir: Path = field(default=PROJECT_ROOT)
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.state_dir / "admin-password"
+
+
+def _database_url(state_dir: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return url
+    embedded = state_dir / "database_url"
+    if embedded.exists():
+        return embedded.read_text().strip()
+    raise ConfigError(
+        "DATABASE_URL is unset and no embedded cluster was found at "
+        f"{embedded}; run `make run` (or scripts/ensure-postgres.sh) first"
+    )
+
+
+def _secret_keys(state_dir: Path, development: bool) -> tuple[str, ...]:
+    raw = os.environ.get("DBVEND_SECRET_KEY", "").strip()
+    if not raw:
+        key_file = state_dir / "secret.key"
+        if not key_file.exists():
+            _write_private(key_file, Fernet.generate_key().decode())
+        raw = key_file.read_text().strip()
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except ValueError as exc:
+            raise ConfigError(
+                "DBVEND_SECRET_KEY must be comma-separated Fernet keys (32 url-safe base64 bytes)"
+            ) from exc
+    return keys
+
+
+def _listen(raw: str) -> tuple[str, int]:
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"DBVEND_LISTEN must be host:port, got {raw!r}")
+    return host.strip("[]"), int(port)
+
+
+def load_settings() -> Settings:
+    environment = _env("DBVEND_ENV", "development")
+    if environment not in ("development", "production"):
+        raise ConfigError("DBVEND_ENV must be development or production")
+    development = environment == "development"
+    state_dir = Path(_env("DBVEND_STATE_DIR", str(PROJECT_ROOT / ".state"))).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    listen_host, listen_port = _listen(_env("DBVEND_LISTEN", "127.0.0.1:8080"))
+    admin_password = os.environ.get("DBVEND_ADMIN_PASSWORD") or None
+    if admin_password is not None and len(admin_password) < 12:
+        raise ConfigError("DBVEND_ADMIN_PASSWORD must be at least 12 characters")
+    if not development:
+        if not os.environ.get("DBVEND_SECRET_KEY"):
+            raise ConfigError("DBVEND_SECRET_KEY is required in production (keep it outside the state dir)")
+        if not os.environ.get("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL is required in production")
+    settings = Settings(
+        environment=environment,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        state_dir=state_dir,
+        database_url=_database_url(state_dir),
+        inventory=Path(_env("DBVEND_INVENTORY", str(PROJECT_ROOT / "inventory" / "hosts.yml"))),
+        secret_keys=_secret_keys(state_dir, development),
+        admin_password=admin_password,
+        token_ttl_seconds=_int("DBVEND_TOKEN_TTL", 12 * 3600, 60, 30 * 24 * 3600),
+        run_worker=_env("DBVEND_WORKER", "on") != "off",
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        worker_slots=_int("DBVEND_WORKER_SLOTS", 2, 1, 32),
+        batch_size=_int("DBVEND_BATCH_SIZE", 40, 1, 200),
+        batch_window=_float("DBVEND_BATCH_WINDOW", 0.15),
+        lease_seconds=_int("DBVEND_LEASE_SECONDS", 30, 10, 3600),
+        max_attempts=_int("DBVEND_MAX_ATTEMPTS", 3, 1, 10),
+        max_wait_seconds=_int("DBVEND_MAX_WAIT", 300, 1, 3600),
+        port_block_seconds=_int("DBVEND_PORT_BLOCK_SECONDS", 600, 1, 86400),
+    )
+    if not settings.inventory.exists():
+        raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")
+    return settings

@@ -1,0 +1,182 @@
+"""Instances: the desired state of every database dbvend hands out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asyncpg import Record
+
+    from . import Executor
+
+LIVE = "deleted_at IS NULL"
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    name: str
+    engine: str
+    owner_id: int
+    owner: str
+    status: str
+    settings: dict[str, Any]
+    memory_mb: int
+    host: str
+    address: str
+    port: int
+    username: str
+    secrets: bytes
+    facts: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+_SELECT = (
+    "SELECT i.*, u.username AS owner, h.address FROM instances i"
+    " JOIN users u ON u.id = i.owner_id JOIN hosts h ON h.name = i.host"
+)
+
+
+def _instance(r: Record) -> Instance:
+    return Instance(
+        id=r["id"],
+        name=r["name"],
+        engine=r["engine"],
+        owner_id=r["owner_id"],
+        owner=r["owner"],
+        status=r["status"],
+        settings=r["settings"],
+        memory_mb=r["memory_mb"],
+        host=r["host"],
+        address=r["address"],
+        port=r["port"],
+        username=r["username"],
+        secrets=bytes(r["secrets"]),
+        facts=r["facts"],
+        error=r["error"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def insert(
+    db: Executor,
+    *,
+    id: str,
+    name: str,
+    engine: str,
+    owner_id: int,
+    settings: dict[str, Any],
+    memory_mb: int,
+    host: str,
+    port: int,
+    username: str,
+    secrets: bytes,
+) -> None:
+    await db.execute(
+        "INSERT INTO instances (id, name, engine, owner_id, status, settings, memory_mb, host, port,"
+        " username, secrets) VALUES ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $10)",
+        id,
+        name,
+        engine,
+        owner_id,
+        settings,
+        memory_mb,
+        host,
+        port,
+        username,
+        secrets,
+    )
+
+
+async def name_taken(db: Executor, owner_id: int, name: str) -> bool:
+    return bool(
+        await db.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM instances WHERE owner_id = $1 AND name = $2 AND {LIVE})",
+            owner_id,
+            name,
+        )
+    )
+
+
+async def get(db: Executor, instance_id: str, *, owner_id: int | None = None) -> Instance | None:
+    """A live instance; with owner_id, only when that user owns it."""
+    row = await db.fetchrow(
+        f"{_SELECT} WHERE i.id = $1 AND i.{LIVE} AND ($2::bigint IS NULL OR i.owner_id = $2)",
+        instance_id,
+        owner_id,
+    )
+    return _instance(row) if row else None
+
+
+async def get_any(db: Executor, instance_id: str) -> Instance | None:
+    """Also deleted ones: the worker finishing an operation needs them."""
+    row = await db.fetchrow(f"{_SELECT} WHERE i.id = $1", instance_id)
+    return _instance(row) if row else None
+
+
+async def page(
+    db: Executor,
+    *,
+    owner_id: int | None,
+    engine: str | None,
+    status: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[Instance]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    rows = await db.fetch(
+        f"{_SELECT} WHERE i.{LIVE}"
+        " AND ($1::bigint IS NULL OR i.owner_id = $1)"
+        " AND ($2::text IS NULL OR i.engine = $2)"
+        " AND ($3::text IS NULL OR i.status = $3)"
+        " AND ($4::timestamptz IS NULL OR (i.created_at, i.id) < ($4, $5))"
+        " ORDER BY i.created_at DESC, i.id DESC LIMIT $6",
+        owner_id,
+        engine,
+        status,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_instance(r) for r in rows]
+
+
+async def set_status(
+    db: Executor,
+    instance_id: str,
+    status: str,
+    *,
+    only_from: tuple[str, ...] | None = None,
+    error: str | None = None,
+    facts: dict[str, Any] | None = None,
+) -> bool:
+    result = await db.execute(
+        "UPDATE instances SET status = $2, error = $3, facts = coalesce($4, facts), updated_at = now()"
+        " WHERE id = $1 AND deleted_at IS NULL AND ($5::text[] IS NULL OR status = ANY($5))",
+        instance_id,
+        status,
+        error,
+        facts,
+        list(only_from) if only_from else None,
+    )
+    return result.endswith(" 1")
+
+
+async def move_port(db: Executor, instance_id: str, port: int) -> None:
+    await db.execute("UPDATE instances SET port = $2, updated_at = now() WHERE id = $1", instance_id, port)
+
+
+async def mark_deleted(db: Executor, instance_id: str) -> None:
+    await db.execute(
+        "UPDATE instances SET status = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1",
+        instance_id,
+    )
+
+
+async def live_on_host(db: Executor, host: str) -> list[Instance]:
+    return [_instance(r) for r in await db.fetch(f"{_SELECT} WHERE i.host = $1 AND i.{LIVE}", host)]

@@ -1,0 +1,95 @@
+"""What every engine tells dbvend: its settings, its memory, its role variables, its URI."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+_ALPHANUM = string.ascii_letters + string.digits
+_LOWER = string.ascii_lowercase + string.digits
+
+
+def random_password(length: int = 32) -> str:
+    """32 alphanumerics carry about 190 bits and need no quoting in URIs or shells."""
+    return "".join(secrets.choice(_ALPHANUM) for _ in range(length))
+
+
+def random_username() -> str:
+    return "u_" + "".join(secrets.choice(_LOWER) for _ in range(8))
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class SettingsError(ValueError):
+    """The settings a client sent cannot be used; each error names its field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the user connects with, plus the admin password dbvend keeps to itself."""
+
+    username: str
+    password: str
+    admin_password: str
+
+    def secrets(self) -> dict[str, str]:
+        return {"password": self.password, "admin_password": self.admin_password}
+
+
+def pydantic_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting"
+        field = f"{prefix}.{loc}" if prefix and loc else (loc or prefix or "body")
+        errors.append(FieldError(field, message))
+    return errors
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    default_port: ClassVar[int]
+    settings_model: ClassVar[type[BaseModel]]
+
+    def parse_settings(self, raw: dict[str, Any] | None, *, instance_name: str) -> BaseModel:
+        try:
+            model = self.settings_model.model_validate(raw or {})
+        except ValidationError as exc:
+            raise SettingsError(pydantic_errors(exc, "settings")) from None
+        return self.complete(model, instance_name=instance_name)
+
+    def complete(self, settings: BaseModel, *, instance_name: str) -> BaseModel:
+        """Fill defaults that depend on other fields or on the instance."""
+        return settings
+
+    def new_credentials(self) -> Credentials:
+        return Credentials(random_username(), random_password(), random_password())
+
+    @abstractmethod
+    def memory_mb(self, settings: BaseModel) -> int:
+        """Container memory limit, the unit placement counts."""
+
+    @abstractmethod
+    def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
+        """Variables for roles/<engine> (secrets included: they go to Ansible only)."""
+
+    @abstractmethod
+    def connection(
+        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+    ) -> dict[str, Any]:
+        """What a client needs to connect, shown to the instance's owner."""

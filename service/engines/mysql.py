@@ -1,0 +1,111 @@
+"""The `mysql` engine (served by MariaDB 10.11 here): settings, sizing, URIs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from .base import Credentials, Engine
+from .mysql_charsets import CHARSETS
+
+# MariaDB 10.11 reads `utf8` as utf8mb3 (old_mode UTF8_IS_UTF8MB3).
+_CHARSET_ALIASES = {"utf8": "utf8mb3"}
+_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+class MysqlSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    charset: str = "utf8mb4"
+    collation: str | None = None
+    memory_mb: int = Field(default=256, ge=192, le=65536)
+    max_connections: int = Field(default=100, ge=10, le=10000)
+    database: str | None = Field(default=None, description="database name; default from the instance name")
+
+    @field_validator("charset")
+    @classmethod
+    def _known_charset(cls, value: str) -> str:
+        value = _CHARSET_ALIASES.get(value.lower(), value.lower())
+        if value not in CHARSETS:
+            raise ValueError(
+                f"unknown character set {value!r}; the server has: {', '.join(sorted(CHARSETS))}"
+            )
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database_name(cls, value: str | None) -> str | None:
+        if value is not None and not _DATABASE_NAME.match(value):
+            raise ValueError("must be 1-64 letters, digits or underscores")
+        if value is not None and value.lower() in {
+            "mysql",
+            "information_schema",
+            "performance_schema",
+            "sys",
+        }:
+            raise ValueError(f"{value!r} is a system database")
+        return value
+
+    @field_validator("collation")
+    @classmethod
+    def _collation_of_charset(cls, value: str | None, info: ValidationInfo) -> str | None:
+        charset = info.data.get("charset")
+        if value is None or charset is None:
+            return value  # charset already failed, or the default is filled in later
+        if value.lower() not in CHARSETS[charset][1]:
+            raise ValueError(f"{value!r} does not belong to character set {charset!r}")
+        return value.lower()
+
+
+def database_from_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:64]
+
+
+class MysqlEngine(Engine):
+    name: ClassVar[str] = "mysql"
+    default_port: ClassVar[int] = 3306
+    settings_model: ClassVar[type[BaseModel]] = MysqlSettings
+
+    def complete(self, settings: BaseModel, *, instance_name: str) -> BaseModel:
+        assert isinstance(settings, MysqlSettings)
+        update: dict[str, str] = {}
+        if settings.collation is None:
+            update["collation"] = CHARSETS[settings.charset][0]
+        if settings.database is None:
+            update["database"] = database_from_name(instance_name)
+        return settings.model_copy(update=update)
+
+    def memory_mb(self, settings: BaseModel) -> int:
+        assert isinstance(settings, MysqlSettings)
+        return settings.memory_mb
+
+    def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
+        assert isinstance(settings, MysqlSettings)
+        return {
+            "mysql_charset": settings.charset,
+            "mysql_collation": settings.collation,
+            "mysql_memory_mb": settings.memory_mb,
+            "mysql_max_connections": settings.max_connections,
+            "mysql_database": settings.database,
+            "mysql_username": credentials.username,
+            "mysql_password": credentials.password,
+            "mysql_root_password": credentials.admin_password,
+        }
+
+    def connection(
+        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+    ) -> dict[str, Any]:
+        assert isinstance(settings, MysqlSettings)
+        user, password, database = credentials.username, credentials.password, settings.database or ""
+        return {
+            "host": address,
+            "port": port,
+            "database": database,
+            "username": user,
+            "password": password,
+            "uri": f"mysql://{quote(user)}:{quote(password)}@{address}:{port}/{database}",
+            "cli": f"mysql -h {address} -P {port} -u {user} -p{password} {database}",
+        }

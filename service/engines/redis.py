@@ -1,0 +1,103 @@
+"""The `redis` engine: settings (maxmemory in bytes or units), sizing, URIs."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from .base import Credentials, Engine
+
+MIB = 1024 * 1024
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": MIB, "g": 1000**3, "gb": 1024**3}
+_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+MIN_MAXMEMORY = 8 * MIB
+MAX_MAXMEMORY = 64 * 1024 * MIB
+
+Policy = Literal[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+]
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a Redis-style size ("64mb", "1gb", "100000"); units as redis.conf reads them."""
+    if isinstance(value, bool):
+        raise ValueError("must be a size such as 268435456, '256mb' or '1gb'")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(value)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError("must be a size such as 268435456, '256mb' or '1gb'")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+class RedisSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    maxmemory: StrictInt | str = Field(default=128 * MIB, description="bytes, or a size like '256mb'")
+    maxmemory_policy: Policy = "noeviction"
+    appendonly: StrictBool = False
+    maxclients: StrictInt = Field(default=10000, ge=1, le=50000)
+
+    @field_validator("maxmemory")
+    @classmethod
+    def _size(cls, value: int | str) -> int:
+        size = parse_size(value)
+        if not MIN_MAXMEMORY <= size <= MAX_MAXMEMORY:
+            raise ValueError(f"must be between {MIN_MAXMEMORY // MIB}mb and {MAX_MAXMEMORY // MIB // 1024}gb")
+        return size
+
+
+def container_memory_mb(maxmemory: int) -> int:
+    """Headroom above maxmemory for fragmentation, buffers and fork-on-save."""
+    headroom = max(64 * MIB, maxmemory // 4)
+    return math.ceil((maxmemory + headroom) / MIB)
+
+
+class RedisEngine(Engine):
+    name: ClassVar[str] = "redis"
+    default_port: ClassVar[int] = 6379
+    settings_model: ClassVar[type[BaseModel]] = RedisSettings
+    admin_username: ClassVar[str] = "dbvend-admin"
+
+    def memory_mb(self, settings: BaseModel) -> int:
+        assert isinstance(settings, RedisSettings)
+        assert isinstance(settings.maxmemory, int)
+        return container_memory_mb(settings.maxmemory)
+
+    def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
+        assert isinstance(settings, RedisSettings)
+        return {
+            "redis_maxmemory": settings.maxmemory,
+            "redis_maxmemory_policy": settings.maxmemory_policy,
+            "redis_appendonly": settings.appendonly,
+            "redis_maxclients": settings.maxclients,
+            "redis_memory_mb": self.memory_mb(settings),
+            "redis_username": credentials.username,
+            "redis_password": credentials.password,
+            "redis_admin_username": self.admin_username,
+            "redis_admin_password": credentials.admin_password,
+        }
+
+    def connection(
+        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+    ) -> dict[str, Any]:
+        user, password = credentials.username, credentials.password
+        return {
+            "host": address,
+            "port": port,
+            "username": user,
+            "password": password,
+            "uri": f"redis://{quote(user)}:{quote(password)}@{address}:{port}/0",
+            "cli": f"redis-cli -h {address} -p {port} --user {user} --pass {password}",
+        }

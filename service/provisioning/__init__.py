@@ -1,0 +1,1 @@
+"""Deploying what the API recorded: runner, worker, recovery."""

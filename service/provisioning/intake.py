@@ -1,0 +1,151 @@
+"""Taking a request: validate, place, record — all before anything is deployed.
+
+One transaction inserts the instance, claims its port and queues the operation, under
+an advisory lock so concurrent requests see each other's claims; the (host, port)
+primary key of port_claims is the guarantee behind it."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..crypto import SecretBox
+from ..db import hosts, instances, operations, ports
+from ..engines import get_engine
+from ..placement import choose_host, lowest_free_port
+
+if TYPE_CHECKING:
+    from ..db import Conn, Pool
+    from ..db.users import User
+
+PLACEMENT_LOCK = 0x64627670  # "dbvp"
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id(prefix: str, length: int = 8) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+class NoCapacity(Exception):
+    """No host that is up can take the instance."""
+
+
+class Conflict(Exception):
+    """The request clashes with existing state (a name in use, an operation in flight)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Accepted:
+    instance_id: str
+    operation_id: str
+
+
+async def _place(conn: Conn, memory_mb: int) -> tuple[str, int]:
+    loads = await hosts.placeable_loads(conn)
+    while loads:
+        host = choose_host(loads, memory_mb)
+        if host is None:
+            break
+        port = lowest_free_port(host.port_min, host.port_max, await ports.taken(conn, host.name))
+        if port is not None:
+            return host.name, port
+        loads = [h for h in loads if h.name != host.name]  # full port range: try the next
+    raise NoCapacity(f"no Docker host that is up can take another {memory_mb} MB instance")
+
+
+async def request_create(
+    pool: Pool,
+    box: SecretBox,
+    owner: User,
+    engine_name: str,
+    name: str | None,
+    raw_settings: dict[str, Any] | None,
+    *,
+    max_attempts: int,
+) -> Accepted:
+    engine = get_engine(engine_name)
+    instance_id = new_id("i-")
+    if name is None:
+        name = instance_id
+    settings = engine.parse_settings(raw_settings, instance_name=name)
+    memory_mb = engine.memory_mb(settings)
+    credentials = engine.new_credentials()
+    sealed = box.seal(credentials.secrets())
+    stored_settings = settings.model_dump(mode="json")
+    operation_id = new_id("op-", 12)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+        if await instances.name_taken(conn, owner.id, name):
+            raise Conflict(f"you already have an instance named {name!r}", field="name")
+        host, port = await _place(conn, memory_mb)
+        await instances.insert(
+            conn,
+            id=instance_id,
+            name=name,
+            engine=engine.name,
+            owner_id=owner.id,
+            settings=stored_settings,
+            memory_mb=memory_mb,
+            host=host,
+            port=port,
+            username=credentials.username,
+            secrets=sealed,
+        )
+        await ports.claim(conn, host, port, instance_id)
+        await operations.insert(
+            conn,
+            id=operation_id,
+            kind="create",
+            instance_id=instance_id,
+            requested_by=owner.id,
+            params={
+                "engine": engine.name,
+                "name": name,
+                "settings": stored_settings,
+                "host": host,
+                "port": port,
+            },
+            max_attempts=max_attempts,
+        )
+    return Accepted(instance_id, operation_id)
+
+
+async def request_delete(
+    pool: Pool, instance_id: str, requester: User, *, owner_id: int | None, max_attempts: int
+) -> str | None:
+    """Queue a delete; None when the instance does not exist for this caller."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT id, status FROM instances WHERE id = $1 AND deleted_at IS NULL"
+            " AND ($2::bigint IS NULL OR owner_id = $2) FOR UPDATE",
+            instance_id,
+            owner_id,
+        )
+        if row is None:
+            return None
+        open_ops = await operations.open_for(conn, instance_id)
+        pending_delete = next((op for op in open_ops if op.kind == "delete"), None)
+        if pending_delete is not None:
+            return pending_delete.id  # deleting already: the same operation answers
+        await operations.cancel_pending(conn, instance_id, "create", "cancelled: the instance was deleted")
+        await instances.set_status(conn, instance_id, "deleting")
+        operation_id = new_id("op-", 12)
+        await operations.insert(
+            conn,
+            id=operation_id,
+            kind="delete",
+            instance_id=instance_id,
+            requested_by=requester.id,
+            params={"previous_status": row["status"]},
+            max_attempts=max_attempts,
+        )
+    return operation_id
+
+
+__all__ = ["Accepted", "Conflict", "NoCapacity", "request_create", "request_delete"]

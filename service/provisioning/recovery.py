@@ -1,0 +1,49 @@
+"""After a restart: finish or cleanly fail what was in flight.
+
+Operations of a worker that died keep their lease until it expires; when that worker
+ran on this machine and its process is gone we know it is dead, so its leases are
+expired at once and the new worker claims the operations straight away."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from .runner import process_alive, sweep_stale_runs
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..db import Executor
+
+log = logging.getLogger(__name__)
+
+
+async def expire_dead_local_leases(db: Executor) -> int:
+    hostname = socket.gethostname()
+    rows = await db.fetch(
+        "SELECT DISTINCT lease_owner FROM operations WHERE status = 'running' AND lease_owner LIKE $1",
+        f"{hostname}:%",
+    )
+    dead = []
+    for row in rows:
+        parts = row["lease_owner"].split(":")
+        if len(parts) >= 2 and parts[1].isdigit() and not process_alive(int(parts[1])):
+            dead.append(row["lease_owner"])
+    if not dead:
+        return 0
+    result = await db.execute(
+        "UPDATE operations SET lease_expires_at = now() WHERE status = 'running' AND lease_owner = ANY($1)",
+        dead,
+    )
+    count = int(result.split()[-1])
+    log.warning("took over %d operation(s) of dead worker(s) %s", count, ", ".join(dead))
+    return count
+
+
+async def recover(db: Executor, runs_dir: Path) -> None:
+    removed = sweep_stale_runs(runs_dir)
+    if removed:
+        log.warning("removed %d run directorie(s) left by a crashed worker", removed)
+    await expire_dead_local_leases(db)

@@ -1,0 +1,199 @@
+"""ansible-runner, the way dbvend uses it: one private data dir per run (mode 0700,
+removed afterwards, so no secret outlives the run), an inventory in which every
+instance is an inventory host, and a result per instance read from the event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+log = logging.getLogger(__name__)
+
+FACTS_KEY = "dbvend_instances"
+_HIDDEN = "[secret]"
+
+
+@dataclass
+class HostOutcome:
+    ok: bool = False
+    unreachable: bool = False
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    status: str
+    rc: int | None
+    outcomes: dict[str, HostOutcome] = field(default_factory=dict)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def outcome(self, host: str) -> HostOutcome:
+        return self.outcomes.get(host) or HostOutcome(
+            error=f"the playbook run ended with status {self.status} before reaching this instance"
+        )
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for value in secrets:
+        if value:
+            text = text.replace(value, _HIDDEN)
+    return text
+
+
+def _failure_message(event_data: Mapping[str, Any]) -> str:
+    res = event_data.get("res") or {}
+    msg = res.get("msg") if isinstance(res, Mapping) else None
+    if not msg and isinstance(res, Mapping):
+        msg = res.get("stderr") or res.get("module_stderr") or res.get("reason")
+    task = event_data.get("task") or "task"
+    return f"{task}: {str(msg or 'failed')[:1000]}"
+
+
+class _Collector:
+    """Turns runner events into per-host outcomes; tells runner not to store them."""
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        self.hosts = set(hosts)
+        self.errors: dict[str, str] = {}
+        self.unreachable: set[str] = set()
+        self.stats: Mapping[str, Any] = {}
+        self.artifact: Mapping[str, Any] = {}
+
+    def __call__(self, event: Mapping[str, Any]) -> bool:
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if kind == "runner_on_failed" and not data.get("ignore_errors") and host:
+            self.errors.setdefault(host, _failure_message(data))
+        elif kind == "runner_on_unreachable" and host:
+            self.unreachable.add(host)
+            self.errors.setdefault(host, _failure_message(data))
+        elif kind == "playbook_on_stats":
+            self.stats = data
+            self.artifact = data.get("artifact_data") or {}
+        return False  # keep no event on disk
+
+    def result(self, status: str, rc: int | None, secrets: Iterable[str]) -> RunResult:
+        secret_list = list(secrets)
+        outcomes: dict[str, HostOutcome] = {}
+        processed: set[str] = set()
+        for key in ("ok", "changed", "failures", "dark", "skipped", "ignored", "rescued"):
+            processed.update((self.stats.get(key) or {}).keys())
+        for host in self.hosts:
+            if host in self.errors:
+                outcomes[host] = HostOutcome(
+                    ok=False,
+                    unreachable=host in self.unreachable,
+                    error=redact(self.errors[host], secret_list),
+                )
+            elif host in processed:
+                outcomes[host] = HostOutcome(ok=True)
+        facts = self.artifact.get(FACTS_KEY) or {}
+        return RunResult(
+            status=status,
+            rc=rc,
+            outcomes=outcomes,
+            facts={k: dict(v) for k, v in facts.items() if isinstance(v, Mapping)},
+        )
+
+
+class PlaybookRunner:
+    def __init__(self, project_dir: Path, runs_dir: Path, *, forks: int = 50, timeout: int = 900) -> None:
+        self.project_dir = project_dir
+        self.runs_dir = runs_dir
+        self.forks = forks
+        self.timeout = timeout
+        self.runs_started = 0
+
+    async def run(
+        self, playbook: str, hosts: Mapping[str, Mapping[str, Any]], *, secrets: Iterable[str] = ()
+    ) -> RunResult:
+        """Run playbooks/<playbook> once for every inventory host in `hosts` (in parallel forks)."""
+        self.runs_started += 1
+        return await asyncio.to_thread(self._run_sync, playbook, dict(hosts), list(secrets))
+
+    def _run_sync(self, playbook: str, hosts: dict[str, Mapping[str, Any]], secrets: list[str]) -> RunResult:
+        self.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run_dir = self.runs_dir / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        run_dir.mkdir(mode=0o700)
+        try:
+            inventory = run_dir / "inventory.json"
+            fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"all": {"hosts": hosts}}, handle, default=str)
+            collector = _Collector(hosts)
+            runner = ansible_runner.run(
+                private_data_dir=str(run_dir),
+                project_dir=str(self.project_dir),
+                playbook=str(self.project_dir / "playbooks" / playbook),
+                inventory=str(inventory),
+                extravars={"dbvend_target": "all"},
+                forks=max(1, min(self.forks, len(hosts))),
+                quiet=True,
+                event_handler=collector,
+                timeout=self.timeout,
+                envvars={
+                    "ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"),
+                    "ANSIBLE_ROLES_PATH": str(self.project_dir / "roles"),
+                    "ANSIBLE_NOCOLOR": "1",
+                },
+                settings={"suppress_ansible_output": True, "suppress_output_file": True},
+            )
+            return collector.result(str(runner.status), runner.rc, secrets)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def sweep_stale_runs(runs_dir: Path) -> int:
+    """Remove private data dirs left by a worker that died (kill -9), ending any playbook
+    process still working in them, so no secret outlives its run and no orphan run races
+    the retry. Returns how many dirs were removed."""
+    if not runs_dir.exists():
+        return 0
+    removed = 0
+    for run_dir in runs_dir.iterdir():
+        pid_text = run_dir.name.split("-", 1)[0]
+        if pid_text.isdigit() and process_alive(int(pid_text)):
+            continue
+        _kill_processes_using(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_processes_using(run_dir: Path) -> None:
+    marker = str(run_dir).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+                log.warning("killed orphaned playbook process %s of %s", proc.name, run_dir.name)
+            except OSError:
+                pass

@@ -1,0 +1,316 @@
+"""The worker: claims operations, runs them through Ansible in batches, records the end.
+
+Every state change is written before it is acted on; a crash leaves operations whose
+lease runs out and which another (or the restarted) worker claims again. The roles are
+idempotent, so a re-run converges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..crypto import SecretBox
+from ..db import instances, operations, ports
+from ..db.operations import Operation
+from ..engines import Credentials, get_engine
+from ..inventory import DockerHost
+from ..placement import lowest_free_port
+from .intake import PLACEMENT_LOCK
+from .runner import PlaybookRunner, RunResult
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..db import Pool
+
+log = logging.getLogger(__name__)
+
+PORT_IN_USE = "DBVEND_PORT_IN_USE:"
+
+
+def backoff(attempt: int) -> float:
+    return float(min(60, 2**attempt))
+
+
+class Worker:
+    def __init__(
+        self,
+        pool: Pool,
+        settings: Settings,
+        box: SecretBox,
+        runner: PlaybookRunner,
+        hosts: Mapping[str, DockerHost],
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.box = box
+        self.runner = runner
+        self.hosts = dict(hosts)
+        self.id = settings.worker_id
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.worker_slots)
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._main: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._listener: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self._listener = await self.pool.acquire()
+        await self._listener.add_listener(operations.NOTIFY_CHANNEL, self._on_notify)
+        self._main = asyncio.create_task(self._loop(), name="dbvend-worker")
+        self._heartbeat = asyncio.create_task(self._renew_leases(), name="dbvend-worker-leases")
+
+    async def stop(self) -> None:
+        for task in (self._main, self._heartbeat):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        # Let running batches finish: their state is recorded as they end.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.lease_seconds)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(operations.NOTIFY_CHANNEL, self._on_notify)
+            await self.pool.release(self._listener)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith("new:"):
+            self._wake.set()
+
+    def update_hosts(self, hosts: Mapping[str, DockerHost]) -> None:
+        self.hosts = dict(hosts)
+
+    # -- claiming ----------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                # A burst arrives over a few hundred ms: gather it into one run.
+                await asyncio.sleep(self.settings.batch_window)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self._claim_while_free()
+            except Exception:
+                log.exception("claiming operations failed; retrying")
+                await asyncio.sleep(1)
+
+    async def _claim_while_free(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                ops = await operations.claim(
+                    self.pool, self.id, self.settings.lease_seconds, self.settings.batch_size
+                )
+            except BaseException:
+                self._slots.release()
+                raise
+            if not ops:
+                self._slots.release()
+                return
+            self._in_flight.update(op.id for op in ops)
+            task = asyncio.create_task(self._run_batch(ops))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            if self._in_flight:
+                try:
+                    await operations.renew(
+                        self.pool, self.id, list(self._in_flight), self.settings.lease_seconds
+                    )
+                except Exception:
+                    log.exception("renewing leases failed")
+
+    async def _run_batch(self, ops: list[Operation]) -> None:
+        try:
+            creates = [op for op in ops if op.kind == "create"]
+            deletes = [op for op in ops if op.kind == "delete"]
+            await asyncio.gather(self._creates(creates), self._deletes(deletes))
+        except Exception:
+            log.exception("a batch of %d operations failed unexpectedly; their leases will expire", len(ops))
+        finally:
+            self._in_flight.difference_update(op.id for op in ops)
+            self._slots.release()
+            self._wake.set()  # more may be waiting
+
+    # -- creates -----------------------------------------------------------------------
+    def _instance_vars(self, inst: instances.Instance, host: DockerHost) -> tuple[dict[str, Any], list[str]]:
+        engine = get_engine(inst.engine)
+        secrets = self.box.open(inst.secrets)
+        creds = Credentials(inst.username, secrets["password"], secrets["admin_password"])
+        settings = engine.settings_model.model_validate(inst.settings)
+        variables = {
+            **host.variables,
+            "engine": inst.engine,
+            "instance_id": inst.id,
+            "port": inst.port,
+            "dbvend_host_name": host.name,
+            **engine.role_vars(settings, creds),
+        }
+        return variables, [creds.password, creds.admin_password]
+
+    async def _creates(self, ops: list[Operation]) -> None:
+        if not ops:
+            return
+        batch: dict[str, tuple[Operation, instances.Instance]] = {}
+        hostvars: dict[str, dict[str, Any]] = {}
+        secrets: list[str] = []
+        for op in ops:
+            inst = await instances.get_any(self.pool, op.instance_id)
+            if inst is None or inst.status != "provisioning":
+                await operations.finish(
+                    self.pool,
+                    op.id,
+                    "failed",
+                    error="superseded: the instance is no longer being provisioned",
+                )
+                continue
+            host = self.hosts.get(inst.host)
+            if host is None:
+                await self._give_up(op, inst, f"host {inst.host!r} is not in the inventory", cleanup=False)
+                continue
+            if op.attempts > op.max_attempts:
+                await self._give_up(
+                    op, inst, f"gave up after {op.max_attempts} attempts: {op.error or 'interrupted'}"
+                )
+                continue
+            variables, values = self._instance_vars(inst, host)
+            hostvars[inst.id] = variables
+            secrets.extend(values)
+            batch[inst.id] = (op, inst)
+        if not batch:
+            return
+        log.info("provisioning %d instance(s) in one run: %s", len(batch), ", ".join(batch))
+        result = await self.runner.run("provision.yml", hostvars, secrets=secrets)
+        retry_cleanup: list[tuple[Operation, instances.Instance, str]] = []
+        for instance_id, (op, inst) in batch.items():
+            outcome = result.outcome(instance_id)
+            facts = result.facts.get(instance_id)
+            if outcome.ok and facts:
+                await self._succeeded(op, inst, facts)
+            elif outcome.error and PORT_IN_USE in outcome.error:
+                await self._move_port(op, inst, outcome.error)
+            else:
+                error = outcome.error or "the playbook reported no facts for this instance"
+                retry_cleanup.append((op, inst, error))
+        if retry_cleanup:
+            await self._cleanup_and_retry(retry_cleanup)
+
+    async def _succeeded(self, op: Operation, inst: instances.Instance, facts: dict[str, Any]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await instances.set_status(conn, inst.id, "running", only_from=("provisioning",), facts=facts)
+            await operations.finish(conn, op.id, "succeeded", facts=facts)
+        log.info("instance %s running on %s:%s", inst.id, inst.host, inst.port)
+
+    async def _move_port(self, op: Operation, inst: instances.Instance, error: str) -> None:
+        """Something else listens on the port: block it and try the next free one."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+            await ports.release(conn, inst.id)
+            await ports.block(
+                conn,
+                inst.host,
+                inst.port,
+                self.settings.port_block_seconds,
+                f"in use outside dbvend (seen by {inst.id})",
+            )
+            host = self.hosts[inst.host]
+            port = lowest_free_port(host.port_min, host.port_max, await ports.taken(conn, inst.host))
+            if port is not None:
+                await ports.claim(conn, inst.host, port, inst.id)
+                await instances.move_port(conn, inst.id, port)
+                await operations.retry_later(
+                    conn, op.id, 0, f"port {inst.port} was in use; moved to {port}", count_attempt=False
+                )
+                log.warning(
+                    "port %s on %s is in use outside dbvend; %s moves to %s",
+                    inst.port,
+                    inst.host,
+                    inst.id,
+                    port,
+                )
+                return
+        await self._give_up(op, inst, f"no free port left on host {inst.host}")
+
+    async def _cleanup_and_retry(self, failed: list[tuple[Operation, instances.Instance, str]]) -> None:
+        """Undo the half-made instances, then retry them or, out of attempts, fail them."""
+        await self._deprovision([inst for _, inst, _ in failed])
+        for op, inst, error in failed:
+            if op.attempts < op.max_attempts:
+                log.warning(
+                    "create %s failed (attempt %d of %d): %s", inst.id, op.attempts, op.max_attempts, error
+                )
+                await operations.retry_later(self.pool, op.id, backoff(op.attempts), error)
+            else:
+                await self._fail(op, inst, error)
+
+    async def _give_up(
+        self, op: Operation, inst: instances.Instance, error: str, *, cleanup: bool = True
+    ) -> None:
+        if cleanup:
+            await self._deprovision([inst])
+        await self._fail(op, inst, error)
+
+    async def _fail(self, op: Operation, inst: instances.Instance, error: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await ports.release(conn, inst.id)
+            await instances.set_status(conn, inst.id, "failed", error=error)
+            await operations.finish(conn, op.id, "failed", error=error)
+        log.error("create %s failed: %s", inst.id, error)
+
+    async def _deprovision(self, insts: list[instances.Instance]) -> RunResult | None:
+        hostvars = {}
+        for inst in insts:
+            host = self.hosts.get(inst.host)
+            if host is None:
+                continue
+            hostvars[inst.id] = {
+                **host.variables,
+                "engine": inst.engine,
+                "instance_id": inst.id,
+                "dbvend_host_name": host.name,
+            }
+        if not hostvars:
+            return None
+        return await self.runner.run("deprovision.yml", hostvars)
+
+    # -- deletes -----------------------------------------------------------------------
+    async def _deletes(self, ops: list[Operation]) -> None:
+        if not ops:
+            return
+        targets: dict[str, tuple[Operation, instances.Instance]] = {}
+        for op in ops:
+            inst = await instances.get_any(self.pool, op.instance_id)
+            if inst is None or inst.status == "deleted":
+                await operations.finish(self.pool, op.id, "succeeded")
+                continue
+            targets[inst.id] = (op, inst)
+        result = await self._deprovision([inst for _, inst in targets.values()])
+        for instance_id, (op, inst) in targets.items():
+            outcome = result.outcome(instance_id) if result else None
+            if inst.host not in self.hosts:
+                outcome = None  # host gone from the inventory: nothing left to undo there
+            if outcome is None or outcome.ok:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await ports.release(conn, inst.id)
+                    await instances.mark_deleted(conn, inst.id)
+                    await operations.finish(conn, op.id, "succeeded")
+                log.info("instance %s deleted", inst.id)
+            elif op.attempts < op.max_attempts:
+                await operations.retry_later(
+                    self.pool, op.id, backoff(op.attempts), outcome.error or "failed"
+                )
+            else:
+                error = f"delete failed: {outcome.error}"
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await instances.set_status(conn, inst.id, "failed", error=error)
+                    await operations.finish(conn, op.id, "failed", error=error)
