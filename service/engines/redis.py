@@ -44,14 +44,20 @@ def parse_size(value: int | str) -> int:
 class RedisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    maxmemory: StrictInt | str = Field(default=128 * MIB, description="bytes, or a size like '256mb'")
+    maxmemory: int = Field(
+        default=128 * MIB,
+        description="bytes, or a size such as '256mb' or '1gb' (stored as bytes)",
+        json_schema_extra={"examples": [268435456, "256mb", "1gb"]},
+    )
     maxmemory_policy: Policy = "noeviction"
     appendonly: StrictBool = False
     maxclients: StrictInt = Field(default=10000, ge=1, le=50000)
 
-    @field_validator("maxmemory")
+    @field_validator("maxmemory", mode="before")
     @classmethod
-    def _size(cls, value: int | str) -> int:
+    def _size(cls, value: object) -> int:
+        if not isinstance(value, int | str):
+            raise ValueError("must be a size such as 268435456, '256mb' or '1gb'")
         size = parse_size(value)
         if not MIN_MAXMEMORY <= size <= MAX_MAXMEMORY:
             raise ValueError(f"must be between {MIN_MAXMEMORY // MIB}mb and {MAX_MAXMEMORY // MIB // 1024}gb")
@@ -72,7 +78,6 @@ class RedisEngine(Engine):
 
     def memory_mb(self, settings: BaseModel) -> int:
         assert isinstance(settings, RedisSettings)
-        assert isinstance(settings.maxmemory, int)
         return container_memory_mb(settings.maxmemory)
 
     def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:

@@ -37,10 +37,12 @@ class RunResult:
     rc: int | None
     outcomes: dict[str, HostOutcome] = field(default_factory=dict)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    message: str | None = None
 
     def outcome(self, host: str) -> HostOutcome:
         return self.outcomes.get(host) or HostOutcome(
-            error=f"the playbook run ended with status {self.status} before reaching this instance"
+            error=f"the playbook run ended ({self.status}, rc {self.rc}) before reaching this instance"
+            + (f": {self.message}" if self.message else "")
         )
 
 
@@ -69,6 +71,7 @@ class _Collector:
         self.unreachable: set[str] = set()
         self.stats: Mapping[str, Any] = {}
         self.artifact: Mapping[str, Any] = {}
+        self.messages: list[str] = []  # ansible-playbook's own errors (bad playbook, bad inventory)
 
     def __call__(self, event: Mapping[str, Any]) -> bool:
         kind = event.get("event")
@@ -79,6 +82,8 @@ class _Collector:
         elif kind == "runner_on_unreachable" and host:
             self.unreachable.add(host)
             self.errors.setdefault(host, _failure_message(data))
+        elif kind in ("verbose", "error") and "ERROR" in str(event.get("stdout", "")):
+            self.messages.append(str(event.get("stdout", "")).strip()[:500])
         elif kind == "playbook_on_stats":
             self.stats = data
             self.artifact = data.get("artifact_data") or {}

@@ -1,0 +1,18 @@
+# dbvend: `make run` serves the API, `make test` runs every check. Both set up what
+# they need first (venv, PostgreSQL, Docker engine, images) and skip what is done.
+.PHONY: setup run test lint bench clean
+
+setup:
+	bash scripts/setup.sh
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+bench: setup
+	.venv/bin/python bench/provision.py
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache

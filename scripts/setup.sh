@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Everything dbvend needs on this machine, each step skipped when already done:
+# Python venv, embedded PostgreSQL (unless DATABASE_URL is set), Docker engine, images.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/ensure-venv.sh"
+bash "$here/ensure-postgres.sh"
+bash "$here/ensure-docker.sh"
+bash "$here/ensure-images.sh"

@@ -1,0 +1,130 @@
+"""Helpers the tests share: databases, inventories, an API client, container lookups."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import docker
+import yaml
+from aiohttp.test_utils import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
+ADMIN_PASSWORD = "admin-" + secrets.token_urlsafe(16)
+# Tests own ports 22000-22999; a dev service on the default inventory uses 20000+.
+TEST_PORTS = (22000, 22999)
+
+
+def base_database_url() -> str:
+    url = os.environ.get("DBVEND_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return (STATE / "database_url").read_text().strip()
+
+
+def _with_db(url: str, name: str) -> str:
+    head, _, _ = url.rpartition("/")
+    return f"{head}/{name}"
+
+
+async def create_database() -> str:
+    name = "dbvend_test_" + secrets.token_hex(4)
+    conn = await asyncpg.connect(base_database_url())
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return _with_db(base_database_url(), name)
+
+
+async def drop_database(url: str) -> None:
+    name = url.rpartition("/")[2]
+    conn = await asyncpg.connect(base_database_url())
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def write_inventory(
+    directory: Path, *, ports: tuple[int, int] = TEST_PORTS, capacity_mb: int = 16384
+) -> Path:
+    data_root = directory / "data"
+    data_root.mkdir(parents=True, exist_ok=True)
+    inventory = {
+        "all": {
+            "children": {
+                "dbvend_hosts": {
+                    "hosts": {
+                        "local": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                            "dbvend_address": "127.0.0.1",
+                            "dbvend_bind_address": "127.0.0.1",
+                            "dbvend_port_range": list(ports),
+                            "dbvend_capacity_mb": capacity_mb,
+                            "dbvend_data_root": str(data_root),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    path = directory / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    shutil.copytree(ROOT / "inventory" / "group_vars", directory / "group_vars", dirs_exist_ok=True)
+    return path
+
+
+def service_env(database_url: str, state_dir: Path, inventory: Path, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "DBVEND_STATE_DIR": str(state_dir),
+        "DBVEND_INVENTORY": str(inventory),
+        "DBVEND_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "DBVEND_ENV": "development",
+        **extra,
+    }
+
+
+class Api:
+    """A thin client for the running service: JSON in, (status, JSON) out."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.client.request(method, "/api/v1" + path, headers=headers, **kw) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+            return resp.status, body
+
+    async def login(self, username: str, password: str) -> str:
+        status, body = await self.call(
+            "POST", "/auth/login", json={"username": username, "password": password}
+        )
+        assert status == 200, body
+        return str(body["token"])
+
+
+def dbvend_containers(client: docker.DockerClient, instance_id: str | None = None) -> list[Any]:
+    label = f"dbvend.instance={instance_id}" if instance_id else "dbvend.instance"
+    return list(client.containers.list(all=True, filters={"label": label}))
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float, interval: float = 0.5) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(interval)
+    return await predicate()
