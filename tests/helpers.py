@@ -128,3 +128,15 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float, i
             return True
         await asyncio.sleep(interval)
     return await predicate()
+
+
+def secret_box(state_dir: Path) -> Any:
+    from service.crypto import SecretBox
+
+    return SecretBox(((state_dir / "secret.key").read_text().strip(),))
+
+
+async def admin_password_of(db: asyncpg.Pool, state_dir: Path, instance_id: str) -> str:
+    """The instance's admin password, as only the service (and this test) can read it."""
+    blob = await db.fetchval("SELECT secrets FROM instances WHERE id = $1", instance_id)
+    return str(secret_box(state_dir).open(blob)["admin_password"])

@@ -1,0 +1,85 @@
+"""The service as a real process (python -m service serve), for restarts and kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.helpers import ADMIN_PASSWORD, ROOT, service_env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServiceProcess:
+    def __init__(self, database_url: str, state_dir: Path, inventory: Path, log_path: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            **service_env(database_url, state_dir, inventory),
+            "DBVEND_LISTEN": f"127.0.0.1:{self.port}",
+        }
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{self.port}/api/v1"
+        self.token = ""
+
+    async def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; the wait is async below
+            [sys.executable, "-m", "service", "serve"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        for _ in range(120):
+            try:
+                async with aiohttp.ClientSession() as s, s.get(self.base + "/openapi.json") as r:
+                    if r.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service exited: {self.log_path.read_text()[-2000:]}")
+            await asyncio.sleep(0.25)
+        else:
+            raise RuntimeError("service did not start")
+        status, body = await self.call(
+            "POST", "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert status == 200, body
+        self.token = body["token"]
+
+    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(method, self.base + path, headers=headers, **kw) as r,
+        ):
+            body = await r.json() if r.content_type == "application/json" else await r.text()
+            return r.status, body
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.proc.wait, 60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
