@@ -40,7 +40,7 @@ def serve() -> None:
 async def _worker() -> None:
     """A worker without the HTTP API, for scaling out: any number share one PostgreSQL."""
     from .api.context import Services
-    from .app import load_hosts
+    from .api.hosts import reload_hosts
     from .crypto import SecretBox
     from .provisioning.recovery import recover
     from .provisioning.runner import PlaybookRunner
@@ -59,7 +59,7 @@ async def _worker() -> None:
         runner=runner,
         waiter=OperationWaiter(pool),
     )
-    await load_hosts(svc)
+    await reload_hosts(svc)
     await recover(pool, settings.runs_dir)
     worker = Worker(pool, settings, svc.box, runner, svc.hosts)
     await worker.start()

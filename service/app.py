@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import auth, instances, openapi, operations, users
+from .api import auth, hosts, instances, openapi, operations, users
 from .api.context import SERVICES, Services
 from .api.errors import error_middleware
 from .bootstrap import ensure_admin
 from .config import Settings
 from .crypto import SecretBox
-from .db import hosts as hosts_repo
 from .db.migrate import migrate
 from .db.pool import create_pool
-from .inventory import load_inventory
+from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover
 from .provisioning.runner import PlaybookRunner
 from .provisioning.waiter import OperationWaiter
@@ -25,21 +26,41 @@ from .provisioning.worker import Worker
 log = logging.getLogger(__name__)
 
 
-async def load_hosts(svc: Services) -> None:
-    """Read the inventory and record its hosts; hosts dropped from it stay flagged."""
-    loaded = await load_inventory(svc.settings.inventory)
-    async with svc.pool.acquire() as conn:
-        await hosts_repo.sync(conn, loaded)
-    svc.hosts = {h.name: h for h in loaded}
-    if svc.worker is not None:
-        svc.worker.update_hosts(svc.hosts)
-    log.info("inventory %s: %d host(s): %s", svc.settings.inventory, len(loaded), ", ".join(svc.hosts))
+MONITOR = web.AppKey("host_monitor", HostMonitor)
+_background: set[asyncio.Future[None]] = set()
+
+
+def _reload_on_sighup(svc: Services) -> None:
+    """SIGHUP re-reads the inventory, like POST /api/v1/hosts/reload."""
+
+    async def reload_logged() -> None:
+        try:
+            await hosts.reload_hosts(svc)
+        except Exception as exc:
+            log.error("inventory reload on SIGHUP failed, keeping the hosts loaded before: %s", exc)
+
+    def reload() -> None:
+        task = asyncio.ensure_future(reload_logged())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError, ValueError):
+        log.info("SIGHUP reload unavailable here; use POST /api/v1/hosts/reload")
 
 
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth.auth_middleware], client_max_size=64 * 1024)
     app[auth.THROTTLE] = auth.LoginThrottle()
-    for table in (auth.routes, users.routes, instances.routes, operations.routes, openapi.routes):
+    for table in (
+        auth.routes,
+        users.routes,
+        instances.routes,
+        operations.routes,
+        hosts.routes,
+        openapi.routes,
+    ):
         app.router.add_routes(table)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -57,16 +78,23 @@ def build_app(settings: Settings) -> web.Application:
             waiter=OperationWaiter(pool),
         )
         app[SERVICES] = svc
-        await load_hosts(svc)
+        await hosts.reload_hosts(svc)
         await ensure_admin(pool, settings)
         await recover(pool, settings.runs_dir)
         await svc.waiter.start()
         if settings.run_worker:
             svc.worker = Worker(pool, settings, svc.box, runner, svc.hosts)
             await svc.worker.start()
+        monitor = HostMonitor(
+            pool, runner, lambda: svc.hosts, owner=settings.worker_id, interval=settings.health_interval
+        )
+        monitor.start()
+        app[MONITOR] = monitor
+        _reload_on_sighup(svc)
         try:
             yield
         finally:
+            await monitor.stop()
             if svc.worker is not None:
                 await svc.worker.stop()
             await svc.waiter.stop()

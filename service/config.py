@@ -76,6 +76,7 @@ class Settings:
     max_attempts: int
     max_wait_seconds: int
     port_block_seconds: int
+    health_interval: float
     playbook_dir: Path = field(default=PROJECT_ROOT / "playbooks")
     project_dir: Path = field(default=PROJECT_ROOT)
 
@@ -165,6 +166,7 @@ def load_settings() -> Settings:
         max_attempts=_int("DBVEND_MAX_ATTEMPTS", 3, 1, 10),
         max_wait_seconds=_int("DBVEND_MAX_WAIT", 300, 1, 3600),
         port_block_seconds=_int("DBVEND_PORT_BLOCK_SECONDS", 600, 1, 86400),
+        health_interval=_float("DBVEND_HEALTH_INTERVAL", 15.0),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

@@ -23,7 +23,15 @@ def instance_view(inst: Instance, box: SecretBox) -> dict[str, Any]:
         "owner": inst.owner,
         "settings": inst.settings,
         "memory_mb": inst.memory_mb,
-        "placement": {"host": inst.host, "address": inst.address, "port": inst.port},
+        "placement": {
+            "host": inst.host,
+            "address": inst.address,
+            "port": inst.port,
+            "host_state": inst.host_state,
+            "host_in_inventory": inst.host_in_inventory,
+        },
+        # A running instance on a host that does not answer cannot be reached either.
+        "reachable": inst.status == "running" and inst.host_state == "up",
         # The admin password stays with dbvend: only the user's own credentials go out.
         "connection": engine.connection(settings, credentials, inst.address, inst.port),
         "facts": inst.facts,

@@ -33,10 +33,13 @@ class Instance:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    host_state: str = "up"
+    host_in_inventory: bool = True
 
 
 _SELECT = (
-    "SELECT i.*, u.username AS owner, h.address FROM instances i"
+    "SELECT i.*, u.username AS owner, h.address, h.state AS host_state, h.in_inventory AS host_in_inventory"
+    " FROM instances i"
     " JOIN users u ON u.id = i.owner_id JOIN hosts h ON h.name = i.host"
 )
 
@@ -60,6 +63,8 @@ def _instance(r: Record) -> Instance:
         error=r["error"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        host_state=r["host_state"],
+        host_in_inventory=r["host_in_inventory"],
     )
 
 
@@ -167,8 +172,10 @@ async def set_status(
     return result.endswith(" 1")
 
 
-async def move_port(db: Executor, instance_id: str, port: int) -> None:
-    await db.execute("UPDATE instances SET port = $2, updated_at = now() WHERE id = $1", instance_id, port)
+async def move(db: Executor, instance_id: str, host: str, port: int) -> None:
+    await db.execute(
+        "UPDATE instances SET host = $2, port = $3, updated_at = now() WHERE id = $1", instance_id, host, port
+    )
 
 
 async def mark_deleted(db: Executor, instance_id: str) -> None:

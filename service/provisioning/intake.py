@@ -46,8 +46,9 @@ class Accepted:
     operation_id: str
 
 
-async def _place(conn: Conn, memory_mb: int) -> tuple[str, int]:
-    loads = await hosts.placeable_loads(conn)
+async def place(conn: Conn, memory_mb: int, *, exclude: frozenset[str] = frozenset()) -> tuple[str, int]:
+    """Host and port for a new instance; the caller holds PLACEMENT_LOCK in its transaction."""
+    loads = [h for h in await hosts.placeable_loads(conn) if h.name not in exclude]
     while loads:
         host = choose_host(loads, memory_mb)
         if host is None:
@@ -83,7 +84,7 @@ async def request_create(
         await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
         if await instances.name_taken(conn, owner.id, name):
             raise Conflict(f"you already have an instance named {name!r}", field="name")
-        host, port = await _place(conn, memory_mb)
+        host, port = await place(conn, memory_mb)
         await instances.insert(
             conn,
             id=instance_id,

@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
+from ..db import hosts as hosts_repo
 from ..db import instances, operations, ports
 from ..db.operations import Operation
 from ..engines import Credentials, get_engine
 from ..inventory import DockerHost
 from ..placement import lowest_free_port
-from .intake import PLACEMENT_LOCK
+from .intake import PLACEMENT_LOCK, NoCapacity, place
 from .runner import PlaybookRunner, RunResult
 
 if TYPE_CHECKING:
@@ -28,6 +30,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PORT_IN_USE = "DBVEND_PORT_IN_USE:"
+# A play that fails for these reasons failed because of the host, not the instance.
+_HOST_FAILURE = re.compile(
+    r"Cannot connect to the Docker daemon|Error connecting:|Connection refused|No route to host"
+    r"|Connection timed out|Failed to connect to the host",
+    re.IGNORECASE,
+)
+
+
+def host_failed(unreachable: bool, error: str) -> bool:
+    return unreachable or bool(_HOST_FAILURE.search(error))
 
 
 def backoff(attempt: int) -> float:
@@ -199,6 +211,8 @@ class Worker:
                 await self._succeeded(op, inst, facts)
             elif outcome.error and PORT_IN_USE in outcome.error:
                 await self._move_port(op, inst, outcome.error)
+            elif outcome.error and host_failed(outcome.unreachable, outcome.error):
+                await self._move_host(op, inst, outcome.error)
             else:
                 error = outcome.error or "the playbook reported no facts for this instance"
                 retry_cleanup.append((op, inst, error))
@@ -227,7 +241,7 @@ class Worker:
             port = lowest_free_port(host.port_min, host.port_max, await ports.taken(conn, inst.host))
             if port is not None:
                 await ports.claim(conn, inst.host, port, inst.id)
-                await instances.move_port(conn, inst.id, port)
+                await instances.move(conn, inst.id, inst.host, port)
                 await operations.retry_later(
                     conn, op.id, 0, f"port {inst.port} was in use; moved to {port}", count_attempt=False
                 )
@@ -240,6 +254,32 @@ class Worker:
                 )
                 return
         await self._give_up(op, inst, f"no free port left on host {inst.host}")
+
+    async def _move_host(self, op: Operation, inst: instances.Instance, error: str) -> None:
+        """The host died under the play: mark it down and retry on another host; what the
+        play left behind is removed when the host answers again (HostMonitor)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+            await hosts_repo.set_health(conn, inst.host, up=False, reason=error[:500])
+            try:
+                new_host, port = await place(conn, inst.memory_mb, exclude=frozenset({inst.host}))
+            except NoCapacity:
+                new_host, port = None, 0
+            if new_host is not None:
+                await ports.release(conn, inst.id)
+                await hosts_repo.add_cleanup(conn, inst.host, inst.id, "create moved away from a failed host")
+                await ports.claim(conn, new_host, port, inst.id)
+                await instances.move(conn, inst.id, new_host, port)
+                await operations.retry_later(
+                    conn, op.id, 0, f"host {inst.host} failed ({error[:200]}); moved to {new_host}"
+                )
+                log.warning("host %s failed under %s; moved to %s:%s", inst.host, inst.id, new_host, port)
+                return
+            await hosts_repo.add_cleanup(conn, inst.host, inst.id, "create failed on a failed host")
+        if op.attempts < op.max_attempts:
+            await operations.retry_later(self.pool, op.id, backoff(op.attempts) * 5, error)
+        else:
+            await self._fail(op, inst, f"host {inst.host} failed and no other host can take it: {error}")
 
     async def _cleanup_and_retry(self, failed: list[tuple[Operation, instances.Instance, str]]) -> None:
         """Undo the half-made instances, then retry them or, out of attempts, fail them."""
@@ -299,7 +339,16 @@ class Worker:
             outcome = result.outcome(instance_id) if result else None
             if inst.host not in self.hosts:
                 outcome = None  # host gone from the inventory: nothing left to undo there
-            if outcome is None or outcome.ok:
+            if outcome is not None and outcome.error and host_failed(outcome.unreachable, outcome.error):
+                # The host is down: the delete completes for the user now; the container and
+                # the port claim go when the host answers again (HostMonitor runs the cleanup).
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await hosts_repo.set_health(conn, inst.host, up=False, reason=outcome.error[:500])
+                    await hosts_repo.add_cleanup(conn, inst.host, inst.id, "deleted while the host was down")
+                    await instances.mark_deleted(conn, inst.id)
+                    await operations.finish(conn, op.id, "succeeded", facts={"cleanup": "pending host"})
+                log.warning("instance %s deleted while %s is down; cleanup deferred", inst.id, inst.host)
+            elif outcome is None or outcome.ok:
                 async with self.pool.acquire() as conn, conn.transaction():
                     await ports.release(conn, inst.id)
                     await instances.mark_deleted(conn, inst.id)

@@ -1,0 +1,90 @@
+"""/api/v1/hosts (admin): the fleet, its load and health; drain, undrain, reload."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from ..db import hosts as hosts_repo
+from ..inventory import InventoryError, load_inventory
+from .auth import require_admin
+from .context import Services, services
+from .errors import ApiError, not_found
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+async def reload_hosts(svc: Services) -> None:
+    """Read the inventory again and record its hosts; hosts dropped from it stay, flagged,
+    so their instances remain visible. A broken inventory changes nothing."""
+    loaded = await load_inventory(svc.settings.inventory)
+    async with svc.pool.acquire() as conn:
+        await hosts_repo.sync(conn, loaded)
+    svc.hosts = {h.name: h for h in loaded}
+    if svc.worker is not None:
+        svc.worker.update_hosts(svc.hosts)
+    log.info("inventory %s: %d host(s): %s", svc.settings.inventory, len(loaded), ", ".join(svc.hosts))
+
+
+def host_view(row: dict[str, Any]) -> dict[str, Any]:
+    state = "down" if row["state"] == "down" else ("draining" if row["draining"] else "up")
+    return {
+        "name": row["name"],
+        "address": row["address"],
+        "state": state,
+        "health": row["state"],
+        "draining": row["draining"],
+        "in_inventory": row["in_inventory"],
+        "capacity_mb": row["capacity_mb"],
+        "committed_mb": int(row["committed_mb"]),
+        "instances": int(row["instances"]),
+        "port_range": [row["port_min"], row["port_max"]],
+        "last_check": row["last_check"].isoformat() if row["last_check"] else None,
+        "reason": row["reason"],
+        "server_version": row["server_version"],
+    }
+
+
+async def _listing(svc: Services) -> web.Response:
+    return web.json_response({"items": [host_view(r) for r in await hosts_repo.overview(svc.pool)]})
+
+
+@routes.get("/api/v1/hosts")
+async def list_hosts(request: web.Request) -> web.Response:
+    require_admin(request)
+    return await _listing(services(request))
+
+
+async def _set_draining(request: web.Request, draining: bool) -> web.Response:
+    require_admin(request)
+    svc = services(request)
+    name = request.match_info["name"]
+    if not await hosts_repo.set_draining(svc.pool, name, draining):
+        raise not_found("host")
+    log.warning("host %s %s by %s", name, "drained" if draining else "undrained", request.remote)
+    row = next(r for r in await hosts_repo.overview(svc.pool) if r["name"] == name)
+    return web.json_response(host_view(row))
+
+
+@routes.post("/api/v1/hosts/{name}/drain")
+async def drain(request: web.Request) -> web.Response:
+    return await _set_draining(request, True)
+
+
+@routes.post("/api/v1/hosts/{name}/undrain")
+async def undrain(request: web.Request) -> web.Response:
+    return await _set_draining(request, False)
+
+
+@routes.post("/api/v1/hosts/reload")
+async def reload(request: web.Request) -> web.Response:
+    require_admin(request)
+    svc = services(request)
+    try:
+        await reload_hosts(svc)
+    except InventoryError as exc:
+        raise ApiError(422, f"the inventory was not reloaded: {exc}", code="invalid_inventory") from None
+    return await _listing(svc)
