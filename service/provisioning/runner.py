@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -152,6 +153,8 @@ class PlaybookRunner:
                     "ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"),
                     "ANSIBLE_ROLES_PATH": str(self.project_dir / "roles"),
                     "ANSIBLE_NOCOLOR": "1",
+                    # The ansible-playbook next to this interpreter comes first, whatever PATH says.
+                    "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                 },
                 settings={"suppress_ansible_output": True, "suppress_output_file": True},
             )
