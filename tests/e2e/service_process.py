@@ -36,14 +36,10 @@ class ServiceProcess:
         self.token = ""
 
     async def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; the wait is async below
-            [sys.executable, "-m", "service", "serve"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; the wait is async below
+                [sys.executable, "-m", "service", "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
         for _ in range(120):
             try:
                 async with aiohttp.ClientSession() as s, s.get(self.base + "/openapi.json") as r:
