@@ -171,7 +171,8 @@ EOF
 write_daemon_configs() {
   local n=$1 h=$FLEET/h$1 run
   run=$(host_run "$n")
-  mkdir -p "$h/docker" "$h/containerd" "$h/data" "$h/log" "$run/containerd"
+  # The data root ($h/data) is left to playbooks/prepare_host.yml, as on a real host.
+  mkdir -p "$h/docker" "$h/containerd" "$h/log" "$run/containerd"
   cat >"$h/containerd.toml" <<EOF
 # containerd of fleet test host h$n (scripts/fleet-testbed.sh).
 version = 2
