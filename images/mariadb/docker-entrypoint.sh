@@ -44,9 +44,10 @@ if [ "$1" = mariadbd ] || [ "$1" = mysqld ]; then
     done
     {
       echo "SET @@SESSION.SQL_LOG_BIN=0;"
-      echo "DELETE FROM mysql.user WHERE user='' OR (user='root' AND host NOT IN ('localhost'));"
-      echo "DROP USER IF EXISTS 'mariadb.sys'@'localhost';"
-      echo "CREATE USER 'mariadb.sys'@'localhost' ACCOUNT LOCK PASSWORD EXPIRE;"
+      # Like the official entrypoint: drop root's extra host entries. Keep mariadb.sys: it is
+      # the definer of the mysql.user view (re-creating it without grants breaks the view).
+      echo "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1';"
+      echo "EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');"
       echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $(sql_string "$root_password");"
       if [ "$root_host" != localhost ]; then
         echo "CREATE USER 'root'@$(sql_string "$root_host") IDENTIFIED BY $(sql_string "$root_password");"
