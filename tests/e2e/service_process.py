@@ -23,12 +23,15 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, database_url: str, state_dir: Path, inventory: Path, log_path: Path) -> None:
+    def __init__(
+        self, database_url: str, state_dir: Path, inventory: Path, log_path: Path, **extra_env: str
+    ) -> None:
         self.port = free_port()
         self.env = {
             **os.environ,
             **service_env(database_url, state_dir, inventory),
             "DBVEND_LISTEN": f"127.0.0.1:{self.port}",
+            **extra_env,
         }
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
