@@ -190,9 +190,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$h/containerd/opt"
 EOF
-  # Settings are flags (scripts/fleet/hostd.sh); this file keeps dockerd off
-  # /etc/docker/daemon.json and puts its key.json here.
-  [ -s "$h/daemon.json" ] || echo '{}' >"$h/daemon.json"
+  # Settings are flags (scripts/fleet/hostd.sh). This file keeps dockerd off
+  # /etc/docker/daemon.json, and gives it its own identity key (the engine ID): dockerd
+  # 20.10 keeps it in /etc/docker/key.json whatever the config file, unless told here.
+  printf '{"deprecated-key-path": "%s/key.json"}\n' "$h" >"$h/daemon.json"
 }
 
 start_dockerd() {
