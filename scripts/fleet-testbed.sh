@@ -51,17 +51,25 @@ pid_of() {
   echo "$pid"
 }
 
+# Running, and not a zombie: daemons are reparented to PID 1, which may reap them late.
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "$(echo "${stat##*) }" | cut -d' ' -f1)" != Z ]
+}
+
 # TERM, wait up to $2 seconds, then KILL.
 stop_pid() {
   local pid=$1 timeout=${2:-20} i
   kill -TERM "$pid" 2>/dev/null || return 0
+  [ -z "${STOPPED:-}" ] || echo "$pid" >>"$STOPPED"
   for ((i = 0; i < timeout * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   flog "pid $pid did not stop within ${timeout}s: KILL"
   kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for ((i = 0; i < 50; i++)); do alive "$pid" || return 0; sleep 0.1; done
 }
 
 stop_pidfile() {
@@ -337,6 +345,7 @@ down_host() {
       pids=$(ip netns pids "$ns" 2>/dev/null || true)
       [ -z "$pids" ] && break
       for pid in $pids; do
+        echo "$pid" >>"$STOPPED"
         # A shim's children are container inits in other network namespaces.
         pkill -KILL -P "$pid" 2>/dev/null || true
         kill -"$([ "$i" = 0 ] && echo TERM || echo KILL)" "$pid" 2>/dev/null || true
@@ -357,6 +366,9 @@ down_host() {
 cmd_down() {
   preflight
   local n
+  # Pids signalled, to wait at the end until PID 1 has reaped them: no <defunct> dockerd or
+  # sshd is left for `pgrep` to find once `down` returns.
+  STOPPED=$(mktemp)
   # Hosts in parallel: each takes a few seconds (dockerd and containerd shut down cleanly).
   local pids=()
   for n in $(existing_hosts); do
@@ -364,6 +376,11 @@ cmd_down() {
     pids+=($!)
   done
   for n in "${pids[@]}"; do wait "$n" || true; done
+  local pid i
+  while read -r pid; do
+    for ((i = 0; i < 50; i++)); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+  done <"$STOPPED"
+  rm -f "$STOPPED"
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment dbvf-testbed -j ACCEPT 2>/dev/null; do :; done
   ip link del "$BRIDGE" 2>/dev/null || true
   if [ -d "$FLEET" ]; then
