@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import auth, hosts, instances, openapi, operations, users
+from .api import alerts, auth, hosts, instances, metrics, openapi, operations, rules, users, webhooks
 from .api.context import SERVICES, Services
 from .api.errors import error_middleware
 from .bootstrap import ensure_admin
@@ -17,6 +17,9 @@ from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
 from .db.pool import create_pool
+from .monitoring.gateway import GATEWAY, Gateway
+from .monitoring.monitor import Monitor
+from .monitoring.recorder import EventRecorder
 from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover
 from .provisioning.runner import PlaybookRunner
@@ -51,7 +54,12 @@ def _reload_on_sighup(svc: Services) -> None:
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, auth.auth_middleware], client_max_size=64 * 1024)
+    # The gateway collector wraps the error middleware, so it sees every final status.
+    gateway = Gateway(EventRecorder(), slow_seconds=settings.slow_request_seconds)
+    app = web.Application(
+        middlewares=[gateway.middleware(), error_middleware, auth.auth_middleware], client_max_size=64 * 1024
+    )
+    app[GATEWAY] = gateway
     app[auth.THROTTLE] = auth.LoginThrottle()
     for table in (
         auth.routes,
@@ -60,6 +68,10 @@ def build_app(settings: Settings) -> web.Application:
         operations.routes,
         hosts.routes,
         openapi.routes,
+        alerts.routes,
+        rules.routes,
+        webhooks.routes,
+        metrics.routes,
     ):
         app.router.add_routes(table)
 
@@ -90,10 +102,17 @@ def build_app(settings: Settings) -> web.Application:
         )
         monitor.start()
         app[MONITOR] = monitor
+        gateway.recorder.start(pool)
+        if settings.collect_interval > 0:
+            svc.monitoring = Monitor(pool, settings, runner, lambda: svc.hosts, svc.box, gateway.registry)
+            svc.monitoring.start()
         _reload_on_sighup(svc)
         try:
             yield
         finally:
+            if svc.monitoring is not None:
+                await svc.monitoring.stop()
+            await gateway.recorder.stop()
             await monitor.stop()
             if svc.worker is not None:
                 await svc.worker.stop()

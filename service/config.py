@@ -79,6 +79,13 @@ class Settings:
     health_interval: float
     playbook_dir: Path = field(default=PROJECT_ROOT / "playbooks")
     project_dir: Path = field(default=PROJECT_ROOT)
+    # Monitoring (service/monitoring): collection round every collect_interval seconds
+    # (0 = monitoring off), API-side rules every alert_eval_interval seconds.
+    collect_interval: float = 15.0
+    alert_eval_interval: float = 5.0
+    slow_request_seconds: float = 2.0
+    retention_days: int = 7
+    alertmanager_url: str | None = None
 
     @property
     def development(self) -> bool:
@@ -131,6 +138,13 @@ def _listen(raw: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _alertmanager_url() -> str | None:
+    raw = os.environ.get("DBVEND_ALERTMANAGER_URL", "").strip().rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"DBVEND_ALERTMANAGER_URL must be an http(s) URL, got {raw!r}")
+    return raw or None
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -167,6 +181,11 @@ def load_settings() -> Settings:
         max_wait_seconds=_int("DBVEND_MAX_WAIT", 300, 1, 3600),
         port_block_seconds=_int("DBVEND_PORT_BLOCK_SECONDS", 600, 1, 86400),
         health_interval=_float("DBVEND_HEALTH_INTERVAL", 15.0),
+        collect_interval=max(0.0, _float("DBVEND_COLLECT_INTERVAL", 15.0)),
+        alert_eval_interval=max(0.2, _float("DBVEND_ALERT_EVAL_INTERVAL", 5.0)),
+        slow_request_seconds=_float("DBVEND_SLOW_REQUEST_SECONDS", 2.0),
+        retention_days=_int("DBVEND_RETENTION_DAYS", 7, 1, 3650),
+        alertmanager_url=_alertmanager_url(),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

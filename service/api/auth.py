@@ -12,6 +12,7 @@ from aiohttp import web
 from .. import crypto
 from ..db import tokens, users
 from ..db.users import User
+from ..monitoring.gateway import AUTH_FAILURE, AuthFailure
 from .context import services
 from .errors import ApiError, Handler, read_json
 from .schemas import LoginRequest, parse
@@ -51,6 +52,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise ApiError(401, "send Authorization: Bearer <token> (POST /api/v1/auth/login)", headers=challenge)
     user = await tokens.user_for(services(request).pool, crypto.token_digest(token.strip()))
     if user is None:
+        request[AUTH_FAILURE] = AuthFailure("invalid or expired token")
         raise ApiError(401, "the token is invalid or expired", headers=challenge)
     request[USER] = user
     return await handler(request)
@@ -95,13 +97,19 @@ async def login(request: web.Request) -> web.Response:
     svc = services(request)
     throttle = request.app[THROTTLE]
     client = request.remote or "unknown"
-    throttle.check(client)
+    try:
+        throttle.check(client)
+    except ApiError:
+        # Refused attempts count too: a burst keeps showing while the throttle holds.
+        request[AUTH_FAILURE] = AuthFailure("too many failed logins (throttled)", body.username[:64])
+        raise
     found = await users.credentials(svc.pool, body.username)
     password_hash = found[1] if found else crypto.DUMMY_PASSWORD_HASH
     ok = await asyncio.to_thread(crypto.verify_password, password_hash, body.password)
     if not found or not ok:
         throttle.failed(client)
         log.info("failed login for %r from %s", body.username[:64], client)
+        request[AUTH_FAILURE] = AuthFailure("wrong username or password", body.username[:64])
         raise ApiError(401, "wrong username or password", code="invalid_credentials")
     throttle.succeeded(client)
     user = found[0]

@@ -10,6 +10,7 @@ from aiohttp import web
 from ..config import Settings
 from ..crypto import SecretBox
 from ..inventory import DockerHost
+from ..monitoring.monitor import Monitor
 from ..provisioning.runner import PlaybookRunner
 from ..provisioning.waiter import OperationWaiter
 from ..provisioning.worker import Worker
@@ -27,6 +28,7 @@ class Services:
     waiter: OperationWaiter
     hosts: dict[str, DockerHost] = field(default_factory=dict)
     worker: Worker | None = None
+    monitoring: Monitor | None = None  # the monitoring loops; None when DBVEND_COLLECT_INTERVAL=0
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

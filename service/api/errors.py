@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ..engines import FieldError, SettingsError
+from ..monitoring.gateway import ERROR_TYPE, REJECTED_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,15 @@ def error_response(request_id: str, err: ApiError) -> web.Response:
     return web.json_response({"error": body}, status=err.status, headers=err.headers)
 
 
+def _noted(request: web.Request, request_id: str, err: ApiError) -> web.Response:
+    """The error response, with what the monitoring gateway records about it."""
+    if err.status == 422:
+        request[REJECTED_FIELDS] = [d.field for d in err.details]
+    elif err.status >= 500:
+        request[ERROR_TYPE] = err.code
+    return error_response(request_id, err)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
@@ -75,16 +85,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except ApiError as err:
-        response = error_response(request_id, err)
+        response = _noted(request, request_id, err)
     except SettingsError as err:
-        response = error_response(request_id, validation(err.errors))
+        response = _noted(request, request_id, validation(err.errors))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(request_id, ApiError(exc.status, exc.reason))
-    except Exception:
-        # The traceback stays in the server log; the client gets the request id to quote.
+        response = _noted(request, request_id, ApiError(exc.status, exc.reason))
+    except Exception as exc:
+        # The traceback stays in the server log; the client gets the request id to quote,
+        # the monitoring gateway the exception's type.
         log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id)
+        request[ERROR_TYPE] = type(exc).__name__
         response = error_response(request_id, ApiError(500, "internal error", code="internal_error"))
     response.headers["X-Request-Id"] = request_id
     return response

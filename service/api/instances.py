@@ -10,10 +10,12 @@ from aiohttp import web
 
 from ..db import instances, operations
 from ..engines import FieldError
+from ..monitoring.health import instance_health
 from ..provisioning import intake
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .errors import ApiError, not_found, read_json, validation
+from .monitoring_views import health_view
 from .schemas import CreateInstanceRequest, parse
 from .views import instance_view, operation_view
 
@@ -130,7 +132,8 @@ async def get_instance(request: web.Request) -> web.Response:
     )
     if inst is None:
         raise not_found("instance")
-    return web.json_response(instance_view(inst, svc.box))
+    health = await instance_health(svc.pool, inst.id, collect_interval=svc.settings.collect_interval)
+    return web.json_response(instance_view(inst, svc.box, health_view(health)))
 
 
 @routes.delete("/api/v1/instances/{id}")

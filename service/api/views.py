@@ -10,12 +10,13 @@ from ..db.operations import Operation
 from ..engines import Credentials, get_engine
 
 
-def instance_view(inst: Instance, box: SecretBox) -> dict[str, Any]:
+def instance_view(inst: Instance, box: SecretBox, health: dict[str, Any] | None = None) -> dict[str, Any]:
+    """With `health` (the detail route): the latest monitoring sample and open alerts."""
     engine = get_engine(inst.engine)
     secrets = box.open(inst.secrets)
     credentials = Credentials(inst.username, secrets["password"], secrets["admin_password"])
     settings = engine.settings_model.model_validate(inst.settings)
-    return {
+    body = {
         "id": inst.id,
         "name": inst.name,
         "engine": inst.engine,
@@ -39,6 +40,9 @@ def instance_view(inst: Instance, box: SecretBox) -> dict[str, Any]:
         "updated_at": inst.updated_at.isoformat(),
         "error": inst.error,
     }
+    if health is not None:
+        body["health"] = health
+    return body
 
 
 def operation_view(op: Operation) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
+from ..db import events as events_repo
 from ..db import hosts as hosts_repo
 from ..db import instances, operations, ports
+from ..db.events import Event
 from ..db.operations import Operation
 from ..engines import Credentials, get_engine
 from ..inventory import DockerHost
@@ -44,6 +46,19 @@ def host_failed(unreachable: bool, error: str) -> bool:
 
 def backoff(attempt: int) -> float:
     return float(min(60, 2**attempt))
+
+
+def failure_event(op: Operation, inst: instances.Instance, error: str) -> Event:
+    """What monitoring records when an operation fails for good (the error is redacted)."""
+    return Event(
+        kind="provisioning_failed",
+        severity="critical",
+        source="worker",
+        instance_id=inst.id,
+        subject=inst.host,
+        message=f"{op.kind} {op.id} of {inst.id} failed: {error}"[:1000],
+        details={"operation_id": op.id, "kind": op.kind, "reason": error[:1000], "attempts": op.attempts},
+    )
 
 
 class Worker:
@@ -146,7 +161,8 @@ class Worker:
         try:
             creates = [op for op in ops if op.kind == "create"]
             deletes = [op for op in ops if op.kind == "delete"]
-            await asyncio.gather(self._creates(creates), self._deletes(deletes))
+            repairs = [op for op in ops if op.kind == "repair"]
+            await asyncio.gather(self._creates(creates), self._deletes(deletes), self._repairs(repairs))
         except Exception:
             log.exception("a batch of %d operations failed unexpectedly; their leases will expire", len(ops))
         finally:
@@ -305,6 +321,7 @@ class Worker:
             await ports.release(conn, inst.id)
             await instances.set_status(conn, inst.id, "failed", error=error)
             await operations.finish(conn, op.id, "failed", error=error)
+            await events_repo.insert(conn, failure_event(op, inst, error))
         log.error("create %s failed: %s", inst.id, error)
 
     async def _deprovision(self, insts: list[instances.Instance]) -> RunResult | None:
@@ -363,3 +380,60 @@ class Worker:
                 async with self.pool.acquire() as conn, conn.transaction():
                     await instances.set_status(conn, inst.id, "failed", error=error)
                     await operations.finish(conn, op.id, "failed", error=error)
+                    await events_repo.insert(conn, failure_event(op, inst, error))
+
+    # -- repairs (queued by monitoring's reconciliation) -------------------------------
+    async def _repairs(self, ops: list[Operation]) -> None:
+        """Start the container of a running instance again: provision.yml converges it
+        (state: started). The instance stays `running`; only its facts are refreshed."""
+        if not ops:
+            return
+        batch: dict[str, tuple[Operation, instances.Instance]] = {}
+        hostvars: dict[str, dict[str, Any]] = {}
+        secrets: list[str] = []
+        for op in ops:
+            inst = await instances.get_any(self.pool, op.instance_id)
+            host = self.hosts.get(inst.host) if inst is not None else None
+            if inst is None or inst.status != "running" or host is None:
+                await operations.finish(
+                    self.pool, op.id, "failed", error="superseded: the instance is no longer running here"
+                )
+                continue
+            variables, values = self._instance_vars(inst, host)
+            hostvars[inst.id] = variables
+            secrets.extend(values)
+            batch[inst.id] = (op, inst)
+        if not batch:
+            return
+        log.info("repairing %d instance(s) in one run: %s", len(batch), ", ".join(batch))
+        result = await self.runner.run("provision.yml", hostvars, secrets=secrets)
+        for instance_id, (op, inst) in batch.items():
+            outcome = result.outcome(instance_id)
+            facts = result.facts.get(instance_id)
+            if outcome.ok and facts:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await instances.set_status(conn, inst.id, "running", only_from=("running",), facts=facts)
+                    await operations.finish(conn, op.id, "succeeded", facts=facts)
+                    await events_repo.insert(
+                        conn,
+                        Event(
+                            kind="instance_repaired",
+                            severity="warning",
+                            source="worker",
+                            instance_id=inst.id,
+                            subject=inst.host,
+                            message=f"container of {inst.id} started again by reconciliation"
+                            f" (operation {op.id})",
+                            details={"operation_id": op.id, "reason": op.params.get("reason")},
+                        ),
+                    )
+                log.warning("instance %s: container started again (repair %s)", inst.id, op.id)
+                continue
+            error = outcome.error or "the playbook reported no facts for this instance"
+            if op.attempts < op.max_attempts:
+                await operations.retry_later(self.pool, op.id, backoff(op.attempts), error)
+                continue
+            async with self.pool.acquire() as conn, conn.transaction():
+                await operations.finish(conn, op.id, "failed", error=error)
+                await events_repo.insert(conn, failure_event(op, inst, error))
+            log.error("repair %s of %s failed: %s", op.id, inst.id, error)

@@ -1,0 +1,89 @@
+"""Request bodies of the monitoring routes: rules, acknowledgements, webhooks."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+
+from ..monitoring.conditions import CONDITIONS, parse_duration
+from .schemas import Body
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    Field(
+        description="seconds, or a duration such as '30s', '5m', '1h'",
+        json_schema_extra={"examples": [30, "1m"]},
+    ),
+]
+Severity = Literal["info", "warning", "critical"]
+RULE_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$")
+# Labels the alerts set themselves.
+RESERVED_LABELS = {"alertname", "severity", "instance_id", "engine", "host", "owner", "client", "fingerprint"}
+
+
+def _labels(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > 20:
+        raise ValueError("at most 20 labels")
+    for key, text in value.items():
+        if not _LABEL_NAME.match(key):
+            raise ValueError(f"label name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
+        if key in RESERVED_LABELS:
+            raise ValueError(f"label {key!r} is set by dbvend itself")
+        if len(text) > 200:
+            raise ValueError(f"label {key!r} is longer than 200 characters")
+    return value
+
+
+class RuleFields(Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    condition: str | None = Field(default=None, description=f"one of: {', '.join(CONDITIONS)}")
+    threshold: float | None = None
+    params: dict[str, Any] | None = None
+    for_seconds: Duration | None = Field(default=None, alias="for")
+    keep_firing_for: Duration | None = None
+    severity: Severity | None = None
+    labels: dict[str, Annotated[str, Field(max_length=200)]] | None = None
+    description: str | None = Field(default=None, max_length=1000)
+    enabled: StrictBool | None = None
+
+    _check_labels = field_validator("labels")(_labels)
+
+
+class CreateRuleRequest(RuleFields):
+    name: str = Field(pattern=RULE_NAME)
+    condition: str = Field(description=f"one of: {', '.join(CONDITIONS)}")
+
+
+class UpdateRuleRequest(RuleFields):
+    """Only the fields sent change; `threshold: null` clears it."""
+
+
+class AckRequest(Body):
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class CreateWebhookRequest(Body):
+    url: str = Field(max_length=2048, description="http or https URL that receives Alertmanager v4 payloads")
+    send_resolved: StrictBool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        if not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError("must be an absolute URL with a host")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value

@@ -1,0 +1,136 @@
+"""Webhooks (owned by users; an admin's receives everything) and every delivery to them
+or to Alertmanager, with its attempts and outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asyncpg import Record
+
+    from . import Executor
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    owner_id: int
+    owner: str
+    owner_is_admin: bool
+    url: str
+    send_resolved: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    webhook_id: int | None
+    target: str
+    payload: Any  # a webhook payload (object) or Alertmanager's list of alerts
+    attempts: int
+    max_attempts: int
+
+
+_SELECT = (
+    "SELECT w.*, u.username AS owner, u.is_admin AS owner_is_admin FROM webhooks w"
+    " JOIN users u ON u.id = w.owner_id WHERE w.deleted_at IS NULL"
+)
+
+
+def _webhook(r: Record) -> Webhook:
+    return Webhook(**{k: r[k] for k in Webhook.__dataclass_fields__})
+
+
+async def create(db: Executor, owner_id: int, url: str, send_resolved: bool) -> Webhook:
+    new_id = await db.fetchval(
+        "INSERT INTO webhooks (owner_id, url, send_resolved) VALUES ($1, $2, $3) RETURNING id",
+        owner_id,
+        url,
+        send_resolved,
+    )
+    row = await db.fetchrow(f"{_SELECT} AND w.id = $1", new_id)
+    assert row is not None
+    return _webhook(row)
+
+
+async def list_for(db: Executor, owner_id: int | None) -> list[Webhook]:
+    """One user's webhooks, or every webhook (owner_id None)."""
+    rows = await db.fetch(f"{_SELECT} AND ($1::bigint IS NULL OR w.owner_id = $1) ORDER BY w.id", owner_id)
+    return [_webhook(r) for r in rows]
+
+
+async def delete(db: Executor, webhook_id: int, owner_id: int) -> bool:
+    result = await db.execute(
+        "UPDATE webhooks SET deleted_at = now() WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL",
+        webhook_id,
+        owner_id,
+    )
+    return result.endswith(" 1")
+
+
+async def owners_of(db: Executor, instance_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.fetch("SELECT id, owner_id FROM instances WHERE id = ANY($1::text[])", list(instance_ids))
+    return {r["id"]: r["owner_id"] for r in rows}
+
+
+async def queue(
+    db: Executor, items: Sequence[tuple[int | None, str, dict[str, Any]]], *, max_attempts: int
+) -> None:
+    """items: (webhook id or None for Alertmanager, target URL, payload)."""
+    if items:
+        await db.executemany(
+            "INSERT INTO deliveries (webhook_id, target, payload, max_attempts) VALUES ($1, $2, $3, $4)",
+            [(w, t, p, max_attempts) for w, t, p in items],
+        )
+
+
+async def claim_due(db: Executor, limit: int, lease_seconds: float) -> list[Delivery]:
+    """Due pending deliveries; their next attempt moves out by the lease so that a second
+    dispatcher (or this one, after a crash) does not send them at the same time."""
+    rows = await db.fetch(
+        "UPDATE deliveries d SET next_attempt_at = now() + make_interval(secs => $2)"
+        " WHERE d.id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()"
+        " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING d.id, d.webhook_id, d.target, d.payload, d.attempts, d.max_attempts",
+        limit,
+        lease_seconds,
+    )
+    return [Delivery(**{k: r[k] for k in Delivery.__dataclass_fields__}) for r in rows]
+
+
+async def record(
+    db: Executor,
+    delivery_id: int,
+    *,
+    delivered: bool,
+    response_status: int | None,
+    error: str | None,
+    retry_in: float | None,
+) -> None:
+    """One attempt: delivered, retried after `retry_in` seconds, or (retry_in None) failed."""
+    status = "delivered" if delivered else ("pending" if retry_in is not None else "failed")
+    await db.execute(
+        "UPDATE deliveries SET attempts = attempts + 1, status = $2, response_status = $3, error = $4,"
+        " next_attempt_at = now() + make_interval(secs => $5),"
+        " delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1",
+        delivery_id,
+        status,
+        response_status,
+        error,
+        retry_in or 0.0,
+    )
+
+
+async def recent_for(db: Executor, webhook_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT id, status, attempts, response_status, error, created_at, delivered_at,"
+        " payload->>'status' AS payload_status FROM deliveries WHERE webhook_id = $1"
+        " ORDER BY id DESC LIMIT $2",
+        webhook_id,
+        limit,
+    )
+    return [dict(r) for r in rows]

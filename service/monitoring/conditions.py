@@ -1,0 +1,339 @@
+"""The fixed set of rule conditions: what each one looks at, its parameters, and how it is
+checked. Rules pick a condition by name and set its threshold and parameters; no rule
+carries code of its own.
+
+Instance conditions are checked against the samples of the collection round that just
+ended; service conditions (API error rate, authentication bursts, provisioning failures)
+against the store, on a short timer. A check returns the series for which the condition
+holds now; an open alert whose series is not among them is clear."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..db import events as events_repo
+from ..db import request_stats
+from ..db.rules import Rule
+from ..db.samples import Sample
+from ..engines import FieldError
+
+if TYPE_CHECKING:
+    from ..db import Executor
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    id: str
+    engine: str
+    host: str
+    owner: str
+    sample: Sample
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One series for which a rule's condition holds now."""
+
+    labels: dict[str, str]  # what tells this series apart (instance_id, client, ...)
+    value: float | None
+    summary: str
+    instance_id: str | None = None
+
+
+def _engine_value(name: str) -> Callable[[Sample], float | None]:
+    def read(sample: Sample) -> float | None:
+        value = sample.engine.get(name)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    return read
+
+
+def _ratio(
+    num: Callable[[Sample], float | None], den: Callable[[Sample], float | None]
+) -> Callable[[Sample], float | None]:
+    def read(sample: Sample) -> float | None:
+        top, bottom = num(sample), den(sample)
+        return top / bottom if top is not None and bottom else None
+
+    return read
+
+
+def _attr(name: str) -> Callable[[Sample], float | None]:
+    def read(sample: Sample) -> float | None:
+        value = getattr(sample, name)
+        return float(value) if value is not None else None
+
+    return read
+
+
+# name -> (reader, what it is)
+RATIOS: dict[str, tuple[Callable[[Sample], float | None], str]] = {
+    "redis_memory": (
+        _ratio(_engine_value("used_memory"), _engine_value("maxmemory")),
+        "used_memory / maxmemory",
+    ),
+    "redis_clients": (
+        _ratio(_engine_value("connected_clients"), _engine_value("maxclients")),
+        "connected_clients / maxclients",
+    ),
+    "mysql_connections": (
+        _ratio(_engine_value("threads_connected"), _engine_value("max_connections")),
+        "Threads_connected / max_connections",
+    ),
+    "container_memory": (_ratio(_attr("memory_bytes"), _attr("memory_limit_bytes")), "memory used / limit"),
+}
+VALUES: dict[str, tuple[Callable[[Sample], float | None], str]] = {
+    "cpu_percent": (_attr("cpu_percent"), "container CPU % (100 = one core)"),
+    "memory_bytes": (_attr("memory_bytes"), "container memory used, bytes"),
+    "connections": (_engine_value("connections"), "client connections"),
+    "redis_evicted_keys": (_engine_value("evicted_keys_delta"), "keys evicted since the previous round"),
+    "redis_rejected_connections": (
+        _engine_value("rejected_connections_delta"),
+        "connections rejected since the previous round",
+    ),
+    "mysql_slow_queries": (_engine_value("slow_queries_delta"), "slow queries since the previous round"),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: str  # "int", "choice"
+    default: Any = None
+    low: int = 1
+    high: int = 86_400
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    scope: str  # "instance" | "service"
+    description: str
+    threshold: str  # "none" | "required" | "optional"
+    default_threshold: float | None = None
+    # Allowed thresholds: low < t <= high for fractions, low <= t <= high otherwise.
+    threshold_range: tuple[float, float] = (0.0, float("inf"))
+    fraction: bool = False
+    params: dict[str, Param] = field(default_factory=dict)
+
+
+_ENGINE = Param("choice", choices=("mysql", "redis"))
+CONDITIONS: dict[str, Condition] = {
+    c.name: c
+    for c in (
+        Condition(
+            "instance_down",
+            "instance",
+            "the container is not running, or the engine does not answer its admin account",
+            "none",
+            params={"engine": _ENGINE},
+        ),
+        Condition(
+            "instance_restarted",
+            "instance",
+            "the container restarted at least `threshold` times since the previous round",
+            "optional",
+            1,
+            (1, 1_000_000),
+            params={"engine": _ENGINE},
+        ),
+        Condition(
+            "container_oom_killed",
+            "instance",
+            "the kernel killed the container for exceeding its memory limit",
+            "none",
+            params={"engine": _ENGINE},
+        ),
+        Condition(
+            "ratio_above",
+            "instance",
+            "params.metric is above `threshold` (a fraction, 0.9 = 90 %)",
+            "required",
+            threshold_range=(0.0, 1.0),
+            fraction=True,
+            params={"metric": Param("choice", required=True, choices=tuple(RATIOS)), "engine": _ENGINE},
+        ),
+        Condition(
+            "value_above",
+            "instance",
+            "params.metric is above `threshold`",
+            "required",
+            params={"metric": Param("choice", required=True, choices=tuple(VALUES)), "engine": _ENGINE},
+        ),
+        Condition(
+            "api_error_rate",
+            "service",
+            "more than `threshold` (a fraction) of API requests answered 5xx within params.window"
+            " seconds, counting only when there were at least params.min_requests",
+            "required",
+            threshold_range=(0.0, 1.0),
+            fraction=True,
+            params={"window": Param("int", 300, 10), "min_requests": Param("int", 20, 1, 10_000_000)},
+        ),
+        Condition(
+            "auth_failure_burst",
+            "service",
+            "at least `threshold` failed authentications from one client address"
+            " within params.window seconds",
+            "required",
+            threshold_range=(1, 1_000_000),
+            params={"window": Param("int", 60, 1)},
+        ),
+        Condition(
+            "provisioning_failing",
+            "service",
+            "at least `threshold` operations on one instance failed for good within params.window seconds",
+            "optional",
+            1,
+            (1, 1_000_000),
+            params={"window": Param("int", 900, 10)},
+        ),
+    )
+}
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> int:
+    """Seconds from 30, "30s", "1m", "1h" or "1d"."""
+    if isinstance(value, bool):
+        raise ValueError("must be seconds or a duration such as '30s', '5m', '1h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError("must be seconds or a duration such as '30s', '5m', '1h'")
+    if not 0 <= seconds <= 30 * 86400:
+        raise ValueError("must be between 0 and 30 days")
+    return round(seconds)
+
+
+def validate(
+    kind: str, threshold: float | None, params: dict[str, Any]
+) -> tuple[float | None, dict[str, Any], list[FieldError]]:
+    """The threshold and params a rule of this condition stores, with defaults filled, or
+    the errors, each naming its field."""
+    condition = CONDITIONS.get(kind)
+    if condition is None:
+        return None, {}, [FieldError("condition", f"must be one of: {', '.join(CONDITIONS)}")]
+    errors: list[FieldError] = []
+    if condition.threshold == "none":
+        if threshold is not None:
+            errors.append(FieldError("threshold", f"{kind} takes no threshold"))
+    elif threshold is None:
+        if condition.threshold == "required":
+            errors.append(FieldError("threshold", f"{kind} needs a threshold"))
+        threshold = condition.default_threshold
+    else:
+        low, high = condition.threshold_range
+        if condition.fraction and not low < threshold <= high:
+            errors.append(FieldError("threshold", f"must be a fraction above {low:g} and at most {high:g}"))
+        elif not condition.fraction and not low <= threshold <= high:
+            errors.append(FieldError("threshold", f"must be from {low:g} to {high:g}"))
+    clean: dict[str, Any] = {}
+    for name in params:
+        if name not in condition.params:
+            allowed = ", ".join(condition.params) or "none"
+            errors.append(FieldError(f"params.{name}", f"unknown parameter (allowed: {allowed})"))
+    for name, spec in condition.params.items():
+        value = params.get(name, spec.default)
+        if value is None:
+            if spec.required:
+                errors.append(FieldError(f"params.{name}", f"is required ({', '.join(spec.choices)})"))
+            continue
+        if spec.kind == "choice" and value not in spec.choices:
+            errors.append(FieldError(f"params.{name}", f"must be one of: {', '.join(spec.choices)}"))
+        elif spec.kind == "int" and (
+            isinstance(value, bool) or not isinstance(value, int) or not spec.low <= value <= spec.high
+        ):
+            errors.append(FieldError(f"params.{name}", f"must be an integer from {spec.low} to {spec.high}"))
+        else:
+            clean[name] = value
+    return threshold, clean, errors
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def _instance_labels(state: InstanceState) -> dict[str, str]:
+    return {"instance_id": state.id, "engine": state.engine, "host": state.host, "owner": state.owner}
+
+
+def check_instances(rule: Rule, states: list[InstanceState]) -> list[Finding]:
+    engine = rule.params.get("engine")
+    found: list[Finding] = []
+    for state in states:
+        if engine and state.engine != engine:
+            continue
+        hit = _check_instance(rule, state.sample)
+        if hit is not None:
+            value, summary = hit
+            found.append(Finding(_instance_labels(state), value, f"{state.id}: {summary}", state.id))
+    return found
+
+
+def _check_instance(rule: Rule, s: Sample) -> tuple[float | None, str] | None:
+    kind = rule.condition
+    if kind == "instance_down":
+        if s.up:
+            return None
+        why = s.error or f"container {s.container_status}"
+        return 0.0, f"down ({why})"
+    if kind == "instance_restarted":
+        if s.restarts >= (rule.threshold or 1):
+            return float(s.restarts), f"restarted {s.restarts} time(s) since the previous round"
+        return None
+    if kind == "container_oom_killed":
+        if s.oom_killed and (s.restarts > 0 or s.container_status != "running"):
+            return 1.0, "OOM-killed (exceeded its container memory limit)"
+        return None
+    if kind in ("ratio_above", "value_above"):
+        table = RATIOS if kind == "ratio_above" else VALUES
+        reader, what = table[rule.params["metric"]]
+        value = reader(s)
+        if value is None or rule.threshold is None or value <= rule.threshold:
+            return None
+        shown = f"{value:.0%}" if kind == "ratio_above" else f"{value:g}"
+        limit = f"{rule.threshold:.0%}" if kind == "ratio_above" else f"{rule.threshold:g}"
+        return value, f"{what} is {shown} (above {limit})"
+    return None
+
+
+async def check_service(rule: Rule, db: Executor) -> list[Finding]:
+    kind = rule.condition
+    window = float(rule.params.get("window", CONDITIONS[kind].params["window"].default))
+    threshold = rule.threshold if rule.threshold is not None else CONDITIONS[kind].default_threshold
+    assert threshold is not None
+    if kind == "api_error_rate":
+        requests, errors = await request_stats.totals(db, window)
+        minimum = int(rule.params.get("min_requests", 20))
+        if requests < minimum or requests == 0 or errors / requests <= threshold:
+            return []
+        rate = errors / requests
+        return [
+            Finding(
+                {}, rate, f"{errors} of {requests} API requests answered 5xx ({rate:.1%}) in {window:g} s"
+            )
+        ]
+    if kind == "auth_failure_burst":
+        counts = await events_repo.counts_by_subject(db, "auth_failure", window)
+        return [
+            Finding({"client": client}, float(n), f"{n} failed authentications from {client} in {window:g} s")
+            for client, n in sorted(counts.items())
+            if n >= threshold
+        ]
+    if kind == "provisioning_failing":
+        failed = await events_repo.counts_by_instance(db, ["provisioning_failed"], window)
+        return [
+            Finding({"instance_id": iid}, float(n), f"{iid}: {latest}", iid)
+            for iid, (n, latest) in sorted(failed.items())
+            if n >= threshold
+        ]
+    return []

@@ -1,0 +1,38 @@
+"""What an instance's detail says about its health: the latest sample (stale when older
+than a few collection rounds) and its open alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..db import alerts as alerts_repo
+from ..db import samples as samples_repo
+from ..db.alerts import Alert
+from ..db.samples import Sample
+
+if TYPE_CHECKING:
+    from ..db import Executor
+
+
+@dataclass(frozen=True)
+class Health:
+    state: str  # up | down | unknown (monitoring off, not collected yet, or stale)
+    sample: Sample | None
+    open_alerts: list[Alert]
+
+
+def stale_after(collect_interval: float) -> float:
+    return max(60.0, collect_interval * 4)
+
+
+async def instance_health(db: Executor, instance_id: str, *, collect_interval: float) -> Health:
+    sample = await samples_repo.latest_one(db, instance_id)
+    open_alerts = await alerts_repo.open_for_instance(db, instance_id)
+    state = "unknown"
+    if sample is not None and sample.at is not None and collect_interval > 0:
+        age = (datetime.now(UTC) - sample.at).total_seconds()
+        if age <= stale_after(collect_interval):
+            state = "up" if sample.up else "down"
+    return Health(state, sample, open_alerts)

@@ -1,0 +1,198 @@
+"""The monitoring loops of one service process. One process at a time leads (a lease in
+PostgreSQL, like the host health check): it runs the collection rounds and evaluates the
+instance rules after each, evaluates the service rules on a short timer, sends due
+notifications, and prunes old rows. Every process records its own requests' events
+(EventRecorder), whoever leads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from ..crypto import SecretBox
+from ..db import alerts as alerts_repo
+from ..db import leases, retention
+from ..db import rules as rules_repo
+from ..db.rules import Rule
+from ..inventory import DockerHost
+from ..provisioning.runner import PlaybookRunner
+from .alerting import AlertEvaluator
+from .collector import InstanceCollector, Round
+from .conditions import CONDITIONS, Finding, check_instances, check_service
+from .notify import Dispatcher, Notifier
+from .reconcile import reconcile
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..db import Pool
+
+log = logging.getLogger(__name__)
+
+LEASE = "monitoring"
+REPUSH_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
+
+
+def rules_of(rules: list[Rule], scope: str) -> list[Rule]:
+    return [r for r in rules if r.condition in CONDITIONS and CONDITIONS[r.condition].scope == scope]
+
+
+class Monitor:
+    def __init__(
+        self,
+        pool: Pool,
+        settings: Settings,
+        runner: PlaybookRunner,
+        hosts: Callable[[], Mapping[str, DockerHost]],
+        box: SecretBox,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.owner = settings.worker_id
+        self.interval = settings.collect_interval
+        self.collector = InstanceCollector(pool, runner, hosts, box)
+        external = f"http://{settings.listen_host}:{settings.listen_port}"
+        self.notifier = Notifier(external, settings.alertmanager_url)
+        self.evaluator = AlertEvaluator(pool, self.notifier)
+        self.dispatcher = Dispatcher(pool)
+        self.last_round: Round | None = None
+        self.round_seconds: deque[float] = deque(maxlen=1000)
+        self._evaluating = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake_dispatch = asyncio.Event()
+        self._round_hist = Histogram(
+            "dbvend_collect_round_duration_seconds",
+            "Time one collection round takes (collect.yml, engine probes, samples, reconciliation).",
+            buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60),
+            registry=registry,
+        )
+        self._round_instances = Gauge(
+            "dbvend_collect_round_instances",
+            "Instances observed in the last collection round.",
+            registry=registry,
+        )
+        self._leader = Gauge(
+            "dbvend_monitoring_leader", "1 when this process runs the monitoring rounds.", registry=registry
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
+            ("collect", self._collect_loop),
+            ("rules", self._service_loop),
+            ("notify", self._dispatch_loop),
+        ]
+        self._tasks = [asyncio.create_task(loop(), name=f"dbvend-monitor-{name}") for name, loop in loops]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.dispatcher.close()
+
+    async def _lead(self) -> bool:
+        seconds = max(30.0, self.interval * 3, self.settings.alert_eval_interval * 3)
+        leading = await leases.acquire(self.pool, LEASE, self.owner, seconds)
+        self._leader.set(1 if leading else 0)
+        return leading
+
+    # -- loops -------------------------------------------------------------------------
+    async def _collect_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                if await self._lead():
+                    await self.collect_round()
+            except Exception:
+                log.exception("collection round failed")
+            await asyncio.sleep(max(0.5, self.interval - (loop.time() - started)))
+
+    async def _service_loop(self) -> None:
+        last_push = last_prune = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if await self._lead():
+                    await self.evaluate_service_rules()
+                    if loop.time() - last_push >= REPUSH_SECONDS:
+                        last_push = loop.time()
+                        await self.repush_alertmanager()
+                    if loop.time() - last_prune >= PRUNE_SECONDS:
+                        last_prune = loop.time()
+                        await self.prune()
+            except Exception:
+                log.exception("evaluating the service rules failed")
+            await asyncio.sleep(self.settings.alert_eval_interval)
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            sent = 0
+            try:
+                if await self._lead():
+                    sent = await self.dispatcher.send_due()
+            except Exception:
+                log.exception("sending notifications failed")
+            if sent < self.dispatcher.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake_dispatch.wait(), timeout=1.0)
+                self._wake_dispatch.clear()
+
+    # -- one step each (tests and benchmarks call these directly) -------------------------
+    async def collect_round(self) -> Round:
+        current = await self.collector.collect_once()
+        self.last_round = current
+        self.round_seconds.append(current.seconds)
+        self._round_hist.observe(current.seconds)
+        self._round_instances.set(len(current.states))
+        await reconcile(self.pool, current, max_attempts=self.settings.max_attempts)
+        rules = rules_of(await rules_repo.list_all(self.pool, enabled_only=True), "instance")
+        findings = {r.id: check_instances(r, current.states) for r in rules}
+        async with self._evaluating:
+            changes = await self.evaluator.evaluate(rules, findings, datetime.now(UTC))
+        if changes:
+            self._wake_dispatch.set()
+        return current
+
+    async def evaluate_service_rules(self) -> None:
+        enabled = await rules_repo.list_all(self.pool, enabled_only=True)
+        rules = rules_of(enabled, "service")
+        findings: dict[int, list[Finding]] = {}
+        for rule in rules:
+            findings[rule.id] = await check_service(rule, self.pool)
+        async with self._evaluating:
+            now = datetime.now(UTC)
+            changes = await self.evaluator.evaluate(rules, findings, now)
+            changes += await self.evaluator.retire(rules_of(enabled, "instance") + rules, now)
+        if changes:
+            self._wake_dispatch.set()
+
+    async def repush_alertmanager(self) -> None:
+        if not self.settings.alertmanager_url:
+            return
+        firing = [
+            a for a in await alerts_repo.open_alerts(self.pool) if a.status in ("firing", "acknowledged")
+        ]
+        await self.notifier.repush(self.pool, firing, datetime.now(UTC))
+        self._wake_dispatch.set()
+
+    async def prune(self) -> None:
+        before = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
+        removed = await retention.prune(self.pool, before)
+        if any(removed.values()):
+            log.info(
+                "retention (%d days): removed %s",
+                self.settings.retention_days,
+                ", ".join(f"{n} {t}" for t, n in removed.items() if n),
+            )
