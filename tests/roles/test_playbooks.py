@@ -75,16 +75,30 @@ def test_direct_run_picks_a_port_and_passwords_and_reruns_unchanged(
     assert deployer.container(instance_id).id == container.id
 
 
-def test_port_in_use_fails_with_a_message_the_service_reads(deployer: Deployer, listener: Any) -> None:
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "bound-only"])
+def test_port_in_use_fails_with_a_message_the_service_reads(
+    deployer: Deployer, listener: Any, listening: bool
+) -> None:
+    """A listener is caught before the container is made; a socket that is only bound
+    (invisible to that check, like a race) makes Docker fail: same message, no container."""
     instance_id = deployer.new_id("busy")
     port = deployer.free_port()
-    listener(port)
-    run = deployer.playbook(
-        "provision.yml",
-        {"engine": "redis", "instance_id": instance_id, "port": port, "redis_password": password()},
-    )
+    if listening:
+        listener(port)
+    else:
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.bind(("127.0.0.1", port))
+    try:
+        run = deployer.playbook(
+            "provision.yml",
+            {"engine": "redis", "instance_id": instance_id, "port": port, "redis_password": password()},
+        )
+    finally:
+        if not listening:
+            held.close()
     assert run.rc != 0
     assert f'"msg": "DBVEND_PORT_IN_USE:{port} ' in run.output
+    assert ("TASK [redis : Run the container]" in run.output) is not listening
     assert not deployer.docker.containers.list(all=True, filters={"name": f"dbvend-{instance_id}"})
 
 
