@@ -38,6 +38,12 @@ _ERROR = {
         }
     },
 }
+
+
+def _ref_health() -> dict[str, str]:
+    return {"$ref": "#/components/schemas/Health"}
+
+
 _INSTANCE = {
     "type": "object",
     "properties": {
@@ -69,6 +75,7 @@ _INSTANCE = {
             },
         },
         "facts": {"type": "object"},
+        "health": _ref_health(),
         "operation_id": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
@@ -79,7 +86,7 @@ _OPERATION = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
-        "kind": {"type": "string", "enum": ["create", "delete"]},
+        "kind": {"type": "string", "enum": ["create", "delete", "repair"]},
         "instance_id": {"type": "string"},
         "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
         "attempts": {"type": "integer"},
@@ -271,6 +278,10 @@ def document() -> dict[str, Any]:
         LoginRequest, CreateUserRequest, CreateInstanceRequest, MysqlSettings, RedisSettings
     )
     schemas.update({"Error": _ERROR, "Instance": _INSTANCE, "Operation": _OPERATION, "User": _USER})
+    from . import openapi_monitoring  # imports this module's helpers
+
+    paths.update(openapi_monitoring.paths())
+    schemas.update(openapi_monitoring.schemas())
     return {
         "openapi": "3.1.0",
         "info": {

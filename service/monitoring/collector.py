@@ -185,6 +185,10 @@ class InstanceCollector:
         except (ValueError, KeyError) as exc:
             return ProbeResult(False, error=f"cannot read the admin password: {exc}")
         async with self._probe_slots:
-            if inst.engine == "mysql":
-                return await probe_mysql(inst.address, inst.port, password, self.probe_timeout)
-            return await probe_redis(inst.address, inst.port, password, self.probe_timeout)
+            try:
+                if inst.engine == "mysql":
+                    return await probe_mysql(inst.address, inst.port, password, self.probe_timeout)
+                return await probe_redis(inst.address, inst.port, password, self.probe_timeout)
+            except Exception as exc:  # one instance's probe must not end the round
+                log.exception("probing %s failed", inst.id)
+                return ProbeResult(False, error=f"probe failed: {type(exc).__name__}")

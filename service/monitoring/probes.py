@@ -74,7 +74,6 @@ async def probe_redis(host: str, port: int, password: str, limit: float = 5.0) -
         password=password,
         socket_timeout=limit,
         socket_connect_timeout=limit,
-        retry_on_timeout=False,
     )
     try:
         info: dict[str, Any] = await asyncio.wait_for(client.info(), timeout=limit * 2)
