@@ -1,0 +1,229 @@
+"""Benchmark: what monitoring costs. One service process (own database, state dir and
+inventory with ports 26000-26999) gets N small Redis instances through its API, then
+runs twice over the same instances, each for the same window:
+
+  1. baseline: monitoring off (DBVEND_COLLECT_INTERVAL=0);
+  2. monitoring at the default interval (15 s).
+
+For each run: CPU of the service process and of everything it runs (ansible-runner,
+ansible-playbook and its workers are its children; their time is counted when they
+end), as % of one core over the window, and its memory (RSS, sampled every second).
+For the monitored run also the time one collection round takes (from the service log),
+p50/p95. Prints a Markdown table and keeps the numbers in bench/results/.
+
+    .venv/bin/python bench/monitoring.py [--instances 50] [--window 180] [--settle 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
+
+from tests.e2e.service_process import ServiceProcess  # noqa: E402
+from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+SMALL_REDIS = {"maxmemory": "8mb"}
+ROUND_LINE = re.compile(r"collection round: (\d+) instance\(s\) on \d+ host\(s\) in ([0-9.]+) s")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * pct / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process and of its children it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def dockerd_pid() -> int | None:
+    """The host's Docker engine (not a fleet testbed's)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "dockerd":
+                continue
+            if b"dbvf" in (proc / "cmdline").read_bytes():
+                continue
+        except OSError:
+            continue
+        return int(proc.name)
+    return None
+
+
+@dataclass
+class Window:
+    label: str
+    seconds: float = 0.0
+    cpu: float = 0.0
+    dockerd_cpu: float | None = None
+    rss: list[float] = field(default_factory=list)
+    rounds: list[float] = field(default_factory=list)
+
+    def row(self, instances: int) -> str:
+        cpu_pct = 100 * self.cpu / self.seconds
+        docker = f"{100 * self.dockerd_cpu / self.seconds:.1f} %" if self.dockerd_cpu is not None else "-"
+        rounds = "- | - | -"
+        if self.rounds:
+            p50, p95 = statistics.median(self.rounds), percentile(self.rounds, 95)
+            rounds = f"{len(self.rounds)} | {p50:.2f} s | {p95:.2f} s"
+        return (
+            f"| {self.label} | {instances} | {self.seconds:.0f} s | {cpu_pct:.1f} % | "
+            f"{statistics.mean(self.rss):.0f} MB | {max(self.rss):.0f} MB | {docker} | {rounds} |"
+        )
+
+
+async def measure(svc: ServiceProcess, label: str, window: float) -> Window:
+    assert svc.proc is not None
+    pid = svc.proc.pid
+    docker = dockerd_pid()
+    log_start = svc.log_path.stat().st_size
+    result = Window(label)
+    start, cpu0 = time.monotonic(), cpu_seconds(pid)
+    docker0 = cpu_seconds(docker) if docker else None
+    while time.monotonic() - start < window:
+        result.rss.append(rss_mb(pid))
+        await asyncio.sleep(1)
+    result.seconds = time.monotonic() - start
+    result.cpu = cpu_seconds(pid) - cpu0
+    if docker and docker0 is not None:
+        result.dockerd_cpu = cpu_seconds(docker) - docker0
+    with svc.log_path.open() as log:
+        log.seek(log_start)
+        result.rounds = [float(m.group(2)) for m in ROUND_LINE.finditer(log.read())]
+    return result
+
+
+def remove_containers_under(root: Path) -> None:
+    """Whatever went wrong, no container of this run outlives it."""
+    client = docker.from_env()
+    for container in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+        if any(str(m.get("Source", "")).startswith(str(root)) for m in container.attrs.get("Mounts", [])):
+            container.remove(force=True, v=True)
+    client.close()
+
+
+async def create_instances(svc: ServiceProcess, n: int) -> list[str]:
+    ids: list[str] = []
+    for first in range(0, n, 25):
+        batch = await asyncio.gather(
+            *(
+                svc.call("POST", "/instances?wait=300", json={"engine": "redis", "settings": SMALL_REDIS})
+                for _ in range(min(25, n - first))
+            )
+        )
+        for status, inst in batch:
+            if status != 201:
+                raise RuntimeError(f"create failed: {status} {inst}")
+            ids.append(inst["id"])
+    return ids
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--instances", type=int, default=50)
+    parser.add_argument("--window", type=float, default=180.0, help="seconds measured per configuration")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds after a start before measuring")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="dbvend-bench-monitoring-"))
+    url = await create_database()
+    inventory = write_inventory(work / "inventory", ports=(26000, 26999), capacity_mb=65536)
+    svc = ServiceProcess(url, work / "state", inventory, work / "service.log")
+    ids: list[str] = []
+    windows: list[Window] = []
+    try:
+        svc.env["DBVEND_COLLECT_INTERVAL"] = "0"
+        await svc.start()
+        started = time.monotonic()
+        ids = await create_instances(svc, args.instances)
+        print(f"{len(ids)} redis instances running after {time.monotonic() - started:.0f} s", flush=True)
+        await asyncio.sleep(args.settle)
+        windows.append(await measure(svc, "monitoring off (DBVEND_COLLECT_INTERVAL=0)", args.window))
+        await svc.stop()
+
+        svc.env.pop("DBVEND_COLLECT_INTERVAL")  # the default: 15 s
+        await svc.start()
+        await asyncio.sleep(args.settle)
+        windows.append(await measure(svc, "monitoring on (default interval, 15 s)", args.window))
+        status, body = await svc.call("GET", "/alerts?status=firing")
+        firing = len(body["items"]) if status == 200 else "?"
+    finally:
+        if ids and svc.proc and svc.proc.poll() is None:
+            for first in range(0, len(ids), 25):
+                await asyncio.gather(
+                    *(svc.call("DELETE", f"/instances/{iid}?wait=180") for iid in ids[first : first + 25])
+                )
+        await svc.stop()
+        remove_containers_under(work)
+        await drop_database(url)
+        shutil.rmtree(work, ignore_errors=True)
+
+    off, on = windows
+    print(
+        "\n| configuration | instances | window | service CPU (% of one core) | RSS avg | RSS max "
+        "| dockerd CPU | rounds | round p50 | round p95 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(off.row(len(ids)))
+    print(on.row(len(ids)))
+    extra = 100 * (on.cpu / on.seconds - off.cpu / off.seconds)
+    more_rss = statistics.mean(on.rss) - statistics.mean(off.rss)
+    print(
+        f"\nmonitoring adds {extra:.1f} % of one core and {more_rss:.0f} MB RSS;"
+        f" {firing} alert(s) firing at the end"
+    )
+    results: dict[str, Any] = {
+        "instances": len(ids),
+        "windows": [
+            {
+                "label": w.label,
+                "seconds": w.seconds,
+                "cpu_seconds": w.cpu,
+                "cpu_percent_of_one_core": 100 * w.cpu / w.seconds,
+                "dockerd_cpu_seconds": w.dockerd_cpu,
+                "rss_mb_avg": statistics.mean(w.rss),
+                "rss_mb_max": max(w.rss),
+                "round_seconds": w.rounds,
+            }
+            for w in windows
+        ],
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"monitoring-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
