@@ -328,6 +328,8 @@ cmd_up() {
 down_host() {
   local n=$1 h=$FLEET/h$1 run ns=dbvf-h$1 pid pids i
   run=$(host_run "$n")
+  # containerd shims exit by themselves once their container is removed; wait for them too.
+  pgrep -f -- "-address $run/containerd/containerd.sock" >>"$STOPPED" 2>/dev/null || true
   # Containers first, while their dockerd can still remove them cleanly.
   if docker_answers "$n"; then
     local ids
@@ -361,6 +363,17 @@ down_host() {
     if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
   done
   rm -rf "$run"
+  remove_tree "$h"
+}
+
+# rm -rf, after unmounting anything still mounted below (it would be deleted through the
+# mount). Normally nothing is: the daemons' mounts lived in their own mount namespace.
+remove_tree() {
+  [ -d "$1" ] || return 0
+  local mnt
+  awk -v p="$1/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
+  rm -rf --one-file-system "$1"
 }
 
 cmd_down() {
@@ -383,13 +396,7 @@ cmd_down() {
   rm -f "$STOPPED"
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment dbvf-testbed -j ACCEPT 2>/dev/null; do :; done
   ip link del "$BRIDGE" 2>/dev/null || true
-  if [ -d "$FLEET" ]; then
-    # Nothing may still be mounted below the state (it would be deleted through the mount).
-    local m
-    m=$(awk -v p="$FLEET/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r)
-    for mnt in $m; do umount -l "$mnt" 2>/dev/null || true; done
-    rm -rf --one-file-system "$FLEET"
-  fi
+  remove_tree "$FLEET"
   flog "down: fleet removed"
 }
 
