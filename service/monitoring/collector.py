@@ -42,6 +42,7 @@ class Round:
     failed_hosts: dict[str, str] = field(default_factory=dict)
     instances: dict[str, Instance] = field(default_factory=dict)
     previous: dict[str, Sample] = field(default_factory=dict)  # the round before, per instance
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
     def samples(self) -> list[Sample]:
@@ -92,6 +93,10 @@ class InstanceCollector:
         self._previous: dict[str, Sample] | None = None
         self.rounds = 0
 
+    def forget(self) -> None:
+        """Drop the previous round: the next one continues from the store."""
+        self._previous = None
+
     async def collect_once(self) -> Round:
         started = time.perf_counter()
         now = datetime.now(UTC)
@@ -109,7 +114,9 @@ class InstanceCollector:
                 name: {**hosts[name].variables, "dbvend_collect_instances": [i.id for i in insts]}
                 for name, insts in targets.items()
             }
+            step = time.perf_counter()
             result = await self.runner.run(PLAYBOOK, hostvars)
+            current.timings["ansible"] = time.perf_counter() - step
             for name, insts in targets.items():
                 outcome = result.outcome(name)
                 facts = result.facts.get(name, {})
@@ -121,17 +128,20 @@ class InstanceCollector:
                         current.containers[iid] = container
                 for inst in insts:
                     current.instances[inst.id] = inst
+        step = time.perf_counter()
         states = await asyncio.gather(*(self._observe(inst, current) for inst in current.instances.values()))
+        current.timings["probes"] = time.perf_counter() - step
         current.states = list(states)
         await samples_repo.insert_many(self.pool, current.samples, now)
         self._previous = {s.instance_id: s for s in current.samples}
         current.seconds = time.perf_counter() - started
         self.rounds += 1
         log.info(
-            "collection round: %d instance(s) on %d host(s) in %.2f s",
+            "collection round: %d instance(s) on %d host(s) in %.2f s (%s)",
             len(current.states),
             len(targets),
             current.seconds,
+            ", ".join(f"{k} {v:.2f} s" for k, v in current.timings.items()),
         )
         return current
 

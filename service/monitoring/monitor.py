@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 LEASE = "monitoring"
 REPUSH_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
+DISPATCH_POLL_SECONDS = 5.0
 
 
 def rules_of(rules: list[Rule], scope: str) -> list[Rule]:
@@ -66,6 +67,7 @@ class Monitor:
         self.last_round: Round | None = None
         self.round_seconds: deque[float] = deque(maxlen=1000)
         self._evaluating = asyncio.Lock()
+        self._leading_until = 0.0  # monotonic time until which the lease needs no renewal
         self._tasks: list[asyncio.Task[None]] = []
         self._wake_dispatch = asyncio.Event()
         self._round_hist = Histogram(
@@ -102,8 +104,14 @@ class Monitor:
         await self.dispatcher.close()
 
     async def _lead(self) -> bool:
+        """Take or renew the lease; renewed when a third of it has run out, not on every call
+        (the notification loop asks every second)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._leading_until:
+            return True
         seconds = max(30.0, self.interval * 3, self.settings.alert_eval_interval * 3)
         leading = await leases.acquire(self.pool, LEASE, self.owner, seconds)
+        self._leading_until = loop.time() + seconds / 3 if leading else 0.0
         self._leader.set(1 if leading else 0)
         return leading
 
@@ -115,6 +123,8 @@ class Monitor:
             try:
                 if await self._lead():
                     await self.collect_round()
+                else:
+                    self.collector.forget()  # another process leads; start afresh if we lead again
             except Exception:
                 log.exception("collection round failed")
             await asyncio.sleep(max(0.5, self.interval - (loop.time() - started)))
@@ -145,8 +155,9 @@ class Monitor:
             except Exception:
                 log.exception("sending notifications failed")
             if sent < self.dispatcher.batch:
+                # Alert changes in this process wake it at once; retries are due >= 5 s later.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake_dispatch.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._wake_dispatch.wait(), timeout=DISPATCH_POLL_SECONDS)
                 self._wake_dispatch.clear()
 
     # -- one step each (tests and benchmarks call these directly) -------------------------

@@ -76,7 +76,9 @@ async def probe_redis(host: str, port: int, password: str, limit: float = 5.0) -
         socket_connect_timeout=limit,
     )
     try:
-        info: dict[str, Any] = await asyncio.wait_for(client.info(), timeout=limit * 2)
+        info: dict[str, Any] = await asyncio.wait_for(
+            client.info("server", "clients", "memory", "stats"), timeout=limit * 2
+        )
     except (RedisError, OSError, TimeoutError) as exc:
         return ProbeResult(False, error=f"redis: {_describe(exc)}")
     finally:

@@ -405,7 +405,7 @@ class Worker:
             batch[inst.id] = (op, inst)
         if not batch:
             return
-        log.info("repairing %d instance(s) in one run: %s", len(batch), ", ".join(batch))
+        log.info("repairing %d instance(s) with provision.yml: %s", len(batch), ", ".join(batch))
         result = await self.runner.run("provision.yml", hostvars, secrets=secrets)
         for instance_id, (op, inst) in batch.items():
             outcome = result.outcome(instance_id)
