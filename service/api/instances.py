@@ -16,6 +16,7 @@ from .auth import current_user, owner_filter
 from .context import Services, services
 from .errors import ApiError, not_found, read_json, validation
 from .monitoring_views import health_view
+from .params import int_query
 from .schemas import CreateInstanceRequest, parse
 from .views import instance_view, operation_view
 
@@ -24,21 +25,8 @@ routes = web.RouteTableDef()
 STATUSES = ("provisioning", "running", "deleting", "failed", "stopped")
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation([FieldError(name, "must be an integer")]) from None
-    if not low <= value <= high:
-        raise validation([FieldError(name, f"must be between {low} and {high}")])
-    return value
-
-
 def _wait_seconds(request: web.Request, svc: Services) -> int:
-    return _int_query(request, "wait", 0, 0, svc.settings.max_wait_seconds)
+    return int_query(request, "wait", 0, 0, svc.settings.max_wait_seconds) or 0
 
 
 def _encode_cursor(created_at: datetime, instance_id: str) -> str:
@@ -110,7 +98,7 @@ async def list_instances(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         raise validation([FieldError("status", f"must be one of: {', '.join(STATUSES)}")])
-    limit = _int_query(request, "limit", 50, 1, 200)
+    limit = int_query(request, "limit", 50, 1, 200) or 50
     cursor = request.query.get("cursor")
     after = _decode_cursor(cursor) if cursor else None
     found = await instances.page(

@@ -14,7 +14,7 @@ def instance_view(inst: Instance, box: SecretBox, health: dict[str, Any] | None 
     """With `health` (the detail route): the latest monitoring sample and open alerts."""
     engine = get_engine(inst.engine)
     secrets = box.open(inst.secrets)
-    credentials = Credentials(inst.username, secrets["password"], secrets["admin_password"])
+    credentials = Credentials.from_secrets(inst.username, secrets)
     settings = engine.settings_model.model_validate(inst.settings)
     body = {
         "id": inst.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,6 +48,11 @@ class Credentials:
 
     def secrets(self) -> dict[str, str]:
         return {"password": self.password, "admin_password": self.admin_password}
+
+    @classmethod
+    def from_secrets(cls, username: str, secrets: Mapping[str, str]) -> Credentials:
+        """The inverse of secrets(): rebuild them from the decrypted store."""
+        return cls(username, secrets["password"], secrets["admin_password"])
 
 
 def pydantic_errors(exc: ValidationError, prefix: str) -> list[FieldError]:

@@ -174,7 +174,7 @@ class Worker:
     def _instance_vars(self, inst: instances.Instance, host: DockerHost) -> tuple[dict[str, Any], list[str]]:
         engine = get_engine(inst.engine)
         secrets = self.box.open(inst.secrets)
-        creds = Credentials(inst.username, secrets["password"], secrets["admin_password"])
+        creds = Credentials.from_secrets(inst.username, secrets)
         settings = engine.settings_model.model_validate(inst.settings)
         variables = {
             **host.variables,
