@@ -151,6 +151,8 @@ ensure_sshd() {
   chmod 0700 "$h/ssh"
   [ -s "$h/ssh/ssh_host_ed25519_key" ] ||
     ssh-keygen -q -t ed25519 -N '' -C "dbvf-h$n" -f "$h/ssh/ssh_host_ed25519_key"
+  # StrictModes is off: the checkout (and so authorized_keys, mode 0600, root's) may sit
+  # under a world-writable directory such as /tmp, which StrictModes refuses.
   cat >"$h/ssh/sshd_config" <<EOF
 # sshd of fleet test host h$n (scripts/fleet-testbed.sh); runs in netns dbvf-h$n.
 ListenAddress $ip:22
@@ -163,7 +165,7 @@ AuthorizedKeysFile $FLEET/authorized_keys
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
-StrictModes yes
+StrictModes no
 X11Forwarding no
 PrintMotd no
 MaxStartups 100:30:200
