@@ -52,11 +52,15 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process and of its children it has waited for."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(utime + stime of the process, of the children it has waited for), seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return (utime + stime + cutime + cstime) / TICKS
+    return (utime + stime) / TICKS, (cutime + cstime) / TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
 
 
 def rss_mb(pid: int) -> float:
@@ -87,6 +91,7 @@ class Window:
     label: str
     seconds: float = 0.0
     cpu: float = 0.0
+    children_cpu: float = 0.0  # Ansible runs (ansible-runner -> ansible-playbook -> module)
     dockerd_cpu: float | None = None
     rss: list[float] = field(default_factory=list)
     rounds: list[float] = field(default_factory=list)
@@ -98,8 +103,10 @@ class Window:
         if self.rounds:
             p50, p95 = statistics.median(self.rounds), percentile(self.rounds, 95)
             rounds = f"{len(self.rounds)} | {p50:.2f} s | {p95:.2f} s"
+        ansible_pct = 100 * self.children_cpu / self.seconds
         return (
-            f"| {self.label} | {instances} | {self.seconds:.0f} s | {cpu_pct:.1f} % | "
+            f"| {self.label} | {instances} | {self.seconds:.0f} s "
+            f"| {cpu_pct:.1f} % ({ansible_pct:.1f} % Ansible) | "
             f"{statistics.mean(self.rss):.0f} MB | {max(self.rss):.0f} MB | {docker} | {rounds} |"
         )
 
@@ -110,18 +117,23 @@ async def measure(svc: ServiceProcess, label: str, window: float) -> Window:
     docker = dockerd_pid()
     log_start = svc.log_path.stat().st_size
     result = Window(label)
-    start, cpu0 = time.monotonic(), cpu_seconds(pid)
+    start, (own0, children0) = time.monotonic(), cpu_split(pid)
     docker0 = cpu_seconds(docker) if docker else None
     while time.monotonic() - start < window:
         result.rss.append(rss_mb(pid))
         await asyncio.sleep(1)
     result.seconds = time.monotonic() - start
-    result.cpu = cpu_seconds(pid) - cpu0
+    own1, children1 = cpu_split(pid)
+    result.cpu = own1 + children1 - own0 - children0
+    result.children_cpu = children1 - children0
     if docker and docker0 is not None:
         result.dockerd_cpu = cpu_seconds(docker) - docker0
     with svc.log_path.open() as log:
         log.seek(log_start)
-        result.rounds = [float(m.group(2)) for m in ROUND_LINE.finditer(log.read())]
+        text = log.read()
+    result.rounds = [float(m.group(2)) for m in ROUND_LINE.finditer(text)]
+    for line in [line for line in text.splitlines() if "collection round:" in line][-3:]:
+        print(" ", line.split(": ", 1)[-1], flush=True)
     return result
 
 
@@ -153,7 +165,7 @@ async def create_instances(svc: ServiceProcess, n: int) -> list[str]:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=50)
-    parser.add_argument("--window", type=float, default=180.0, help="seconds measured per configuration")
+    parser.add_argument("--window", type=float, default=300.0, help="seconds measured per configuration")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds after a start before measuring")
     args = parser.parse_args()
 
@@ -212,6 +224,7 @@ async def main() -> None:
                 "seconds": w.seconds,
                 "cpu_seconds": w.cpu,
                 "cpu_percent_of_one_core": 100 * w.cpu / w.seconds,
+                "ansible_cpu_seconds": w.children_cpu,
                 "dockerd_cpu_seconds": w.dockerd_cpu,
                 "rss_mb_avg": statistics.mean(w.rss),
                 "rss_mb_max": max(w.rss),

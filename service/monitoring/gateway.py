@@ -83,7 +83,11 @@ class Gateway:
         where = f"{request.method} {route}"
         base = {"method": request.method, "route": route, "status": status, "request_id": request_id}
         events: list[Event] = []
-        instance_id = request.match_info.get("id") if route.startswith("/api/v1/instances/") else None
+        # Only a request that succeeded proves the caller may see the instance: the event then
+        # shows up in the owner's GET /events. A rejected one names no instance.
+        instance_id = None
+        if route.startswith("/api/v1/instances/") and status < 400:
+            instance_id = request.match_info.get("id")
         if status >= 500:
             error_type = request.get(ERROR_TYPE) or f"http_{status}"
             events.append(

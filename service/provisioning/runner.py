@@ -153,6 +153,9 @@ class PlaybookRunner:
                     "ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"),
                     "ANSIBLE_ROLES_PATH": str(self.project_dir / "roles"),
                     "ANSIBLE_NOCOLOR": "1",
+                    # The inventory is always the JSON written above: the yaml plugin reads it,
+                    # and trying the others first (script, auto, ini, toml) costs ~0.2 s CPU a run.
+                    "ANSIBLE_INVENTORY_ENABLED": "yaml",
                     # The ansible-playbook next to this interpreter comes first, whatever PATH says.
                     "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                 },
