@@ -100,6 +100,7 @@ def test_port_in_use_fails_with_a_message_the_service_reads(
     assert f'"msg": "DBVEND_PORT_IN_USE:{port} ' in run.output
     assert ("TASK [redis : Run the container]" in run.output) is not listening
     assert not deployer.docker.containers.list(all=True, filters={"name": f"dbvend-{instance_id}"})
+    assert not (deployer.tmp / "data" / instance_id).exists()
 
 
 @pytest.mark.parametrize(
@@ -243,8 +244,8 @@ def test_instances_as_inventory_hosts_in_one_run_report_merged_facts(deployer: D
         )
         assert cursor.fetchone() == ("utf8mb4_general_ci",)
     conn.close()
-    cnf = (deployer.tmp / "data" / mysql_id / "config" / "dbvend.cnf").read_text()
-    assert "collation-server" not in cnf
+    command = deployer.container(mysql_id).attrs["Config"]["Cmd"]
+    assert not [arg for arg in command if arg.startswith("--collation-server")]
 
     # Deprovision both the same way: containers and directories go; a second run is fine.
     gone = {iid: {**docker_host, "instance_id": iid} for iid in hosts}

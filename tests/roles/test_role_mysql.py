@@ -3,6 +3,8 @@ set, privileges of the application account and root, idempotence, no secrets in 
 
 from __future__ import annotations
 
+import stat
+
 import pymysql
 import pytest
 
@@ -87,15 +89,24 @@ def test_mysql_instance_settings_privileges_idempotence_and_no_secrets(deployer:
     assert container.attrs["HostConfig"]["PortBindings"]["3306/tcp"] == [
         {"HostIp": "127.0.0.1", "HostPort": str(port)}
     ]
-    cnf = (deployer.tmp / "data" / instance_id / "config" / "dbvend.cnf").read_text()
-    assert "collation-server = latin1_general_cs" in cnf
-    assert all(value not in cnf for value in secrets.values())
+    # Settings are mariadbd options on the command line; the data directory is root-only.
+    assert "--collation-server=latin1_general_cs" in container.attrs["Config"]["Cmd"]
+    assert "--max_connections=57" in container.attrs["Config"]["Cmd"]
+    assert stat.S_IMODE((deployer.tmp / "data" / instance_id).stat().st_mode) == 0o700
 
     second = deployer.provision("mysql", instance_id, "-vvv", **variables)
     assert second.changed() == 0, second.output[-3000:]
     for run in (first, second):
         for value in secrets.values():
             assert value not in run.output
+
+    # A changed setting recreates the container on the same data: the table is still there.
+    third = deployer.provision("mysql", instance_id, **{**variables, "mysql_max_connections": 58})
+    assert third.changed() > 0
+    assert deployer.container(instance_id).id != container.id
+    app = connect(port, "u_orders", secrets["mysql_password"], "orders")
+    assert query(app, "SELECT @@max_connections") == [(58,)]
+    assert query(app, "SELECT name FROM t") == [("x",)]
 
     # Deprovisioning shows no secret either (the container's env holds them) and is complete.
     gone = deployer.playbook("deprovision.yml", {"instance_id": instance_id}, "-vvv")
