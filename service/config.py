@@ -76,6 +76,7 @@ class Settings:
     max_attempts: int
     max_wait_seconds: int
     port_block_seconds: int
+    ready_timeout: float
     health_interval: float
     playbook_dir: Path = field(default=PROJECT_ROOT / "playbooks")
     project_dir: Path = field(default=PROJECT_ROOT)
@@ -180,6 +181,7 @@ def load_settings() -> Settings:
         max_attempts=_int("DBVEND_MAX_ATTEMPTS", 3, 1, 10),
         max_wait_seconds=_int("DBVEND_MAX_WAIT", 300, 1, 3600),
         port_block_seconds=_int("DBVEND_PORT_BLOCK_SECONDS", 600, 1, 86400),
+        ready_timeout=max(1.0, _float("DBVEND_READY_TIMEOUT", 120.0)),
         health_interval=_float("DBVEND_HEALTH_INTERVAL", 15.0),
         collect_interval=max(0.0, _float("DBVEND_COLLECT_INTERVAL", 15.0)),
         alert_eval_interval=max(0.2, _float("DBVEND_ALERT_EVAL_INTERVAL", 5.0)),

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
@@ -23,7 +24,8 @@ from ..engines import Credentials, get_engine
 from ..inventory import DockerHost
 from ..placement import lowest_free_port
 from .intake import PLACEMENT_LOCK, NoCapacity, place
-from .runner import PlaybookRunner, RunResult
+from .readiness import NotReady, wait_ready
+from .runner import PlaybookRunner, RunResult, redact
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PORT_IN_USE = "DBVEND_PORT_IN_USE:"
+# The longest a request waits for the rest of its burst before the worker claims it.
+BURST_WAIT_SECONDS = 1.5
 # A play that fails for these reasons failed because of the host, not the instance.
 _HOST_FAILURE = re.compile(
     r"Cannot connect to the Docker daemon|Error connecting:|Connection refused|No route to host"
@@ -59,6 +63,17 @@ def failure_event(op: Operation, inst: instances.Instance, error: str) -> Event:
         message=f"{op.kind} {op.id} of {inst.id} failed: {error}"[:1000],
         details={"operation_id": op.id, "kind": op.kind, "reason": error[:1000], "attempts": op.attempts},
     )
+
+
+@dataclass
+class ProvisionBatch:
+    """Instances that go through one provision.yml run, and the secrets to mask in it."""
+
+    members: dict[str, tuple[Operation, instances.Instance]] = field(default_factory=dict)
+    hostvars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    # What a client gets (held in memory only): the readiness check connects with it.
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Worker:
@@ -117,8 +132,7 @@ class Worker:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                # A burst arrives over a few hundred ms: gather it into one run.
-                await asyncio.sleep(self.settings.batch_window)
+                await self._gather_burst()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -127,6 +141,19 @@ class Worker:
             except Exception:
                 log.exception("claiming operations failed; retrying")
                 await asyncio.sleep(1)
+
+    async def _gather_burst(self) -> None:
+        """A burst of requests is recorded one after another over a second or so: wait until
+        none has come for `batch_window`, at most BURST_WAIT_SECONDS, so that it becomes one
+        Ansible run instead of one per fragment."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + BURST_WAIT_SECONDS
+        while loop.time() < give_up:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.batch_window)
+            except TimeoutError:
+                return
 
     async def _claim_while_free(self) -> None:
         while True:
@@ -171,27 +198,54 @@ class Worker:
             self._wake.set()  # more may be waiting
 
     # -- creates -----------------------------------------------------------------------
-    def _instance_vars(self, inst: instances.Instance, host: DockerHost) -> tuple[dict[str, Any], list[str]]:
+    def _enlist(
+        self, batch: ProvisionBatch, op: Operation, inst: instances.Instance, host: DockerHost
+    ) -> None:
+        """Adds the instance to the run as its own inventory host, with its role variables."""
         engine = get_engine(inst.engine)
-        secrets = self.box.open(inst.secrets)
-        creds = Credentials.from_secrets(inst.username, secrets)
+        creds = Credentials.from_secrets(inst.username, self.box.open(inst.secrets))
         settings = engine.settings_model.model_validate(inst.settings)
-        variables = {
+        batch.hostvars[inst.id] = {
             **host.variables,
             "engine": inst.engine,
             "instance_id": inst.id,
             "port": inst.port,
             "dbvend_host_name": host.name,
+            # The worker waits for the server itself (readiness.py), not the play.
+            "dbvend_wait_ready": False,
             **engine.role_vars(settings, creds),
         }
-        return variables, [creds.password, creds.admin_password]
+        batch.secrets.extend((creds.password, creds.admin_password))
+        batch.members[inst.id] = (op, inst)
+        batch.connections[inst.id] = engine.connection(settings, creds, host.address, inst.port)
+
+    async def _await_ready(self, batch: ProvisionBatch, result: RunResult) -> dict[str, str]:
+        """Connects to every instance the play started, all at once, as its user will; the
+        server version goes into its facts. Returns why each one that did not answer failed."""
+        not_ready: dict[str, str] = {}
+
+        async def check(instance_id: str, engine: str) -> None:
+            facts = result.facts[instance_id]
+            try:
+                facts["server_version"] = await wait_ready(
+                    engine, batch.connections[instance_id], self.settings.ready_timeout
+                )
+            except NotReady as exc:
+                not_ready[instance_id] = redact(str(exc), batch.secrets)
+
+        await asyncio.gather(
+            *(
+                check(instance_id, inst.engine)
+                for instance_id, (_, inst) in batch.members.items()
+                if result.outcome(instance_id).ok and result.facts.get(instance_id)
+            )
+        )
+        return not_ready
 
     async def _creates(self, ops: list[Operation]) -> None:
         if not ops:
             return
-        batch: dict[str, tuple[Operation, instances.Instance]] = {}
-        hostvars: dict[str, dict[str, Any]] = {}
-        secrets: list[str] = []
+        batch = ProvisionBatch()
         for op in ops:
             inst = await instances.get_any(self.pool, op.instance_id)
             if inst is None or inst.status != "provisioning":
@@ -211,19 +265,19 @@ class Worker:
                     op, inst, f"gave up after {op.max_attempts} attempts: {op.error or 'interrupted'}"
                 )
                 continue
-            variables, values = self._instance_vars(inst, host)
-            hostvars[inst.id] = variables
-            secrets.extend(values)
-            batch[inst.id] = (op, inst)
-        if not batch:
+            self._enlist(batch, op, inst, host)
+        if not batch.members:
             return
-        log.info("provisioning %d instance(s) in one run: %s", len(batch), ", ".join(batch))
-        result = await self.runner.run("provision.yml", hostvars, secrets=secrets)
+        log.info("provisioning %d instance(s) in one run: %s", len(batch.members), ", ".join(batch.members))
+        result = await self.runner.run("provision.yml", batch.hostvars, secrets=batch.secrets)
+        not_ready = await self._await_ready(batch, result)
         retry_cleanup: list[tuple[Operation, instances.Instance, str]] = []
-        for instance_id, (op, inst) in batch.items():
+        for instance_id, (op, inst) in batch.members.items():
             outcome = result.outcome(instance_id)
             facts = result.facts.get(instance_id)
-            if outcome.ok and facts:
+            if instance_id in not_ready:
+                retry_cleanup.append((op, inst, not_ready[instance_id]))
+            elif outcome.ok and facts:
                 await self._succeeded(op, inst, facts)
             elif outcome.error and PORT_IN_USE in outcome.error:
                 await self._move_port(op, inst, outcome.error)
@@ -388,9 +442,7 @@ class Worker:
         (state: started). The instance stays `running`; only its facts are refreshed."""
         if not ops:
             return
-        batch: dict[str, tuple[Operation, instances.Instance]] = {}
-        hostvars: dict[str, dict[str, Any]] = {}
-        secrets: list[str] = []
+        batch = ProvisionBatch()
         for op in ops:
             inst = await instances.get_any(self.pool, op.instance_id)
             host = self.hosts.get(inst.host) if inst is not None else None
@@ -399,18 +451,18 @@ class Worker:
                     self.pool, op.id, "failed", error="superseded: the instance is no longer running here"
                 )
                 continue
-            variables, values = self._instance_vars(inst, host)
-            hostvars[inst.id] = variables
-            secrets.extend(values)
-            batch[inst.id] = (op, inst)
-        if not batch:
+            self._enlist(batch, op, inst, host)
+        if not batch.members:
             return
-        log.info("repairing %d instance(s) with provision.yml: %s", len(batch), ", ".join(batch))
-        result = await self.runner.run("provision.yml", hostvars, secrets=secrets)
-        for instance_id, (op, inst) in batch.items():
+        log.info(
+            "repairing %d instance(s) with provision.yml: %s", len(batch.members), ", ".join(batch.members)
+        )
+        result = await self.runner.run("provision.yml", batch.hostvars, secrets=batch.secrets)
+        not_ready = await self._await_ready(batch, result)
+        for instance_id, (op, inst) in batch.members.items():
             outcome = result.outcome(instance_id)
             facts = result.facts.get(instance_id)
-            if outcome.ok and facts:
+            if outcome.ok and facts and instance_id not in not_ready:
                 async with self.pool.acquire() as conn, conn.transaction():
                     await instances.set_status(conn, inst.id, "running", only_from=("running",), facts=facts)
                     await operations.finish(conn, op.id, "succeeded", facts=facts)
@@ -429,7 +481,11 @@ class Worker:
                     )
                 log.warning("instance %s: container started again (repair %s)", inst.id, op.id)
                 continue
-            error = outcome.error or "the playbook reported no facts for this instance"
+            error = (
+                not_ready.get(instance_id)
+                or outcome.error
+                or "the playbook reported no facts for this instance"
+            )
             if op.attempts < op.max_attempts:
                 await operations.retry_later(self.pool, op.id, backoff(op.attempts), error)
                 continue
