@@ -35,21 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
+from bench.common import percentile  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SMALL_REDIS = {"maxmemory": "8mb"}
 ROUND_LINE = re.compile(r"collection round: (\d+) instance\(s\) on \d+ host\(s\) in ([0-9.]+) s")
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * pct / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def cpu_split(pid: int) -> tuple[float, float]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import secrets
 import statistics
 import sys
@@ -22,50 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import pymysql
-import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_runs, percentile, wait_connectable  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
 IMAGES = {"mysql": "dbvend/mariadb:10.11", "redis": "dbvend/redis:7.0"}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * pct / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def can_connect(engine: str, host: str, port: int, user: str, password: str, database: str | None) -> bool:
-    try:
-        if engine == "redis":
-            return bool(
-                redis.Redis(host=host, port=port, username=user, password=password, socket_timeout=2).ping()
-            )
-        pymysql.connect(
-            host=host, port=port, user=user, password=password, database=database, connect_timeout=2
-        ).close()
-        return True
-    except Exception:
-        return False
-
-
-async def wait_connectable(
-    engine: str, host: str, port: int, user: str, password: str, database: str | None, seconds: float = 120
-) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(can_connect, engine, host, port, user, password, database):
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"{engine} on {port} never accepted a connection")
 
 
 async def api_create(svc: ServiceProcess, engine: str) -> tuple[float, dict[str, Any]]:
@@ -144,7 +108,7 @@ async def main() -> None:
                 await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
             results[engine] = {"api": api_times, "bare": bare_times}
 
-        runs_before = len(re.findall(r"in one run", (work / "service.log").read_text()))
+        runs_before = len(create_runs(work / "service.log"))
         start = time.monotonic()
         burst = await asyncio.gather(
             *(svc.call("POST", "/instances?wait=300", json={"engine": "redis"}) for _ in range(args.burst)),
@@ -154,7 +118,7 @@ async def main() -> None:
         ok = [b for b in burst if not isinstance(b, BaseException) and b[0] == 201]
         conflicts = [b for b in burst if isinstance(b, BaseException) or b[0] != 201]
         ports = {b[1]["placement"]["port"] for b in ok}
-        runs = len(re.findall(r"in one run", (work / "service.log").read_text())) - runs_before
+        runs = len(create_runs(work / "service.log")) - runs_before
         results["burst"] = {
             "n": args.burst,
             "wall": wall,

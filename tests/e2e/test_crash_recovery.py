@@ -6,7 +6,7 @@ and no port claimed twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -27,9 +27,12 @@ async def own_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def own_inventory(tmp_path: Path) -> Path:
+def own_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
     # Its own database, so its own port range: two services must not hand out the same ports.
-    return write_inventory(tmp_path / "inventory", ports=(23000, 23499))
+    yield write_inventory(tmp_path / "inventory", ports=(23000, 23499))
+    # What a failed test left behind goes with it (restart policies would revive it).
+    for container in containers_under(docker_client, tmp_path).values():
+        container.remove(force=True, v=True)
 
 
 def containers_under(client: docker.DockerClient, root: Path) -> dict[str, object]:

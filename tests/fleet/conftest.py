@@ -163,6 +163,19 @@ def group_images() -> list[str]:
     ]
 
 
+def prepared_fleet() -> Fleet:
+    """The fleet `fleet-testbed.sh up` made, with the images loaded by prepare_host.yml."""
+    inventory = STATE_DIR / "fleet" / "inventory.yml"
+    hosts_vars = yaml.safe_load(inventory.read_text())["dbvend_hosts"]["hosts"]
+    hosts = [
+        FleetHost(name, v["dbvend_address"], v["dbvend_docker_host"], v["dbvend_data_root"])
+        for name, v in sorted(hosts_vars.items())
+    ]
+    fleet = Fleet(inventory, hosts, group_images(), prepare=Run([], 0, "", 0.0))
+    fleet.prepare = fleet.prepare_host().check()
+    return fleet
+
+
 # Seconds per step, shown at the end of the run (pytest_terminal_summary).
 TIMINGS: dict[str, float] = {}
 
@@ -184,14 +197,7 @@ def fleet() -> Iterator[Fleet]:
         assert up.returncode == 0, f"fleet-testbed.sh up {FLEET_SIZE} failed:\n{up.stdout[-6000:]}"
         TIMINGS[f"up {FLEET_SIZE}"] = time.monotonic() - started
 
-        inventory = STATE_DIR / "fleet" / "inventory.yml"
-        hosts_vars = yaml.safe_load(inventory.read_text())["dbvend_hosts"]["hosts"]
-        hosts = [
-            FleetHost(name, v["dbvend_address"], v["dbvend_docker_host"], v["dbvend_data_root"])
-            for name, v in sorted(hosts_vars.items())
-        ]
-        fleet = Fleet(inventory, hosts, group_images(), prepare=Run([], 0, "", 0.0))
-        fleet.prepare = fleet.prepare_host().check()
+        fleet = prepared_fleet()
         TIMINGS["prepare_host"] = fleet.prepare.seconds
         yield fleet
     finally:

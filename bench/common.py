@@ -1,0 +1,63 @@
+"""What the benchmarks share: percentiles, real client connections, counting Ansible runs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import pymysql
+import redis
+
+# The worker logs one such line per provision.yml run it makes for creates.
+CREATE_RUN = re.compile(r"provisioning (\d+) instance\(s\) in one run")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * pct / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def can_connect(engine: str, host: str, port: int, user: str, password: str, database: str | None) -> bool:
+    try:
+        if engine == "redis":
+            client = redis.Redis(
+                host=host,
+                port=port,
+                username=user,
+                password=password,
+                socket_timeout=2,
+                socket_connect_timeout=2,
+            )
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        pymysql.connect(
+            host=host, port=port, user=user, password=password, database=database, connect_timeout=2
+        ).close()
+        return True
+    except Exception:
+        return False
+
+
+async def wait_connectable(
+    engine: str, host: str, port: int, user: str, password: str, database: str | None, seconds: float = 120
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(can_connect, engine, host, port, user, password, database):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{engine} on {host}:{port} never accepted a connection")
+
+
+def create_runs(log: Path) -> list[int]:
+    """Instances per create run, in the order the service logged them."""
+    return [int(n) for n in CREATE_RUN.findall(log.read_text())] if log.exists() else []
