@@ -122,7 +122,7 @@ async def api_burst(svc: ServiceProcess, log: Path, n: int, engine: str) -> dict
     status_codes = await asyncio.gather(
         *(svc.call("DELETE", f"/instances/{i['id']}?wait=300") for i in insts)
     )
-    result["deleted"] = sum(1 for status, _ in status_codes if status == 200)
+    result["deleted"] = sum(1 for status, _ in status_codes if status == 204)
     return result
 
 
