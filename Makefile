@@ -1,6 +1,6 @@
 # dbvend: `make run` serves the API, `make test` runs every check. Both set up what
 # they need first (venv, PostgreSQL, Docker engine, images) and skip what is done.
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-fleet clean
 
 setup:
 	bash scripts/setup.sh
@@ -13,6 +13,10 @@ test:
 
 bench: setup
 	.venv/bin/python bench/provision.py
+
+# Builds three netns Docker hosts (scripts/fleet-testbed.sh), needs root; tears them down after.
+bench-fleet: setup
+	.venv/bin/python bench/fleet.py
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache
