@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import docker
 import pytest
 import yaml
 
+from tests.ansible_recap import play_recap
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 BIN = VENV_BIN if (VENV_BIN / "ansible-playbook").exists() else Path(sys.executable).parent
@@ -31,7 +32,6 @@ STATE_DIR = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
 # Exported image archives; outside the fleet's state so that `down` keeps them for the next run.
 IMAGE_CACHE = STATE_DIR / "image-cache"
 FLEET_SIZE = 3
-_RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -69,15 +69,7 @@ class Run:
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
-        return {
-            m.group(1): {
-                "ok": int(m.group(2)),
-                "changed": int(m.group(3)),
-                "unreachable": int(m.group(4)),
-                "failed": int(m.group(5)),
-            }
-            for m in _RECAP.finditer(self.output)
-        }
+        return play_recap(self.output)
 
     def check(self) -> Run:
         assert self.rc == 0, f"{' '.join(self.args)} failed (rc {self.rc}):\n{self.output[-6000:]}"

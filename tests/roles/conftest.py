@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -21,6 +20,8 @@ import docker
 import pytest
 import yaml
 
+from tests.ansible_recap import play_recap
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = (
     ROOT / ".venv" / "bin"
@@ -29,7 +30,6 @@ BIN = (
 )
 PORTS = (21500, 21599)
 IMAGES = ("dbvend/mariadb:10.11", "dbvend/redis:7.0")
-_RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def ansible_env() -> dict[str, str]:
@@ -80,15 +80,7 @@ class Run:
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
-        return {
-            m.group(1): {
-                "ok": int(m.group(2)),
-                "changed": int(m.group(3)),
-                "unreachable": int(m.group(4)),
-                "failed": int(m.group(5)),
-            }
-            for m in _RECAP.finditer(self.output)
-        }
+        return play_recap(self.output)
 
     def changed(self, host: str = "local") -> int:
         return self.recap[host]["changed"]
