@@ -1,0 +1,92 @@
+"""What each handler promises: its request model, its response models by status and the
+error statuses it can answer. The OpenAPI document is generated from these declarations
+and the router, and responses are built through `respond()` from the same models, so a
+shape is declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+
+ATTRIBUTE = "__dbvend_contract__"
+
+
+@dataclass(frozen=True)
+class Contract:
+    summary: str
+    # status -> body model; None means the status carries no body (204)
+    responses: Mapping[int, type[BaseModel] | None]
+    errors: tuple[int, ...] = ()
+    request: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    path: Mapping[str, str] = field(default_factory=dict)  # path parameter -> description
+    description: str = ""
+    public: bool = False  # no bearer token needed
+    admin: bool = False
+    tags: tuple[str, ...] = ()
+    # a body that is not JSON (Prometheus text, a file): content type -> description
+    raw: Mapping[int, str] = field(default_factory=dict)
+
+
+def contract(
+    summary: str,
+    *,
+    responses: Mapping[int, type[BaseModel] | None],
+    errors: tuple[int, ...] = (),
+    request: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    path: Mapping[str, str] | None = None,
+    description: str = "",
+    public: bool = False,
+    admin: bool = False,
+    tags: tuple[str, ...] = (),
+    raw: Mapping[int, str] | None = None,
+) -> Callable[[H], H]:
+    """Attach the contract to a handler; the router keeps the handler, the generator reads it."""
+    declared = Contract(
+        summary=summary,
+        responses=responses,
+        errors=errors,
+        request=request,
+        query=query,
+        path=path or {},
+        description=description,
+        public=public,
+        admin=admin,
+        tags=tags,
+        raw=raw or {},
+    )
+
+    def attach(handler: H) -> H:
+        setattr(handler, ATTRIBUTE, declared)
+        return handler
+
+    return attach
+
+
+def contract_of(handler: object) -> Contract | None:
+    found = getattr(handler, ATTRIBUTE, None)
+    return found if isinstance(found, Contract) else None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def respond(
+    model: type[M], data: M | Mapping[str, Any], *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """The JSON response, built by validating `data` against the declared response model."""
+    body = data if isinstance(data, model) else model.model_validate(data)
+    return web.Response(
+        text=body.model_dump_json(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
