@@ -74,6 +74,7 @@ def build_app(settings: Settings) -> web.Application:
         metrics.routes,
     ):
         app.router.add_routes(table)
+    openapi.install(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url)

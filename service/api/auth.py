@@ -14,7 +14,10 @@ from ..db import tokens, users
 from ..db.users import User
 from ..monitoring.gateway import AUTH_FAILURE, AuthFailure
 from .context import services
+from .contract import contract, respond
 from .errors import ApiError, Handler, read_json
+from .models import Token
+from .models import User as UserOut
 from .schemas import LoginRequest, parse
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,13 @@ THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
 @routes.post("/api/v1/auth/login")
+@contract(
+    "Exchange username and password for a bearer token",
+    public=True,
+    request=LoginRequest,
+    responses={200: Token},
+    errors=(401, 429),
+)
 async def login(request: web.Request) -> web.Response:
     body = parse(LoginRequest, await read_json(request))
     svc = services(request)
@@ -117,10 +127,11 @@ async def login(request: web.Request) -> web.Response:
     expires_at = await tokens.create(
         svc.pool, crypto.token_digest(token), user.id, svc.settings.token_ttl_seconds
     )
-    return web.json_response({"token": token, "token_type": "Bearer", "expires_at": expires_at.isoformat()})
+    return respond(Token, {"token": token, "token_type": "Bearer", "expires_at": expires_at})
 
 
 @routes.post("/api/v1/auth/logout")
+@contract("Revoke the token used", responses={204: None})
 async def logout(request: web.Request) -> web.Response:
     token = request.headers["Authorization"].partition(" ")[2].strip()
     await tokens.revoke(services(request).pool, crypto.token_digest(token))
@@ -132,5 +143,6 @@ def user_view(user: User) -> dict[str, object]:
 
 
 @routes.get("/api/v1/me")
+@contract("Who the token belongs to", responses={200: UserOut})
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(user_view(current_user(request)))
+    return respond(UserOut, user_view(current_user(request)))
