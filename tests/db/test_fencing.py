@@ -29,7 +29,8 @@ async def test_a_reclaimed_operation_refuses_the_first_workers_writes(db: asyncp
         "UPDATE operations SET lease_expires_at = now() - interval '1 second' WHERE id = $1", op_id
     )
     second = await _claim_only(db, op_id, "worker-b")
-    assert second.lease_generation == 2 and second.lease_owner == "worker-b"
+    assert second.lease_generation == 2
+    assert second.lease_owner == "worker-b"
 
     # Every write with A's lease is refused, renewal included.
     assert await operations.renew(db, [first.lease], 30) == set()

@@ -70,9 +70,11 @@ async def test_a_failed_cleanup_keeps_the_port_and_memory_until_the_container_is
         assert (await svc.call("POST", "/hosts/reload"))[0] == 200
         status, body = await svc.call("DELETE", f"/instances/{iid}")
         assert status == 409, body
-        assert body["error"]["code"] == "conflict" and "'local'" in body["error"]["message"]
+        assert body["error"]["code"] == "conflict"
+        assert "'local'" in body["error"]["message"]
         status, again = await svc.call("GET", f"/instances/{iid}")
-        assert status == 200 and again["status"] == "running"
+        assert status == 200
+        assert again["status"] == "running"
         assert await db.fetchval("SELECT count(*) FROM port_claims WHERE instance_id = $1", iid) == 1
 
         # 2. The host is back but unreachable: the deprovision fails for real.
@@ -103,7 +105,8 @@ async def test_a_failed_cleanup_keeps_the_port_and_memory_until_the_container_is
             raise AssertionError("the port claim was never released")
         assert iid not in containers_under(docker_client, tmp_path)
         host = await _host(svc, "local")
-        assert host["committed_mb"] == 0 and host["cleanups_pending"] == 0, host
+        assert host["committed_mb"] == 0, host
+        assert host["cleanups_pending"] == 0, host
     finally:
         own_inventory.write_text(original)
         await svc.stop()

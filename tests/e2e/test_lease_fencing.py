@@ -99,12 +99,14 @@ async def test_a_worker_paused_past_its_lease_does_not_act_on_its_result(
         now[iid].reload()  # type: ignore[attr-defined]
         assert now[iid].status == "running"  # type: ignore[attr-defined]
         status, inst = await b.call("GET", f"/instances/{iid}")
-        assert status == 200 and inst["status"] == "running"
+        assert status == 200
+        assert inst["status"] == "running"
         conn = inst["connection"]
         client = redis.Redis(
             host=conn["host"], port=conn["port"], username=conn["username"], password=conn["password"]
         )
-        assert client.set("fenced", "yes") and client.get("fenced") == b"yes"
+        assert client.set("fenced", "yes")
+        assert client.get("fenced") == b"yes"
         print(
             "A's log after resuming:\n"
             + "\n".join(line for line in a_log.read_text().splitlines() if op_id in line or "lease" in line)

@@ -20,7 +20,9 @@ def test_create_outcomes() -> None:
     assert create_outcome(OK, {"container_id": "c"}, "no answer").action is Create.CLEANUP
     assert create_outcome(OK, None, None).action is Create.CLEANUP
     port = create_outcome(HostOutcome(error="DBVEND_PORT_IN_USE:20001 taken"), None, None)
-    assert port.action is Create.MOVE_PORT and port.error and "20001" in port.error
+    assert port.action is Create.MOVE_PORT
+    assert port.error
+    assert "20001" in port.error
     assert create_outcome(HostOutcome(unreachable=True, error="ssh"), None, None).action is Create.MOVE_HOST
     assert (
         create_outcome(HostOutcome(error="Cannot connect to the Docker daemon at x"), None, None).action
@@ -43,4 +45,5 @@ def test_delete_outcomes() -> None:
     assert down.action is Delete.DEFERRED
     assert delete_outcome(True, HostOutcome(error="rm failed"), 1, 3).action is Delete.RETRY
     last = delete_outcome(True, HostOutcome(error="rm failed"), 3, 3)
-    assert last.action is Delete.FAILED and last.error == "rm failed"
+    assert last.action is Delete.FAILED
+    assert last.error == "rm failed"
