@@ -1,7 +1,8 @@
 """The brake on password guessing: three budgets checked together, spent before argon2 runs.
 
 - per (account, address): 5 guesses, then each further one waits twice as long as the last
-  (2 s, 4 s, ... up to 5 min); forgotten after 15 min without a failure, cleared by a success.
+  (15 s, 30 s, 60 s, ... up to 5 min); forgotten after 15 min without a failure, cleared by a
+  success.
   This is what stops one client guessing one password, and it locks out nobody else.
 - per account, across addresses: 20 failures, refilled at one per 30 s, so guessing one
   account from many addresses stays slow. An address that logged in to the account before
@@ -37,7 +38,7 @@ V = TypeVar("V")
 @dataclass(frozen=True)
 class Policy:
     pair_burst: int = 5
-    pair_base_delay: float = 2.0
+    pair_base_delay: float = 15.0
     pair_max_delay: float = 300.0
     pair_forget: float = 900.0
     account_burst: float = 20
