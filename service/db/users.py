@@ -43,12 +43,13 @@ def _user(row: Record) -> User:
     return User(row["id"], row["username"], row["is_admin"], row["created_at"])
 
 
+# Usage per user through the (owner_id) index of live instances, not a scan of all owners.
 _ACCOUNT = (
-    "SELECT u.*, coalesce(n.instances, 0) AS used_instances, coalesce(n.memory_mb, 0) AS used_memory_mb"
-    " FROM users u LEFT JOIN ("
-    "   SELECT owner_id, count(*) AS instances, sum(memory_mb) AS memory_mb FROM instances"
-    "   WHERE deleted_at IS NULL GROUP BY owner_id"
-    " ) n ON n.owner_id = u.id"
+    "SELECT u.*, n.instances AS used_instances, n.memory_mb AS used_memory_mb FROM users u"
+    " CROSS JOIN LATERAL ("
+    "   SELECT count(*) AS instances, coalesce(sum(i.memory_mb), 0) AS memory_mb FROM instances i"
+    "   WHERE i.owner_id = u.id AND i.deleted_at IS NULL"
+    " ) n"
 )
 
 
