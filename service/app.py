@@ -24,6 +24,7 @@ from .monitoring.recorder import EventRecorder
 from .passwords import PasswordPool
 from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover
+from .provisioning.retention import RetentionJob
 from .provisioning.runner import PlaybookRunner
 from .provisioning.waiter import OperationWaiter
 from .provisioning.worker import Worker
@@ -103,10 +104,17 @@ def build_app(settings: Settings) -> web.Application:
             svc.worker = Worker(pool, settings, svc.box, runner, svc.hosts)
             await svc.worker.start()
         monitor = HostMonitor(
-            pool, runner, lambda: svc.hosts, owner=settings.worker_id, interval=settings.health_interval
+            pool,
+            runner,
+            lambda: svc.hosts,
+            owner=settings.worker_id,
+            interval=settings.health_interval,
+            cleanup_attempts=settings.cleanup_attempts,
         )
         monitor.start()
         app[MONITOR] = monitor
+        pruner = RetentionJob(pool, settings, owner=settings.worker_id)
+        pruner.start()
         gateway.recorder.start(pool)
         if settings.collect_interval > 0:
             svc.monitoring = Monitor(pool, settings, runner, lambda: svc.hosts, svc.box, gateway.registry)
@@ -118,6 +126,7 @@ def build_app(settings: Settings) -> web.Application:
             if svc.monitoring is not None:
                 await svc.monitoring.stop()
             await gateway.recorder.stop()
+            await pruner.stop()
             await monitor.stop()
             if svc.worker is not None:
                 await svc.worker.stop()

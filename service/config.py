@@ -93,6 +93,16 @@ class Settings:
     # argon2 runs on its own threads; past workers + queue jobs a login answers 503.
     password_workers: int = 2
     password_queue: int = 16
+    # A failed container cleanup is retried this many times (backing off) before it is
+    # recorded as failed for an admin; its port claim is kept throughout.
+    cleanup_attempts: int = 5
+    # Retention of records (service/provisioning/retention.py), pruned every
+    # retention_interval seconds by one process: finished operations, deleted instances
+    # (after their operations), events; expired or revoked tokens go after a day.
+    retention_operations_days: int = 30
+    retention_events_days: int = 14
+    retention_deleted_days: int = 30
+    retention_interval: float = 3600.0
 
     @property
     def development(self) -> bool:
@@ -193,6 +203,11 @@ def load_settings() -> Settings:
         alert_eval_interval=max(0.2, _float("DBVEND_ALERT_EVAL_INTERVAL", 5.0)),
         slow_request_seconds=_float("DBVEND_SLOW_REQUEST_SECONDS", 2.0),
         retention_days=_int("DBVEND_RETENTION_DAYS", 7, 1, 3650),
+        cleanup_attempts=_int("DBVEND_CLEANUP_ATTEMPTS", 5, 1, 100),
+        retention_operations_days=_int("DBVEND_RETENTION_OPERATIONS_DAYS", 30, 1, 3650),
+        retention_events_days=_int("DBVEND_RETENTION_EVENTS_DAYS", 14, 1, 3650),
+        retention_deleted_days=_int("DBVEND_RETENTION_DELETED_DAYS", 30, 1, 3650),
+        retention_interval=float(_int("DBVEND_RETENTION_INTERVAL", 3600, 10, 7 * 24 * 3600)),
         alertmanager_url=_alertmanager_url(),
         quota_instances=_int("DBVEND_QUOTA_INSTANCES", 20, 0, 100_000),
         quota_memory_mb=_int("DBVEND_QUOTA_MEMORY_MB", 8192, 0, 16 * 1024 * 1024),

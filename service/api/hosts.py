@@ -48,6 +48,10 @@ def host_view(row: dict[str, Any]) -> dict[str, Any]:
         "last_check": row["last_check"].isoformat() if row["last_check"] else None,
         "reason": row["reason"],
         "server_version": row["server_version"],
+        # Containers dbvend still has to remove there (each keeps its port and memory);
+        # failed ones ran out of attempts and wait for an admin (POST /hosts/reload retries).
+        "cleanups_pending": int(row["cleanups_pending"]),
+        "cleanups_failed": int(row["cleanups_failed"]),
     }
 
 
@@ -101,4 +105,7 @@ async def reload(request: web.Request) -> web.Response:
         await reload_hosts(svc)
     except InventoryError as exc:
         raise ApiError(422, f"the inventory was not reloaded: {exc}", code="invalid_inventory") from None
+    retried = await hosts_repo.retry_failed_cleanups(svc.pool)
+    if retried:
+        log.warning("inventory reload by %s: %d failed cleanup(s) armed again", request.remote, retried)
     return await _listing(svc)

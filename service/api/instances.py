@@ -159,13 +159,16 @@ async def delete_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = _wait_seconds(request, svc)
-    operation_id = await intake.request_delete(
-        svc.pool,
-        request.match_info["id"],
-        user,
-        owner_id=owner_filter(user),
-        max_attempts=svc.settings.max_attempts,
-    )
+    try:
+        operation_id = await intake.request_delete(
+            svc.pool,
+            request.match_info["id"],
+            user,
+            owner_id=owner_filter(user),
+            max_attempts=svc.settings.max_attempts,
+        )
+    except intake.Conflict as exc:
+        raise ApiError(409, str(exc)) from None
     if operation_id is None:
         raise not_found("instance")
     op = await svc.waiter.wait(operation_id, wait) if wait else None

@@ -147,6 +147,8 @@ class Host(Out):
     last_check: datetime | None
     reason: str | None
     server_version: str | None
+    cleanups_pending: int = Field(description="containers of deleted or failed instances still to remove")
+    cleanups_failed: int = Field(description="cleanups that gave up; their ports and memory stay claimed")
 
 
 class HostList(Out):

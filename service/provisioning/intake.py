@@ -125,16 +125,18 @@ async def request_create(
 async def request_delete(
     pool: Pool, instance_id: str, requester: User, *, owner_id: int | None, max_attempts: int
 ) -> str | None:
-    """Queue a delete; None when the instance does not exist for this caller."""
+    """Queue a delete; None when the instance does not exist for this caller. Conflict when
+    its host has left the inventory: nothing could remove the container there, and marking
+    it deleted would free its port and memory while the container may still run."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT id, status FROM instances WHERE id = $1 AND deleted_at IS NULL"
-            " AND ($2::bigint IS NULL OR owner_id = $2) FOR UPDATE",
-            instance_id,
-            owner_id,
-        )
+        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
         if row is None:
             return None
+        if not row.host_in_inventory:
+            raise Conflict(
+                f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
+                f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) to delete it"
+            )
         open_ops = await operations.open_for(conn, instance_id)
         pending_delete = next((op for op in open_ops if op.kind == "delete"), None)
         if pending_delete is not None:
@@ -148,7 +150,7 @@ async def request_delete(
             kind="delete",
             instance_id=instance_id,
             requested_by=requester.id,
-            params={"previous_status": row["status"]},
+            params={"previous_status": row.status},
             max_attempts=max_attempts,
         )
     return operation_id
