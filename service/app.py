@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import alerts, auth, hosts, instances, metrics, openapi, operations, rules, users, webhooks
-from .api.context import SERVICES, Services
+from .api import alerts, auth, hosts, instances, me, metrics, openapi, operations, rules, users, webhooks
+from .api.context import PASSWORDS, SERVICES, Services
 from .api.errors import error_middleware
+from .api.throttle import THROTTLE, LoginThrottle
 from .bootstrap import ensure_admin
 from .config import Settings
 from .crypto import SecretBox
@@ -20,6 +21,7 @@ from .db.pool import create_pool
 from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
+from .passwords import PasswordPool
 from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover
 from .provisioning.retention import RetentionJob
@@ -61,9 +63,11 @@ def build_app(settings: Settings) -> web.Application:
         middlewares=[gateway.middleware(), error_middleware, auth.auth_middleware], client_max_size=64 * 1024
     )
     app[GATEWAY] = gateway
-    app[auth.THROTTLE] = auth.LoginThrottle()
+    app[THROTTLE] = LoginThrottle()
+    app[PASSWORDS] = PasswordPool(workers=settings.password_workers, queue=settings.password_queue)
     for table in (
         auth.routes,
+        me.routes,
         users.routes,
         instances.routes,
         operations.routes,
@@ -128,6 +132,7 @@ def build_app(settings: Settings) -> web.Application:
                 await svc.worker.stop()
             await svc.waiter.stop()
             await pool.close()
+            app[PASSWORDS].close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

@@ -87,6 +87,12 @@ class Settings:
     slow_request_seconds: float = 2.0
     retention_days: int = 7
     alertmanager_url: str | None = None
+    # Per-user limits unless an admin set others (PATCH /api/v1/users/{name}).
+    quota_instances: int = 20
+    quota_memory_mb: int = 8192
+    # argon2 runs on its own threads; past workers + queue jobs a login answers 503.
+    password_workers: int = 2
+    password_queue: int = 16
     # A failed container cleanup is retried this many times (backing off) before it is
     # recorded as failed for an admin; its port claim is kept throughout.
     cleanup_attempts: int = 5
@@ -203,6 +209,10 @@ def load_settings() -> Settings:
         retention_deleted_days=_int("DBVEND_RETENTION_DELETED_DAYS", 30, 1, 3650),
         retention_interval=float(_int("DBVEND_RETENTION_INTERVAL", 3600, 10, 7 * 24 * 3600)),
         alertmanager_url=_alertmanager_url(),
+        quota_instances=_int("DBVEND_QUOTA_INSTANCES", 20, 0, 100_000),
+        quota_memory_mb=_int("DBVEND_QUOTA_MEMORY_MB", 8192, 0, 16 * 1024 * 1024),
+        password_workers=_int("DBVEND_PASSWORD_WORKERS", 2, 1, 8),
+        password_queue=_int("DBVEND_PASSWORD_QUEUE", 16, 0, 1024),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

@@ -11,6 +11,7 @@ from ..config import Settings
 from ..crypto import SecretBox
 from ..inventory import DockerHost
 from ..monitoring.monitor import Monitor
+from ..passwords import PasswordPool
 from ..provisioning.runner import PlaybookRunner
 from ..provisioning.waiter import OperationWaiter
 from ..provisioning.worker import Worker
@@ -32,7 +33,13 @@ class Services:
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+# argon2's own threads (service/passwords.py); made with the app, so tests can read its counter.
+PASSWORDS: web.AppKey[PasswordPool] = web.AppKey("password_pool", PasswordPool)
 
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def passwords(request: web.Request) -> PasswordPool:
+    return request.app[PASSWORDS]

@@ -11,7 +11,8 @@ from aiohttp import web
 from ..db import instances, operations
 from ..engines import FieldError
 from ..monitoring.health import instance_health
-from ..provisioning import intake
+from ..provisioning import intake, quota
+from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .contract import contract, read_query, respond
@@ -69,7 +70,8 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
 @contract(
     "Ask for a MySQL or Redis instance",
     description="Validated and recorded at once; a worker deploys it. `settings` follow MysqlSettings or "
-    "RedisSettings by engine; unknown keys are rejected. With ?wait=N the answer is 201 once it runs.",
+    "RedisSettings by engine; unknown keys are rejected. With ?wait=N the answer is 201 once it runs. "
+    "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded.",
     request=CreateInstanceRequest,
     query=WaitQuery,
     responses={201: AcceptedInstance, 202: AcceptedInstance},
@@ -89,7 +91,12 @@ async def create_instance(request: web.Request) -> web.Response:
             body.name,
             body.settings,
             max_attempts=svc.settings.max_attempts,
+            quotas=quota_defaults(svc.settings),
         )
+    except quota.QuotaExceeded as exc:
+        raise ApiError(
+            403, str(exc), code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
+        ) from None
     except intake.NoCapacity as exc:
         raise ApiError(503, str(exc), code="no_capacity", headers={"Retry-After": "30"}) from None
     except intake.Conflict as exc:

@@ -38,10 +38,23 @@ class Token(Out):
     expires_at: datetime
 
 
+class QuotaLine(Out):
+    limit: int = Field(description="the limit in force")
+    used: int = Field(description="what the user's live (not deleted) instances take now")
+    default: bool = Field(description="true when the limit is the configured default")
+
+
+class Quota(Out):
+    instances: QuotaLine
+    memory_mb: QuotaLine
+
+
 class User(Out):
     username: str
     is_admin: bool
     created_at: datetime
+    disabled: bool = Field(description="a disabled user has no valid token and cannot log in")
+    quota: Quota
 
 
 class UserList(Out):

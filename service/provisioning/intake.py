@@ -1,8 +1,9 @@
 """Taking a request: validate, place, record — all before anything is deployed.
 
-One transaction inserts the instance, claims its port and queues the operation, under
-an advisory lock so concurrent requests see each other's claims; the (host, port)
-primary key of port_claims is the guarantee behind it."""
+One transaction checks the owner's quota (under the owner's row lock), inserts the
+instance, claims its port and queues the operation, under an advisory lock so concurrent
+requests see each other's claims; the (host, port) primary key of port_claims is the
+guarantee behind it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..crypto import SecretBox
 from ..db import hosts, instances, operations, ports
 from ..engines import get_engine
 from ..placement import choose_host, lowest_free_port
+from . import quota
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
@@ -69,6 +71,7 @@ async def request_create(
     raw_settings: dict[str, Any] | None,
     *,
     max_attempts: int,
+    quotas: quota.QuotaDefaults,
 ) -> Accepted:
     engine = get_engine(engine_name)
     instance_id = new_id("i-")
@@ -81,6 +84,8 @@ async def request_create(
     stored_settings = settings.model_dump(mode="json")
     operation_id = new_id("op-", 12)
     async with pool.acquire() as conn, conn.transaction():
+        # The user's lock first, then placement's: every create takes them in this order.
+        await quota.check(conn, owner.id, memory_mb, quotas)
         await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
         if await instances.name_taken(conn, owner.id, name):
             raise Conflict(f"you already have an instance named {name!r}", field="name")
