@@ -3,8 +3,8 @@ service as a process (real PostgreSQL, real Docker): as a plain user and as an a
 with a fixed seed. The checks: no server error, no undocumented status code, every
 response matching its documented schema and content type.
 
-Instance creation is bounded by the inventory, not by luck: the test host has room for
-a handful of containers (then creates answer 503 no_capacity) and ?wait is capped at 1 s."""
+Instance creation is bounded by quotas, not by luck: each of the two accounts may hold two
+instances (then creates answer 403 quota_exceeded), and ?wait is capped at 1 s."""
 
 from __future__ import annotations
 
@@ -31,8 +31,7 @@ EXCLUDE = ["--exclude-path", "/auth/logout"]
 @pytest.fixture
 async def live_service(tmp_path: Path, docker_client: docker.DockerClient) -> AsyncIterator[ServiceProcess]:
     url = await create_database()
-    # Room for about three small instances: the fuzzer cannot start more than that.
-    inventory = write_inventory(tmp_path / "inventory", ports=(26000, 26099), capacity_mb=600)
+    inventory = write_inventory(tmp_path / "inventory", ports=(26000, 26099))
     svc = ServiceProcess(
         url,
         tmp_path / "state",
@@ -98,6 +97,9 @@ async def _user_token(svc: ServiceProcess) -> str:
     password = "fuzz-" + os.urandom(12).hex()
     status, body = await svc.call("POST", "/users", json={"username": "fuzzer", "password": password})
     assert status == 201, body
+    for name in ("fuzzer", "admin"):
+        status, body = await svc.call("PATCH", f"/users/{name}", json={"quota": {"instances": 2}})
+        assert status == 200, body
     status, body = await svc.call("POST", "/auth/login", json={"username": "fuzzer", "password": password})
     assert status == 200, body
     return str(body["token"])
