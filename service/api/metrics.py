@@ -13,7 +13,9 @@ from ..monitoring.gateway import GATEWAY
 from ..monitoring.health import stale_after
 from .auth import current_user, owner_filter
 from .context import services
+from .contract import contract, respond
 from .errors import not_found
+from .metrics_models import InstanceMetrics, MetricsQuery
 from .monitoring_views import sample_view
 from .params import int_query
 
@@ -21,6 +23,15 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
+@contract(
+    "Prometheus metrics (text format 0.0.4), outside /api/v1",
+    responses={200: None},
+    raw={200: exposition.CONTENT_TYPE},
+    public=True,
+    description="Request counters and latencies, collection rounds, instances and operations,"
+    " per-instance gauges (memory, CPU, connections, dbvend_instance_disk_bytes), each Docker"
+    " host's data root (dbvend_host_data_total_bytes, dbvend_host_data_free_bytes), open alerts.",
+)
 async def metrics(request: web.Request) -> web.Response:
     svc = services(request)
     body = await exposition.render(
@@ -32,6 +43,13 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/instances/{id}/metrics")
+@contract(
+    "Recent monitoring samples of one of your instances",
+    responses={200: InstanceMetrics},
+    errors=(401, 404, 422),
+    query=MetricsQuery,
+    path={"id": "instance id"},
+)
 async def instance_metrics(request: web.Request) -> web.Response:
     svc = services(request)
     inst = await instances.get(
@@ -42,11 +60,12 @@ async def instance_metrics(request: web.Request) -> web.Response:
     since = int_query(request, "since", 3600, 1, 30 * 86400) or 3600
     limit = int_query(request, "limit", 240, 1, 5000) or 240
     found = await samples_repo.recent(svc.pool, inst.id, since_seconds=since, limit=limit)
-    return web.json_response(
+    return respond(
+        InstanceMetrics,
         {
             "instance_id": inst.id,
             "engine": inst.engine,
             "collect_interval": svc.settings.collect_interval,
             "items": [sample_view(s) for s in found],
-        }
+        },
     )

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 _TABLES = {
     "events": ("at", "true"),
     "samples": ("at", "true"),
+    "host_samples": ("at", "true"),
     "deliveries": ("created_at", "status <> 'pending'"),
     "alerts": ("ends_at", "status = 'resolved'"),
 }
