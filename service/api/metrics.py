@@ -26,11 +26,12 @@ routes = web.RouteTableDef()
 @contract(
     "Prometheus metrics (text format 0.0.4), outside /api/v1",
     description="No token needed: expose it only where the scraper reaches it. HTTP request counters and "
-    "latency histograms by route template, instances by engine/status/host, operations by kind/status, "
-    "per-instance up/memory/CPU/connection gauges, firing alerts, collection round timings.",
+    "latency histograms by route template, collection rounds, instances by engine/status/host, operations "
+    "by kind/status, per-instance gauges (memory, CPU, connections, dbvend_instance_disk_bytes), each "
+    "Docker host's data root (dbvend_host_data_total_bytes, dbvend_host_data_free_bytes), open alerts.",
     public=True,
     responses={200: None},
-    raw={200: "text/plain"},
+    raw={200: exposition.CONTENT_TYPE},
 )
 async def metrics(request: web.Request) -> web.Response:
     svc = services(request)

@@ -119,9 +119,9 @@ class WebhookList(Out):
 
 
 class ContainerSample(Out):
-    status: str
-    restart_count: int | None
-    restarts: int
+    status: str = Field(description="running, restarting, exited, created, paused, dead, missing, unknown")
+    restart_count: int | None = Field(description="Docker's RestartCount of the container")
+    restarts: int = Field(description="restarts since the previous sample (a new container counts from 0)")
     oom_killed: bool
     started_at: datetime | None
     memory_bytes: int | None
@@ -131,9 +131,12 @@ class ContainerSample(Out):
 
 class Sample(Out):
     at: datetime | None
-    up: bool
+    up: bool = Field(description="the container runs and the engine answers dbvend's admin account")
     container: ContainerSample
-    engine: dict[str, Any]
+    engine: dict[str, Any] = Field(description="engine metrics (service/monitoring/probes.py)")
+    disk_bytes: int | None = Field(
+        description="disk used by the instance's directory on its host (allocated blocks, like du)"
+    )
     error: str | None
 
 

@@ -123,6 +123,7 @@ def sample_view(sample: Sample) -> dict[str, Any]:
             "cpu_percent": sample.cpu_percent,
         },
         "engine": sample.engine,
+        "disk_bytes": sample.disk_bytes,
         "error": sample.error,
     }
 

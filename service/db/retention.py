@@ -22,6 +22,7 @@ BATCH = 5000
 # table -> (time column, extra condition). Constant fragments only.
 _TABLES = {
     "samples": ("at", "true"),
+    "host_samples": ("at", "true"),
     "deliveries": ("created_at", "status <> 'pending'"),
     "alerts": ("ends_at", "status = 'resolved'"),
 }

@@ -14,6 +14,8 @@ BUILTIN = {
     "ApiErrorRateHigh",
     "AuthFailureBurst",
     "ProvisioningFailing",
+    "HostDataRootFilling",
+    "InstanceDiskLarge",
 }
 
 
@@ -30,6 +32,10 @@ async def test_builtin_rules_are_seeded(monitored: Monitored) -> None:
     assert rules["ApiErrorRateHigh"]["params"] == {"window": 300, "min_requests": 20}
     assert rules["AuthFailureBurst"]["threshold"] == 20
     assert rules["AuthFailureBurst"]["params"] == {"window": 60}
+    assert rules["HostDataRootFilling"]["condition"] == "host_data_root_free_below"
+    assert rules["HostDataRootFilling"]["threshold"] == 0.1
+    assert rules["HostDataRootFilling"]["params"] == {"min_free_mb": 1024}
+    assert rules["InstanceDiskLarge"]["params"] == {"metric": "disk_bytes"}
     assert all(rules[name]["builtin"] for name in BUILTIN)
 
 
