@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -87,6 +88,10 @@ class Settings:
     slow_request_seconds: float = 2.0
     retention_days: int = 7
     alertmanager_url: str | None = None
+    # Webhooks: networks an admin lets them reach besides public addresses, and how many
+    # one user may have (service/monitoring/egress.py).
+    webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    webhook_limit: int = 10
 
     @property
     def development(self) -> bool:
@@ -146,6 +151,21 @@ def _alertmanager_url() -> str | None:
     return raw or None
 
 
+def _webhook_allow() -> tuple[IPv4Network | IPv6Network, ...]:
+    nets: list[IPv4Network | IPv6Network] = []
+    for part in os.environ.get("DBVEND_WEBHOOK_ALLOW", "").split(","):
+        if not part.strip():
+            continue
+        try:
+            nets.append(ip_network(part.strip(), strict=True))
+        except ValueError as exc:
+            raise ConfigError(
+                f"DBVEND_WEBHOOK_ALLOW must be comma-separated networks in CIDR form "
+                f"(such as 10.20.0.0/16), got {part.strip()!r}: {exc}"
+            ) from None
+    return tuple(nets)
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -188,6 +208,8 @@ def load_settings() -> Settings:
         slow_request_seconds=_float("DBVEND_SLOW_REQUEST_SECONDS", 2.0),
         retention_days=_int("DBVEND_RETENTION_DAYS", 7, 1, 3650),
         alertmanager_url=_alertmanager_url(),
+        webhook_allow=_webhook_allow(),
+        webhook_limit=_int("DBVEND_WEBHOOK_LIMIT", 10, 0, 1000),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")
