@@ -172,10 +172,10 @@ def _kind(address: IPAddress) -> str | None:
         return "a unique-local address"
     if any(address in net for net in _DOCUMENTATION):
         return "a documentation address"
-    if address.is_private:
-        return "a private address"
     if address.is_reserved:
         return "a reserved address"
+    if address.is_private:
+        return "a private address"
     if not address.is_global:
         return "not a public address"
     if isinstance(address, IPv6Address) and address not in _GLOBAL_UNICAST_V6:
