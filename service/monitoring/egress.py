@@ -38,6 +38,7 @@ _MAX_ADDRESSES = 32
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _LOOPBACK = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
 _SHARED = ip_network("100.64.0.0/10")
+_UNIQUE_LOCAL = ip_network("fc00::/7")
 _NAT64 = ip_network("64:ff9b::/96")
 _V4_COMPATIBLE = ip_network("::/96")
 _GLOBAL_UNICAST_V6 = ip_network("2000::/3")
@@ -168,7 +169,7 @@ def _kind(address: IPAddress) -> str | None:
         return "a shared (carrier-grade NAT) address"
     if isinstance(address, IPv6Address) and address.is_site_local:
         return "a site-local address"
-    if isinstance(address, IPv6Address) and address in ip_network("fc00::/7"):
+    if isinstance(address, IPv6Address) and address in _UNIQUE_LOCAL:
         return "a unique-local address"
     if any(address in net for net in _DOCUMENTATION):
         return "a documentation address"
@@ -238,9 +239,10 @@ class EgressPolicy:
         else:
             try:
                 texts = await asyncio.wait_for(self._resolve(host, port), self.timeout)
-            except (OSError, TimeoutError, UnicodeError):
+                # Only these are returned, so only checked addresses are connected to.
+                found = list(dict.fromkeys(ip_address(t.partition("%")[0]) for t in texts[:_MAX_ADDRESSES]))
+            except (OSError, TimeoutError, ValueError):  # ValueError: UnicodeError, a bad answer
                 raise EgressRefused("the host does not resolve") from None
-            found = list(dict.fromkeys(ip_address(t.partition("%")[0]) for t in texts[:_MAX_ADDRESSES]))
             if not found:
                 raise EgressRefused("the host does not resolve")
         for address in found:

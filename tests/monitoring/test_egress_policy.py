@@ -5,20 +5,28 @@ it resolves to (an injected resolver stands in for DNS)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
 
-from service.config import ConfigError, load_settings
-from service.monitoring.egress import EgressPolicy, EgressRefused, own_addresses, parse, redact
+from service.config import ConfigError, Settings, load_settings
+from service.monitoring.egress import (
+    EgressPolicy,
+    EgressRefused,
+    IPNetwork,
+    Resolve,
+    own_addresses,
+    parse,
+    redact,
+)
 from tests.helpers import write_inventory
 
 PUBLIC = "93.184.215.14"
 
 
-def resolver(names: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]
+def resolver(names: Mapping[str, Sequence[str]]) -> Resolve:
     async def resolve(host: str, port: int) -> Sequence[str]:
         if host not in names:
             raise OSError(f"{host} does not resolve")  # what getaddrinfo raises
@@ -35,11 +43,13 @@ NAMES = {
     "v6.example.org": ["2606:4700::1111"],
     "v6-local.example.org": ["2606:4700::1111", "::1"],
     "mapped.example.org": ["::ffff:10.0.0.1"],
+    "garbage.example.org": ["not-an-address"],
+    "empty.example.org": [],
 }
 
 
-def policy(**kw: object) -> EgressPolicy:
-    return EgressPolicy(resolve=resolver(NAMES), own=own_addresses("127.0.0.1", 8080), **kw)  # type: ignore[arg-type]
+def policy(allow: Sequence[IPNetwork] = ()) -> EgressPolicy:
+    return EgressPolicy(allow=allow, resolve=resolver(NAMES), own=own_addresses("127.0.0.1", 8080))
 
 
 REFUSED = [
@@ -91,6 +101,8 @@ REFUSED = [
     ("http://v6-local.example.org/", "loopback"),
     ("http://mapped.example.org/", "IPv4-mapped"),
     ("http://nowhere.example.org/", "does not resolve"),
+    ("http://garbage.example.org/", "does not resolve"),
+    ("http://empty.example.org/", "does not resolve"),
     # form
     ("ftp://hooks.example.org/", "http"),
     ("http:///x", "absolute"),
@@ -203,7 +215,7 @@ def test_redact_masks_credentials_only() -> None:
     assert redact("https://h.example.org/p?q=1") == "https://h.example.org/p?q=1"
 
 
-def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> object:
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
     inventory = write_inventory(tmp_path / "inventory")
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     monkeypatch.setenv("DBVEND_STATE_DIR", str(tmp_path / "state"))
@@ -217,8 +229,8 @@ def test_allow_list_and_limit_come_from_config(tmp_path: Path, monkeypatch: pyte
     settings = _settings(
         tmp_path, monkeypatch, DBVEND_WEBHOOK_ALLOW="127.0.0.0/8, fd12:3456::/32", DBVEND_WEBHOOK_LIMIT="3"
     )
-    assert settings.webhook_allow == (ip_network("127.0.0.0/8"), ip_network("fd12:3456::/32"))  # type: ignore[attr-defined]
-    assert settings.webhook_limit == 3  # type: ignore[attr-defined]
+    assert settings.webhook_allow == (ip_network("127.0.0.0/8"), ip_network("fd12:3456::/32"))
+    assert settings.webhook_limit == 3
     monkeypatch.delenv("DBVEND_WEBHOOK_ALLOW")
     monkeypatch.delenv("DBVEND_WEBHOOK_LIMIT")
     default = load_settings()

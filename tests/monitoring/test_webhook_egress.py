@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_network
 from pathlib import Path
@@ -41,7 +41,7 @@ from tests.helpers import (
 from tests.monitoring.conftest import Monitored
 
 if TYPE_CHECKING:
-    from service.monitoring.egress import EgressPolicy
+    from service.monitoring.egress import EgressPolicy, Resolve
 
 PAYLOAD = {"version": "4", "status": "firing", "alerts": []}
 
@@ -218,7 +218,7 @@ async def test_the_allow_list_lets_loopback_through_and_nothing_more(monitored: 
 # -- delivery -------------------------------------------------------------------------
 
 
-def fixed(addresses: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]
+def fixed(addresses: Mapping[str, Sequence[str]]) -> Resolve:
     """A resolver for names that public DNS does not have (the test cannot use it)."""
 
     async def resolve(host: str, port: int) -> Sequence[str]:
