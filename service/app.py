@@ -18,6 +18,7 @@ from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
 from .db.pool import create_pool
+from .monitoring.egress import EgressPolicy
 from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
@@ -94,6 +95,7 @@ def build_app(settings: Settings) -> web.Application:
             box=SecretBox(settings.secret_keys),
             runner=runner,
             waiter=OperationWaiter(pool),
+            egress=EgressPolicy.from_settings(settings),
         )
         app[SERVICES] = svc
         await hosts.reload_hosts(svc)

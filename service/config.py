@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -103,6 +104,10 @@ class Settings:
     retention_events_days: int = 14
     retention_deleted_days: int = 30
     retention_interval: float = 3600.0
+    # Webhooks: networks an admin lets them reach besides public addresses, and how many
+    # one user may have (service/monitoring/egress.py).
+    webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    webhook_limit: int = 10
 
     @property
     def development(self) -> bool:
@@ -162,6 +167,21 @@ def _alertmanager_url() -> str | None:
     return raw or None
 
 
+def _webhook_allow() -> tuple[IPv4Network | IPv6Network, ...]:
+    nets: list[IPv4Network | IPv6Network] = []
+    for part in os.environ.get("DBVEND_WEBHOOK_ALLOW", "").split(","):
+        if not part.strip():
+            continue
+        try:
+            nets.append(ip_network(part.strip(), strict=True))
+        except ValueError as exc:
+            raise ConfigError(
+                f"DBVEND_WEBHOOK_ALLOW must be comma-separated networks in CIDR form "
+                f"(such as 10.20.0.0/16), got {part.strip()!r}: {exc}"
+            ) from None
+    return tuple(nets)
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -213,6 +233,8 @@ def load_settings() -> Settings:
         quota_memory_mb=_int("DBVEND_QUOTA_MEMORY_MB", 8192, 0, 16 * 1024 * 1024),
         password_workers=_int("DBVEND_PASSWORD_WORKERS", 2, 1, 8),
         password_queue=_int("DBVEND_PASSWORD_QUEUE", 16, 0, 1024),
+        webhook_allow=_webhook_allow(),
+        webhook_limit=_int("DBVEND_WEBHOOK_LIMIT", 10, 0, 1000),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

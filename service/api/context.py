@@ -10,6 +10,7 @@ from aiohttp import web
 from ..config import Settings
 from ..crypto import SecretBox
 from ..inventory import DockerHost
+from ..monitoring.egress import EgressPolicy
 from ..monitoring.monitor import Monitor
 from ..passwords import PasswordPool
 from ..provisioning.runner import PlaybookRunner
@@ -27,6 +28,7 @@ class Services:
     box: SecretBox
     runner: PlaybookRunner
     waiter: OperationWaiter
+    egress: EgressPolicy  # which URLs may be registered as webhooks
     hosts: dict[str, DockerHost] = field(default_factory=dict)
     worker: Worker | None = None
     monitoring: Monitor | None = None  # the monitoring loops; None when DBVEND_COLLECT_INTERVAL=0

@@ -92,18 +92,18 @@ class EventPage(Out):
 
 class Delivery(Out):
     id: int
-    status: str
-    payload_status: str | None
+    status: Literal["pending", "delivered", "failed"]
+    payload_status: str | None = Field(description="firing or resolved")
     attempts: int
-    response_status: int | None
-    error: str | None
+    response_status: int | None = Field(description="the receiver's HTTP status; its body is never read")
+    error: str | None = Field(description="why the last attempt failed: our words and the status code only")
     created_at: datetime | None
     delivered_at: datetime | None
 
 
 class Webhook(Out):
     id: int
-    url: str
+    url: str = Field(description="as registered, with any user:password shown as ***")
     send_resolved: bool
     owner: str
     scope: str
@@ -111,7 +111,7 @@ class Webhook(Out):
 
 
 class WebhookDetail(Webhook):
-    deliveries: list[Delivery]
+    deliveries: list[Delivery] = Field(description="the most recent deliveries, newest first")
 
 
 class WebhookList(Out):

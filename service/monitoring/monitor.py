@@ -26,6 +26,7 @@ from ..provisioning.runner import PlaybookRunner
 from .alerting import AlertEvaluator
 from .collector import InstanceCollector, Round
 from .conditions import CONDITIONS, Finding, check_hosts, check_instances, check_service
+from .egress import EgressPolicy
 from .notify import Dispatcher, Notifier
 from .reconcile import reconcile
 
@@ -63,7 +64,7 @@ class Monitor:
         external = f"http://{settings.listen_host}:{settings.listen_port}"
         self.notifier = Notifier(external, settings.alertmanager_url)
         self.evaluator = AlertEvaluator(pool, self.notifier)
-        self.dispatcher = Dispatcher(pool)
+        self.dispatcher = Dispatcher(pool, EgressPolicy.from_settings(settings))
         self.last_round: Round | None = None
         self.round_seconds: deque[float] = deque(maxlen=1000)
         self._evaluating = asyncio.Lock()

@@ -167,6 +167,8 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
         DBVEND_ALERT_EVAL_INTERVAL="1",
         DBVEND_SLOW_REQUEST_SECONDS="1",
         DBVEND_ALERTMANAGER_URL=alertmanager,
+        # The receivers below listen on 127.0.0.1, which the webhook policy refuses by default.
+        DBVEND_WEBHOOK_ALLOW="127.0.0.0/8",
     )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
