@@ -24,6 +24,17 @@ from .schemas import parse
 routes = web.RouteTableDef()
 _NAME = {"name": "rule name"}
 
+# Fields a PATCH may leave out but may not clear (`threshold: null` does clear).
+_NOT_NULL = (
+    "condition",
+    "for_seconds",
+    "keep_firing_for",
+    "severity",
+    "enabled",
+    "labels",
+    "description",
+    "params",
+)
 # body field -> column
 _COLUMNS = {"for_seconds": "for_seconds", "keep_firing_for": "keep_firing_for_seconds"}
 
@@ -32,7 +43,7 @@ def _values(body: RuleFields, base: Rule | None) -> dict[str, Any]:
     """Columns to write: the fields sent, checked together with what the rule keeps."""
     sent = body.model_dump(exclude_unset=True)
     sent.pop("name", None)
-    for key in ("for_seconds", "keep_firing_for", "severity", "enabled", "labels", "description", "params"):
+    for key in _NOT_NULL:
         if key in sent and sent[key] is None:
             raise validation([FieldError("for" if key == "for_seconds" else key, "may not be null")])
     condition = sent.get("condition", base.condition if base else None)

@@ -111,6 +111,12 @@ async def test_rule_validation(monitored: Monitored) -> None:
         "PATCH", "/rules/RedisMemoryHigh", token, json={"threshold": None}
     )
     assert status == 422, answer
+    # Found by schemathesis: a null condition was a 500.
+    status, answer = await monitored.api.call(
+        "PATCH", "/rules/InstanceRestarted", token, json={"condition": None}
+    )
+    assert status == 422, answer
+    assert answer["error"]["details"][0]["field"] == "condition"
 
 
 async def test_rules_are_for_admins(monitored: Monitored) -> None:
