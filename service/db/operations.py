@@ -8,6 +8,7 @@ worker that was paused past its lease cannot record what it found when it wakes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -115,9 +116,13 @@ async def latest_for(db: Executor, instance_id: str) -> Operation | None:
     return _operation(row) if row else None
 
 
-async def claim(db: Executor, worker: str, lease_seconds: int, limit: int) -> list[Operation]:
+async def claim(
+    db: Executor, worker: str, lease_seconds: int, limit: int, *, kinds: Sequence[str] | None = None
+) -> list[Operation]:
     """Take open operations: pending ones that are due, and running ones whose lease expired.
-    An instance's operations run one at a time, oldest first."""
+    An instance's operations run one at a time, oldest first. With `kinds`, only operations
+    of those kinds are taken: a worker that cannot run a kind (an older version, mid-upgrade)
+    leaves it to one that can, and still keeps the instance's later operations behind it."""
     rows = await db.fetch(
         """
         UPDATE operations o SET status = 'running', attempts = o.attempts + 1, lease_owner = $1,
@@ -131,6 +136,7 @@ async def claim(db: Executor, worker: str, lease_seconds: int, limit: int) -> li
               AND NOT EXISTS (
                   SELECT 1 FROM operations e WHERE e.instance_id = c.instance_id
                   AND e.status IN ('pending', 'running') AND e.created_at < c.created_at)
+              AND ($4::text[] IS NULL OR c.kind = ANY($4::text[]))
             ORDER BY c.created_at LIMIT $3
             FOR UPDATE SKIP LOCKED)
         RETURNING o.*
@@ -138,6 +144,7 @@ async def claim(db: Executor, worker: str, lease_seconds: int, limit: int) -> li
         worker,
         lease_seconds,
         limit,
+        None if kinds is None else list(kinds),
     )
     return sorted((_operation(r) for r in rows), key=lambda op: op.created_at)
 

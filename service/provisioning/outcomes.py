@@ -59,6 +59,36 @@ def create_outcome(
     return CreateDecision(Create.CLEANUP, error)
 
 
+class Repair(Enum):
+    SUCCEEDED = "succeeded"  # the container runs and answers again: refresh its facts
+    RETRY = "retry"  # try the operation again later
+    FAILED = "failed"  # out of attempts: the instance stays `running`, an event says so
+
+
+@dataclass(frozen=True)
+class RepairDecision:
+    action: Repair
+    error: str | None = None
+
+
+def repair_outcome(
+    outcome: HostOutcome,
+    facts: dict[str, Any] | None,
+    not_ready: str | None,
+    attempts: int,
+    max_attempts: int,
+) -> RepairDecision:
+    """A repair play's result: a create's success is a repair's; any other end is retried
+    (never moved: the instance keeps its host, port and data) until out of attempts."""
+    decision = create_outcome(outcome, facts, not_ready)
+    if decision.action is Create.SUCCEEDED:
+        return RepairDecision(Repair.SUCCEEDED)
+    error = decision.error or "the playbook reported no facts for this instance"
+    if attempts < max_attempts:
+        return RepairDecision(Repair.RETRY, error)
+    return RepairDecision(Repair.FAILED, error)
+
+
 def container_gone(host_known: bool, outcome: HostOutcome | None) -> bool:
     """Only a deprovision that ran and succeeded proves the container is gone: until then the
     instance keeps its port claim (and so its committed memory) on that host."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from service.provisioning.outcomes import (
     Create,
     Delete,
+    Repair,
     container_gone,
     create_outcome,
     delete_outcome,
+    repair_outcome,
 )
 from service.provisioning.runner import HostOutcome
 
@@ -47,3 +49,20 @@ def test_delete_outcomes() -> None:
     last = delete_outcome(True, HostOutcome(error="rm failed"), 3, 3)
     assert last.action is Delete.FAILED
     assert last.error == "rm failed"
+
+
+def test_repair_outcomes() -> None:
+    facts = {"container_id": "c"}
+    assert repair_outcome(OK, facts, None, 1, 3).action is Repair.SUCCEEDED
+    # A repair is never moved: a busy port or a failed host is retried like any failure.
+    busy = repair_outcome(HostOutcome(error="DBVEND_PORT_IN_USE:20001 taken"), None, None, 1, 3)
+    assert busy.action is Repair.RETRY
+    assert busy.error
+    assert "20001" in busy.error
+    assert repair_outcome(HostOutcome(unreachable=True, error="ssh"), None, None, 1, 3).action is Repair.RETRY
+    no_answer = repair_outcome(OK, facts, "no answer", 1, 3)
+    assert no_answer.action is Repair.RETRY
+    assert no_answer.error == "no answer"
+    last = repair_outcome(OK, None, None, 3, 3)
+    assert last.action is Repair.FAILED
+    assert last.error == "the playbook reported no facts for this instance"

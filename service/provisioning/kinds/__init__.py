@@ -1,0 +1,18 @@
+"""One module per operation kind; the worker claims a batch and hands each kind its share.
+
+A new kind (stop, start, ...) is a module here with a class that has `name` and
+`async def run(ctx, ops)` (base.OperationKind), its outcome decision as a pure function in
+../outcomes.py, and an entry in KINDS. The worker claims only the kinds in KINDS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .base import LeaseLost, OperationKind, RunContext
+from .create import CreateKind
+from .delete import DeleteKind
+from .repair import RepairKind
+
+KINDS: Mapping[str, OperationKind] = {kind.name: kind for kind in (CreateKind(), DeleteKind(), RepairKind())}
+
+__all__ = ["KINDS", "LeaseLost", "OperationKind", "RunContext"]

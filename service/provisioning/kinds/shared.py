@@ -1,0 +1,127 @@
+"""What several kinds use: a provision.yml batch (create and repair), the deprovision run
+(create's cleanup and delete), and the event recorded when an operation fails for good."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ...db.events import Event
+from ...engines import Credentials, get_engine
+from ..readiness import NotReady, wait_ready
+from ..runner import RunResult, redact
+
+if TYPE_CHECKING:
+    from ...db import instances
+    from ...db.operations import Operation
+    from ...inventory import DockerHost
+    from .base import RunContext
+
+
+def failure_event(op: Operation, inst: instances.Instance, error: str) -> Event:
+    """What monitoring records when an operation fails for good (the error is redacted)."""
+    return Event(
+        kind="provisioning_failed",
+        severity="critical",
+        source="worker",
+        instance_id=inst.id,
+        subject=inst.host,
+        message=f"{op.kind} {op.id} of {inst.id} failed: {error}"[:1000],
+        details={"operation_id": op.id, "kind": op.kind, "reason": error[:1000], "attempts": op.attempts},
+    )
+
+
+@dataclass
+class ProvisionBatch:
+    """Instances that go through one provision.yml run, and the secrets to mask in it."""
+
+    members: dict[str, tuple[Operation, instances.Instance]] = field(default_factory=dict)
+    hostvars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    # What a client gets (held in memory only): the readiness check connects with it.
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def enlist(
+    ctx: RunContext, batch: ProvisionBatch, op: Operation, inst: instances.Instance, host: DockerHost
+) -> None:
+    """Adds the instance to the run as its own inventory host, with its role variables."""
+    engine = get_engine(inst.engine)
+    creds = Credentials.from_secrets(inst.username, ctx.box.open(inst.secrets))
+    settings = engine.settings_model.model_validate(inst.settings)
+    batch.hostvars[inst.id] = {
+        **host.variables,
+        "engine": inst.engine,
+        "instance_id": inst.id,
+        "port": inst.port,
+        "dbvend_host_name": host.name,
+        # The worker waits for the server itself (readiness.py), not the play.
+        "dbvend_wait_ready": False,
+        **engine.role_vars(settings, creds),
+    }
+    batch.secrets.extend((creds.password, creds.admin_password))
+    batch.members[inst.id] = (op, inst)
+    batch.connections[inst.id] = engine.connection(settings, creds, host.address, inst.port)
+
+
+async def keep_held(ctx: RunContext, batch: ProvisionBatch, what: str) -> bool:
+    """Right before the play: drop members whose lease is gone (the worker slept past it)."""
+    if not batch.members:
+        return False
+    still = await ctx.holding([op for op, _ in batch.members.values()], what)
+    keep = {op.id for op in still}
+    for instance_id, (op, _) in list(batch.members.items()):
+        if op.id not in keep:
+            del batch.members[instance_id]
+            del batch.hostvars[instance_id]
+            del batch.connections[instance_id]
+    return bool(batch.members)
+
+
+async def provision(ctx: RunContext, batch: ProvisionBatch) -> tuple[RunResult, dict[str, str]]:
+    """One provision.yml run for the batch, then the readiness check of what it started."""
+    result = await ctx.runner.run("provision.yml", batch.hostvars, secrets=batch.secrets)
+    return result, await await_ready(ctx, batch, result)
+
+
+async def await_ready(ctx: RunContext, batch: ProvisionBatch, result: RunResult) -> dict[str, str]:
+    """Connects to every instance the play started, all at once, as its user will; the
+    server version goes into its facts. Returns why each one that did not answer failed."""
+    not_ready: dict[str, str] = {}
+
+    async def check(instance_id: str, engine: str) -> None:
+        facts = result.facts[instance_id]
+        try:
+            facts["server_version"] = await wait_ready(
+                engine, batch.connections[instance_id], ctx.settings.ready_timeout
+            )
+        except NotReady as exc:
+            not_ready[instance_id] = redact(str(exc), batch.secrets)
+
+    await asyncio.gather(
+        *(
+            check(instance_id, inst.engine)
+            for instance_id, (_, inst) in batch.members.items()
+            if result.outcome(instance_id).ok and result.facts.get(instance_id)
+        )
+    )
+    return not_ready
+
+
+async def deprovision(ctx: RunContext, insts: list[instances.Instance]) -> RunResult | None:
+    """One deprovision.yml run for these instances; None when none is on a known host."""
+    hostvars = {}
+    for inst in insts:
+        host = ctx.hosts.get(inst.host)
+        if host is None:
+            continue
+        hostvars[inst.id] = {
+            **host.variables,
+            "engine": inst.engine,
+            "instance_id": inst.id,
+            "dbvend_host_name": host.name,
+        }
+    if not hostvars:
+        return None
+    return await ctx.runner.run("deprovision.yml", hostvars)
