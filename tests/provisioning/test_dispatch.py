@@ -8,6 +8,7 @@ delete and repair (they record what they were given); no Ansible runs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
@@ -17,7 +18,7 @@ from service.config import Settings
 from service.crypto import SecretBox
 from service.db import operations
 from service.db.operations import Operation
-from service.provisioning.kinds import KINDS, RunContext
+from service.provisioning.kinds import KINDS, OperationKind, RunContext
 from service.provisioning.runner import PlaybookRunner
 from service.provisioning.worker import Worker
 from tests.db import records
@@ -47,7 +48,7 @@ class Crashing:
         raise RuntimeError("a bug in this kind")
 
 
-def _worker(db: asyncpg.Pool, tmp_path: Path, kinds: dict[str, object]) -> Worker:
+def _worker(db: asyncpg.Pool, tmp_path: Path, kinds: Mapping[str, OperationKind]) -> Worker:
     settings = Settings(
         environment="development",
         listen_host="127.0.0.1",
@@ -71,7 +72,7 @@ def _worker(db: asyncpg.Pool, tmp_path: Path, kinds: dict[str, object]) -> Worke
         health_interval=15.0,
     )
     runner = PlaybookRunner(settings.project_dir, tmp_path / "runs")
-    return Worker(db, settings, SecretBox(settings.secret_keys), runner, {}, kinds=kinds)  # type: ignore[arg-type]
+    return Worker(db, settings, SecretBox(settings.secret_keys), runner, {}, kinds=kinds)
 
 
 async def _claim(db: asyncpg.Pool, worker: str, op_ids: set[str], kinds: list[str]) -> list[Operation]:
