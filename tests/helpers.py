@@ -71,6 +71,11 @@ def write_inventory(
                             "dbvend_port_range": list(ports),
                             "dbvend_capacity_mb": capacity_mb,
                             "dbvend_data_root": str(data_root),
+                            # Another build of an image can be tried without retagging.
+                            "dbvend_mysql_image": os.environ.get(
+                                "DBVEND_TEST_MYSQL_IMAGE", "dbvend/mariadb:10.11"
+                            ),
+                            "dbvend_redis_image": os.environ.get("DBVEND_TEST_REDIS_IMAGE", "dbvend/redis:7.0"),
                         }
                     }
                 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
 from abc import ABC, abstractmethod
@@ -18,6 +19,12 @@ _LOWER = string.ascii_lowercase + string.digits
 def random_password(length: int = 32) -> str:
     """32 alphanumerics carry about 190 bits and need no quoting in URIs or shells."""
     return "".join(secrets.choice(_ALPHANUM) for _ in range(length))
+
+
+def cpus_for_memory(memory_mb: int) -> float:
+    """Container CPU limit: 1 CPU per GiB of memory, in steps of 0.5, at least 0.5 (the roles'
+    defaults say the same; they cap it with the host's dbvend_max_cpus)."""
+    return max(0.5, math.ceil(memory_mb / 512) / 2)
 
 
 def random_username() -> str:
@@ -92,7 +99,8 @@ class Engine(ABC):
 
     @abstractmethod
     def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
-        """Variables for roles/<engine> (secrets included: they go to Ansible only)."""
+        """Variables for roles/<engine>: password hashes, never the passwords, so nothing
+        Ansible writes (its private data dir, module arguments) holds a secret."""
 
     @abstractmethod
     def connection(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from .base import Credentials, Engine
+from .base import Credentials, Engine, cpus_for_memory
 from .mysql_charsets import CHARSETS
 
 # MariaDB 10.11 reads `utf8` as utf8mb3 (old_mode UTF8_IS_UTF8MB3).
@@ -60,6 +61,13 @@ class MysqlSettings(BaseModel):
         return value.lower()
 
 
+def mysql_native_password(password: str) -> str:
+    """What MariaDB stores for a mysql_native_password account (SELECT PASSWORD(...)); the
+    role's dbvend_mysql_native_password filter computes the same for direct runs."""
+    inner = hashlib.sha1(password.encode()).digest()  # noqa: S324 - MariaDB's scheme, not ours
+    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
+
+
 def database_from_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)[:64]
 
@@ -90,9 +98,11 @@ class MysqlEngine(Engine):
             "mysql_memory_mb": settings.memory_mb,
             "mysql_max_connections": settings.max_connections,
             "mysql_database": settings.database,
+            "mysql_cpus": cpus_for_memory(settings.memory_mb),
             "mysql_username": credentials.username,
-            "mysql_password": credentials.password,
-            "mysql_root_password": credentials.admin_password,
+            "mysql_password_hash": mysql_native_password(credentials.password),
+            # root@localhost and the network monitor account (dbvend_monitor) share it.
+            "mysql_root_password_hash": mysql_native_password(credentials.admin_password),
         }
 
     def connection(

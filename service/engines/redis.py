@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from typing import Any, ClassVar, Literal
@@ -9,7 +10,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
-from .base import Credentials, Engine
+from .base import Credentials, Engine, cpus_for_memory
 
 MIB = 1024 * 1024
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": MIB, "g": 1000**3, "gb": 1024**3}
@@ -88,10 +89,12 @@ class RedisEngine(Engine):
             "redis_appendonly": settings.appendonly,
             "redis_maxclients": settings.maxclients,
             "redis_memory_mb": self.memory_mb(settings),
+            "redis_cpus": cpus_for_memory(self.memory_mb(settings)),
             "redis_username": credentials.username,
-            "redis_password": credentials.password,
+            # Redis ACLs take SHA-256 hex digests (`#<hash>`).
+            "redis_password_hash": hashlib.sha256(credentials.password.encode()).hexdigest(),
             "redis_admin_username": self.admin_username,
-            "redis_admin_password": credentials.admin_password,
+            "redis_admin_password_hash": hashlib.sha256(credentials.admin_password.encode()).hexdigest(),
         }
 
     def connection(

@@ -61,8 +61,7 @@ def test_role_vars_carry_settings_and_credentials() -> None:
     creds = mysql.new_credentials()
     role_vars = mysql.role_vars(settings, creds)
     assert role_vars["mysql_collation"] == "utf8mb4_unicode_ci"
-    assert role_vars["mysql_password"] == creds.password
-    assert role_vars["mysql_root_password"] == creds.admin_password
+    assert role_vars["mysql_username"] == creds.username
     assert creds.password != creds.admin_password
     assert len(creds.password) >= 32
 
