@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from bench.common import create_runs, percentile, wait_connectable  # noqa: E402
+from bench.common import UNLIMITED, create_runs, percentile, wait_connectable  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.fleet.conftest import Fleet, fleet_testbed, prepared_fleet  # noqa: E402
 from tests.helpers import create_database, drop_database  # noqa: E402
@@ -131,7 +131,7 @@ def service_for(fleet: Fleet, work: Path, url: str) -> ServiceProcess:
     inventory_dir.mkdir(parents=True)
     shutil.copy(fleet.inventory, inventory_dir / "hosts.yml")
     shutil.copytree(ROOT / "inventory" / "group_vars", inventory_dir / "group_vars")
-    return ServiceProcess(url, work / "state", inventory_dir / "hosts.yml", work / "service.log")
+    return ServiceProcess(url, work / "state", inventory_dir / "hosts.yml", work / "service.log", **UNLIMITED)
 
 
 def report(bare: list[float], rounds: list[dict[str, Any]], hosts: int, engine: str) -> None:

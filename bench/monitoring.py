@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from bench.common import percentile  # noqa: E402
+from bench.common import UNLIMITED, percentile  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
@@ -164,7 +164,7 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-monitoring-"))
     url = await create_database()
     inventory = write_inventory(work / "inventory", ports=(26000, 26999), capacity_mb=65536)
-    svc = ServiceProcess(url, work / "state", inventory, work / "service.log")
+    svc = ServiceProcess(url, work / "state", inventory, work / "service.log", **UNLIMITED)
     ids: list[str] = []
     windows: list[Window] = []
     try:

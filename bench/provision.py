@@ -25,7 +25,7 @@ import docker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_runs, percentile, wait_connectable  # noqa: E402
+from bench.common import UNLIMITED, create_runs, percentile, wait_connectable  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
@@ -94,7 +94,7 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-"))
     url = await create_database()
     inventory = write_inventory(work / "inventory", ports=(24000, 24999))
-    svc = ServiceProcess(url, work / "state", inventory, work / "service.log")
+    svc = ServiceProcess(url, work / "state", inventory, work / "service.log", **UNLIMITED)
     client = docker.from_env()
     results: dict[str, Any] = {}
     try:

@@ -42,6 +42,7 @@ async def _worker() -> None:
     from .api.context import Services
     from .api.hosts import reload_hosts
     from .crypto import SecretBox
+    from .monitoring.egress import EgressPolicy
     from .provisioning.recovery import recover
     from .provisioning.runner import PlaybookRunner
     from .provisioning.waiter import OperationWaiter
@@ -58,6 +59,7 @@ async def _worker() -> None:
         box=SecretBox(settings.secret_keys),
         runner=runner,
         waiter=OperationWaiter(pool),
+        egress=EgressPolicy.from_settings(settings),
     )
     await reload_hosts(svc)
     await recover(pool, settings.runs_dir)

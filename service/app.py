@@ -9,19 +9,23 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import alerts, auth, hosts, instances, metrics, openapi, operations, rules, users, webhooks
-from .api.context import SERVICES, Services
+from .api import alerts, auth, hosts, instances, me, metrics, openapi, operations, rules, users, webhooks
+from .api.context import PASSWORDS, SERVICES, Services
 from .api.errors import error_middleware
+from .api.throttle import THROTTLE, LoginThrottle
 from .bootstrap import ensure_admin
 from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
 from .db.pool import create_pool
+from .monitoring.egress import EgressPolicy
 from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
+from .passwords import PasswordPool
 from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover
+from .provisioning.retention import RetentionJob
 from .provisioning.runner import PlaybookRunner
 from .provisioning.waiter import OperationWaiter
 from .provisioning.worker import Worker
@@ -60,9 +64,11 @@ def build_app(settings: Settings) -> web.Application:
         middlewares=[gateway.middleware(), error_middleware, auth.auth_middleware], client_max_size=64 * 1024
     )
     app[GATEWAY] = gateway
-    app[auth.THROTTLE] = auth.LoginThrottle()
+    app[THROTTLE] = LoginThrottle()
+    app[PASSWORDS] = PasswordPool(workers=settings.password_workers, queue=settings.password_queue)
     for table in (
         auth.routes,
+        me.routes,
         users.routes,
         instances.routes,
         operations.routes,
@@ -74,6 +80,7 @@ def build_app(settings: Settings) -> web.Application:
         metrics.routes,
     ):
         app.router.add_routes(table)
+    openapi.install(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url)
@@ -88,6 +95,7 @@ def build_app(settings: Settings) -> web.Application:
             box=SecretBox(settings.secret_keys),
             runner=runner,
             waiter=OperationWaiter(pool),
+            egress=EgressPolicy.from_settings(settings),
         )
         app[SERVICES] = svc
         await hosts.reload_hosts(svc)
@@ -98,10 +106,17 @@ def build_app(settings: Settings) -> web.Application:
             svc.worker = Worker(pool, settings, svc.box, runner, svc.hosts)
             await svc.worker.start()
         monitor = HostMonitor(
-            pool, runner, lambda: svc.hosts, owner=settings.worker_id, interval=settings.health_interval
+            pool,
+            runner,
+            lambda: svc.hosts,
+            owner=settings.worker_id,
+            interval=settings.health_interval,
+            cleanup_attempts=settings.cleanup_attempts,
         )
         monitor.start()
         app[MONITOR] = monitor
+        pruner = RetentionJob(pool, settings, owner=settings.worker_id)
+        pruner.start()
         gateway.recorder.start(pool)
         if settings.collect_interval > 0:
             svc.monitoring = Monitor(pool, settings, runner, lambda: svc.hosts, svc.box, gateway.registry)
@@ -113,11 +128,13 @@ def build_app(settings: Settings) -> web.Application:
             if svc.monitoring is not None:
                 await svc.monitoring.stop()
             await gateway.recorder.stop()
+            await pruner.stop()
             await monitor.stop()
             if svc.worker is not None:
                 await svc.worker.stop()
             await svc.waiter.stop()
             await pool.close()
+            app[PASSWORDS].close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -87,6 +88,26 @@ class Settings:
     slow_request_seconds: float = 2.0
     retention_days: int = 7
     alertmanager_url: str | None = None
+    # Per-user limits unless an admin set others (PATCH /api/v1/users/{name}).
+    quota_instances: int = 20
+    quota_memory_mb: int = 8192
+    # argon2 runs on its own threads; past workers + queue jobs a login answers 503.
+    password_workers: int = 2
+    password_queue: int = 16
+    # A failed container cleanup is retried this many times (backing off) before it is
+    # recorded as failed for an admin; its port claim is kept throughout.
+    cleanup_attempts: int = 5
+    # Retention of records (service/provisioning/retention.py), pruned every
+    # retention_interval seconds by one process: finished operations, deleted instances
+    # (after their operations), events; expired or revoked tokens go after a day.
+    retention_operations_days: int = 30
+    retention_events_days: int = 14
+    retention_deleted_days: int = 30
+    retention_interval: float = 3600.0
+    # Webhooks: networks an admin lets them reach besides public addresses, and how many
+    # one user may have (service/monitoring/egress.py).
+    webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    webhook_limit: int = 10
 
     @property
     def development(self) -> bool:
@@ -146,6 +167,21 @@ def _alertmanager_url() -> str | None:
     return raw or None
 
 
+def _webhook_allow() -> tuple[IPv4Network | IPv6Network, ...]:
+    nets: list[IPv4Network | IPv6Network] = []
+    for part in os.environ.get("DBVEND_WEBHOOK_ALLOW", "").split(","):
+        if not part.strip():
+            continue
+        try:
+            nets.append(ip_network(part.strip(), strict=True))
+        except ValueError as exc:
+            raise ConfigError(
+                f"DBVEND_WEBHOOK_ALLOW must be comma-separated networks in CIDR form "
+                f"(such as 10.20.0.0/16), got {part.strip()!r}: {exc}"
+            ) from None
+    return tuple(nets)
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -187,7 +223,18 @@ def load_settings() -> Settings:
         alert_eval_interval=max(0.2, _float("DBVEND_ALERT_EVAL_INTERVAL", 5.0)),
         slow_request_seconds=_float("DBVEND_SLOW_REQUEST_SECONDS", 2.0),
         retention_days=_int("DBVEND_RETENTION_DAYS", 7, 1, 3650),
+        cleanup_attempts=_int("DBVEND_CLEANUP_ATTEMPTS", 5, 1, 100),
+        retention_operations_days=_int("DBVEND_RETENTION_OPERATIONS_DAYS", 30, 1, 3650),
+        retention_events_days=_int("DBVEND_RETENTION_EVENTS_DAYS", 14, 1, 3650),
+        retention_deleted_days=_int("DBVEND_RETENTION_DELETED_DAYS", 30, 1, 3650),
+        retention_interval=float(_int("DBVEND_RETENTION_INTERVAL", 3600, 10, 7 * 24 * 3600)),
         alertmanager_url=_alertmanager_url(),
+        quota_instances=_int("DBVEND_QUOTA_INSTANCES", 20, 0, 100_000),
+        quota_memory_mb=_int("DBVEND_QUOTA_MEMORY_MB", 8192, 0, 16 * 1024 * 1024),
+        password_workers=_int("DBVEND_PASSWORD_WORKERS", 2, 1, 8),
+        password_queue=_int("DBVEND_PASSWORD_QUEUE", 16, 0, 1024),
+        webhook_allow=_webhook_allow(),
+        webhook_limit=_int("DBVEND_WEBHOOK_LIMIT", 10, 0, 1000),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

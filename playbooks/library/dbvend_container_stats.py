@@ -18,7 +18,9 @@ description:
   - One execution per host, whatever the number of containers; the collector of the
     dbvend service runs it every collection round through C(playbooks/collect.yml).
   - Uses only the Python standard library (HTTP over the engine's unix socket or TCP).
-  - Reads only; never changes a container.
+  - With O(data_root), also the disk use of each instance's directory
+    (C(<data_root>/<instance id>)) and the size and free space of the data root's filesystem.
+  - Reads only; never changes a container or a file.
 version_added: "1.0.0"
 author: dbvend
 options:
@@ -39,6 +41,19 @@ options:
       - Seconds allowed for each call to the engine.
     type: float
     default: 10
+  data_root:
+    description:
+      - The host's dbvend data root (C(dbvend_data_root)). When set, each entry reports
+        RV(containers[].data_bytes) and the result RV(data_root). Not measured when empty.
+    type: str
+    default: ""
+  disk_max_entries:
+    description:
+      - Files and directories counted at most per instance directory, which bounds the cost
+        of a round; past it RV(containers[].data_bytes) is a lower bound and
+        RV(containers[].data_complete) is false.
+    type: int
+    default: 100000
   workers:
     description:
       - Containers inspected and sampled at the same time. The engine answers a one-shot
@@ -47,6 +62,8 @@ options:
     type: int
     default: 64
 notes:
+  - Disk use is what C(du) reports (allocated blocks, hard links once, symbolic links not
+    followed), read with one C(lstat) per entry.
   - CPU use is reported as cumulative counters (RV(containers[].cpu_usage_ns),
     RV(containers[].system_usage_ns)); a one-shot sample has no previous reading, so the
     caller computes a percentage from two consecutive rounds.
@@ -69,6 +86,23 @@ docker_version:
   returned: always
   type: str
   sample: "20.10.24"
+data_root:
+  description: The filesystem of O(data_root) (null when O(data_root) is empty).
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: O(data_root).
+      type: str
+    total_bytes:
+      description: Size of the filesystem, in bytes.
+      type: int
+    free_bytes:
+      description: Bytes available to unprivileged users (statvfs C(f_bavail)).
+      type: int
+    error:
+      description: Why it could not be read, or null.
+      type: str
 containers:
   description: One entry per dbvend container.
   returned: always
@@ -126,13 +160,22 @@ containers:
     online_cpus:
       description: CPUs available to the container.
       type: int
+    data_bytes:
+      description: Disk used by C(<data_root>/<instance id>), in bytes; null when not measured.
+      type: int
+    data_complete:
+      description: False when the walk stopped at O(disk_max_entries) (data_bytes is then a lower bound).
+      type: bool
     error:
       description: Why part of the entry could not be read, or null.
       type: str
 """
 
 import json
+import os
+import re
 import socket
+import stat
 from concurrent.futures import ThreadPoolExecutor
 
 from http.client import HTTPConnection
@@ -141,6 +184,8 @@ from urllib.parse import quote, urlparse
 from ansible.module_utils.basic import AnsibleModule
 
 _NULL_TIME = "0001-01-01T00:00:00Z"
+# What roles/mysql and roles/redis accept as an instance id: never a path of its own.
+_INSTANCE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,62}\Z")
 
 
 class _UnixConnection(HTTPConnection):
@@ -193,7 +238,61 @@ def _memory_usage(memory):
     return max(0, usage - cache) if cache < usage else usage
 
 
-def read_container(api, summary):
+def disk_use(path, max_entries):
+    """(bytes, complete) under path, like du: allocated blocks, each inode once, symbolic
+    links not followed, at most max_entries entries read."""
+    top = os.lstat(path)
+    total, entries, seen = top.st_blocks * 512, 0, set()
+    if not stat.S_ISDIR(top.st_mode):  # never follow a link put in its place
+        return total, True
+    pending = [path]
+    while pending:
+        try:
+            listing = os.scandir(pending.pop())
+        except OSError:
+            continue  # gone meanwhile, or unreadable: count what can be read
+        with listing:
+            for entry in listing:
+                entries += 1
+                if entries > max_entries:
+                    return total, False
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                if info.st_nlink > 1:
+                    if (info.st_dev, info.st_ino) in seen:
+                        continue
+                    seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total, True
+
+
+def filesystem(path):
+    entry = {"path": path, "total_bytes": None, "free_bytes": None, "error": None}
+    try:
+        info = os.statvfs(path)
+        entry.update(total_bytes=info.f_blocks * info.f_frsize, free_bytes=info.f_bavail * info.f_frsize)
+    except OSError as exc:
+        entry["error"] = str(exc)[:300]
+    return entry
+
+
+def read_disk(entry, data_root, max_entries):
+    instance_id = entry["instance_id"]
+    if not data_root or not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
+        return
+    try:
+        entry["data_bytes"], entry["data_complete"] = disk_use(
+            os.path.join(data_root, instance_id), max_entries
+        )
+    except OSError:
+        pass  # no directory (yet): not measured
+
+
+def read_container(api, summary, data_root="", max_entries=100000):
     labels = summary.get("Labels") or {}
     entry = {
         "id": summary["Id"],
@@ -213,8 +312,11 @@ def read_container(api, summary):
         "cpu_usage_ns": None,
         "system_usage_ns": None,
         "online_cpus": None,
+        "data_bytes": None,
+        "data_complete": None,
         "error": None,
     }
+    read_disk(entry, data_root, max_entries)
     try:
         info = api.get("/containers/%s/json" % quote(summary["Id"]))
         state = info.get("State") or {}
@@ -252,6 +354,8 @@ def main():
             instances=dict(type="list", elements="str", default=[]),
             timeout=dict(type="float", default=10),
             workers=dict(type="int", default=64),
+            data_root=dict(type="str", default=""),
+            disk_max_entries=dict(type="int", default=100000),
         ),
         supports_check_mode=True,
     )
@@ -263,14 +367,22 @@ def main():
         listed = api.get("/containers/json?all=true&filters=%s" % quote(filters))
     except Exception as exc:
         module.fail_json(msg="Cannot read the Docker engine at %s: %s" % (params["docker_host"], exc))
+    data_root = params["data_root"]
     wanted = set(params["instances"])
     if wanted:
         listed = [c for c in listed if (c.get("Labels") or {}).get("dbvend.instance") in wanted]
     containers = []
     if listed:
         with ThreadPoolExecutor(max_workers=max(1, min(params["workers"], len(listed)))) as pool:
-            containers = list(pool.map(lambda c: read_container(api, c), listed))
-    module.exit_json(changed=False, docker_version=version, containers=containers)
+            containers = list(
+                pool.map(lambda c: read_container(api, c, data_root, params["disk_max_entries"]), listed)
+            )
+    module.exit_json(
+        changed=False,
+        docker_version=version,
+        containers=containers,
+        data_root=filesystem(data_root) if data_root else None,
+    )
 
 
 if __name__ == "__main__":

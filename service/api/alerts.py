@@ -9,32 +9,41 @@ from ..db import alerts as alerts_repo
 from ..db import events as events_repo
 from .auth import current_user, owner_filter
 from .context import services
+from .contract import contract, read_query, respond
 from .errors import ApiError, not_found, read_json
+from .monitoring_models import AlertDetail, AlertList, EventPage
 from .monitoring_schemas import AckRequest
 from .monitoring_views import alert_view, event_view
-from .params import choice_query, int_query, path_int
+from .params import path_int
+from .queries import AlertListQuery, EventListQuery
 from .schemas import parse
 
 routes = web.RouteTableDef()
-
-ALERT_STATUSES = ("pending", "firing", "acknowledged", "resolved")
+_ID = {"id": "alert id"}
 
 
 @routes.get("/api/v1/alerts")
+@contract(
+    "Alerts, newest first (yours: of your instances; admins: all)",
+    query=AlertListQuery,
+    responses={200: AlertList},
+)
 async def list_alerts(request: web.Request) -> web.Response:
     svc = services(request)
+    query = read_query(request, AlertListQuery)
     found = await alerts_repo.page(
         svc.pool,
         owner_id=owner_filter(current_user(request)),
-        instance_id=request.query.get("instance_id") or None,
-        status=choice_query(request, "status", ALERT_STATUSES),
-        rule=request.query.get("rule") or None,
-        limit=int_query(request, "limit", 100, 1, 500) or 100,
+        instance_id=query.instance_id,
+        status=query.status,
+        rule=query.rule,
+        limit=query.limit,
     )
-    return web.json_response({"items": [alert_view(a) for a in found]})
+    return respond(AlertList, {"items": [alert_view(a) for a in found]})
 
 
 @routes.get("/api/v1/alerts/{id}")
+@contract("One alert with its history", path=_ID, responses={200: AlertDetail})
 async def get_alert(request: web.Request) -> web.Response:
     svc = services(request)
     alert_id = path_int(request, "id", "alert")
@@ -42,10 +51,17 @@ async def get_alert(request: web.Request) -> web.Response:
     if alert is None:
         raise not_found("alert")
     history = await alerts_repo.history(svc.pool, [alert.id])
-    return web.json_response(alert_view(alert, history.get(alert.id, [])))
+    return respond(AlertDetail, alert_view(alert, history.get(alert.id, [])))
 
 
 @routes.post("/api/v1/alerts/{id}/ack")
+@contract(
+    "Acknowledge a firing alert (records who, when, the comment)",
+    path=_ID,
+    request=AckRequest,
+    responses={200: AlertDetail},
+    errors=(409,),
+)
 async def acknowledge(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
@@ -60,20 +76,25 @@ async def acknowledge(request: web.Request) -> web.Response:
     if alert is None:
         raise ApiError(409, f"only a firing alert can be acknowledged; this one is {status}")
     history = await alerts_repo.history(svc.pool, [alert.id])
-    return web.json_response(alert_view(alert, history.get(alert.id, [])))
+    return respond(AlertDetail, alert_view(alert, history.get(alert.id, [])))
 
 
 @routes.get("/api/v1/events")
+@contract(
+    "Events, newest first (yours: of your instances; admins: all)",
+    query=EventListQuery,
+    responses={200: EventPage},
+)
 async def list_events(request: web.Request) -> web.Response:
     svc = services(request)
-    limit = int_query(request, "limit", 100, 1, 1000) or 100
+    query = read_query(request, EventListQuery)
     rows = await events_repo.page(
         svc.pool,
         owner_id=owner_filter(current_user(request)),
-        kind=request.query.get("kind") or None,
-        instance_id=request.query.get("instance_id") or None,
-        before_id=int_query(request, "before", None, 1, 2**62),
-        limit=limit,
+        kind=query.kind,
+        instance_id=query.instance_id,
+        before_id=query.before,
+        limit=query.limit,
     )
-    next_before = rows[-1]["id"] if len(rows) == limit else None
-    return web.json_response({"items": [event_view(r) for r in rows], "next_before": next_before})
+    next_before = rows[-1]["id"] if len(rows) == query.limit else None
+    return respond(EventPage, {"items": [event_view(r) for r in rows], "next_before": next_before})

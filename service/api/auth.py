@@ -1,26 +1,27 @@
-"""Bearer-token authentication, login/logout/me, and a brake on password guessing."""
+"""Bearer-token authentication, login/logout, and password checks behind the guessing brake."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import defaultdict, deque
 
 from aiohttp import web
 
 from .. import crypto
 from ..db import tokens, users
-from ..db.users import User
+from ..db.users import Credentials, User
 from ..monitoring.gateway import AUTH_FAILURE, AuthFailure
-from .context import services
+from ..passwords import Busy
+from .context import passwords, services
+from .contract import contract, contract_of, respond
 from .errors import ApiError, Handler, read_json
+from .models import Token
 from .schemas import LoginRequest, parse
+from .throttle import THROTTLE, Throttled
 
 log = logging.getLogger(__name__)
 
 USER = web.RequestKey("user", User)
-PUBLIC = {"/api/v1/auth/login", "/api/v1/openapi.json"}
+WRONG_CREDENTIALS = "wrong username or password"
 
 routes = web.RouteTableDef()
 
@@ -41,9 +42,15 @@ def owner_filter(user: User) -> int | None:
     return None if user.is_admin else user.id
 
 
+def bearer_token(request: web.Request) -> str:
+    return request.headers.get("Authorization", "").partition(" ")[2].strip()
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/api/v1/") or request.path in PUBLIC:
+    declared = contract_of(request.match_info.handler)
+    # The contract says which routes need no token (one declaration, also in the document).
+    if not request.path.startswith("/api/v1/") or (declared is not None and declared.public):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -58,79 +65,82 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-class LoginThrottle:
-    """At most `limit` failed logins per client address in `window` seconds."""
-
-    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str) -> deque[float]:
-        stamps = self._failures[key]
-        cutoff = time.monotonic() - self.window
-        while stamps and stamps[0] < cutoff:
-            stamps.popleft()
-        return stamps
-
-    def check(self, key: str) -> None:
-        stamps = self._recent(key)
-        if len(stamps) >= self.limit:
-            retry = max(1, int(stamps[0] + self.window - time.monotonic()) + 1)
-            raise ApiError(
-                429, "too many failed logins; try again later", headers={"Retry-After": str(retry)}
-            )
-
-    def failed(self, key: str) -> None:
-        self._recent(key).append(time.monotonic())
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+def busy() -> ApiError:
+    return ApiError(
+        503,
+        "the service is busy checking passwords; try again shortly",
+        headers={"Retry-After": str(Busy.retry_after)},
+    )
 
 
-THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+async def check_password(request: web.Request, username: str, password: str) -> Credentials | None:
+    """The user's credentials when `password` is theirs and the account is enabled, else None.
+
+    The guess is charged to the brake before argon2 runs and refunded only on success. An
+    unknown name is verified against a dummy hash and a disabled user's password is still
+    checked, so neither differs from a wrong password in time, answer or budget."""
+    client = request.remote or "unknown"
+    throttle = request.app[THROTTLE]
+    try:
+        attempt = throttle.reserve(username, client)
+    except Throttled as exc:
+        # Refused attempts are events too: a burst keeps showing while the brake holds.
+        request[AUTH_FAILURE] = AuthFailure("too many failed logins (throttled)", username[:64])
+        raise ApiError(
+            429, "too many failed logins; try again later", headers={"Retry-After": str(exc.retry_after)}
+        ) from None
+    try:
+        found = await users.credentials(services(request).pool, username)
+        password_hash = found.password_hash if found else crypto.DUMMY_PASSWORD_HASH
+        ok = await passwords(request).verify(password_hash, password)
+    except Busy:
+        throttle.cancel(attempt)
+        raise busy() from None
+    except BaseException:
+        throttle.failed(attempt)  # the guess may have been evaluated: it stays spent
+        raise
+    if found is None or not ok or found.disabled:
+        throttle.failed(attempt)
+        log.info("failed password check for %r from %s", username[:64], client)
+        return None
+    throttle.succeeded(attempt)
+    return found
 
 
 @routes.post("/api/v1/auth/login")
+@contract(
+    "Log in: a bearer token for the other routes",
+    responses={200: Token},
+    errors=(400, 401, 415, 422, 429, 503),
+    request=LoginRequest,
+    public=True,
+    tags=("auth",),
+    description="Wrong passwords are braked per account and address, per account and per address"
+    " (429 with Retry-After); a disabled account answers like a wrong password.",
+)
 async def login(request: web.Request) -> web.Response:
     body = parse(LoginRequest, await read_json(request))
     svc = services(request)
-    throttle = request.app[THROTTLE]
-    client = request.remote or "unknown"
-    try:
-        throttle.check(client)
-    except ApiError:
-        # Refused attempts count too: a burst keeps showing while the throttle holds.
-        request[AUTH_FAILURE] = AuthFailure("too many failed logins (throttled)", body.username[:64])
-        raise
-    found = await users.credentials(svc.pool, body.username)
-    password_hash = found[1] if found else crypto.DUMMY_PASSWORD_HASH
-    ok = await asyncio.to_thread(crypto.verify_password, password_hash, body.password)
-    if not found or not ok:
-        throttle.failed(client)
-        log.info("failed login for %r from %s", body.username[:64], client)
-        request[AUTH_FAILURE] = AuthFailure("wrong username or password", body.username[:64])
-        raise ApiError(401, "wrong username or password", code="invalid_credentials")
-    throttle.succeeded(client)
-    user = found[0]
+    found = await check_password(request, body.username, body.password)
+    expires_at = None
     token = crypto.new_token()
-    expires_at = await tokens.create(
-        svc.pool, crypto.token_digest(token), user.id, svc.settings.token_ttl_seconds
-    )
-    return web.json_response({"token": token, "token_type": "Bearer", "expires_at": expires_at.isoformat()})
+    if found is not None:
+        # Issued only if the account is still enabled with the password just verified.
+        expires_at = await tokens.create(
+            svc.pool,
+            crypto.token_digest(token),
+            found.user.id,
+            svc.settings.token_ttl_seconds,
+            password_hash=found.password_hash,
+        )
+    if expires_at is None:
+        request[AUTH_FAILURE] = AuthFailure(WRONG_CREDENTIALS, body.username[:64])
+        raise ApiError(401, WRONG_CREDENTIALS, code="invalid_credentials")
+    return respond(Token, {"token": token, "token_type": "Bearer", "expires_at": expires_at})
 
 
 @routes.post("/api/v1/auth/logout")
+@contract("Revoke the token of this request", responses={204: None}, errors=(401,), tags=("auth",))
 async def logout(request: web.Request) -> web.Response:
-    token = request.headers["Authorization"].partition(" ")[2].strip()
-    await tokens.revoke(services(request).pool, crypto.token_digest(token))
+    await tokens.revoke(services(request).pool, crypto.token_digest(bearer_token(request)))
     return web.Response(status=204)
-
-
-def user_view(user: User) -> dict[str, object]:
-    return {"username": user.username, "is_admin": user.is_admin, "created_at": user.created_at.isoformat()}
-
-
-@routes.get("/api/v1/me")
-async def me(request: web.Request) -> web.Response:
-    return web.json_response(user_view(current_user(request)))

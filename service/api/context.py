@@ -10,7 +10,9 @@ from aiohttp import web
 from ..config import Settings
 from ..crypto import SecretBox
 from ..inventory import DockerHost
+from ..monitoring.egress import EgressPolicy
 from ..monitoring.monitor import Monitor
+from ..passwords import PasswordPool
 from ..provisioning.runner import PlaybookRunner
 from ..provisioning.waiter import OperationWaiter
 from ..provisioning.worker import Worker
@@ -26,13 +28,20 @@ class Services:
     box: SecretBox
     runner: PlaybookRunner
     waiter: OperationWaiter
+    egress: EgressPolicy  # which URLs may be registered as webhooks
     hosts: dict[str, DockerHost] = field(default_factory=dict)
     worker: Worker | None = None
     monitoring: Monitor | None = None  # the monitoring loops; None when DBVEND_COLLECT_INTERVAL=0
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+# argon2's own threads (service/passwords.py); made with the app, so tests can read its counter.
+PASSWORDS: web.AppKey[PasswordPool] = web.AppKey("password_pool", PasswordPool)
 
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def passwords(request: web.Request) -> PasswordPool:
+    return request.app[PASSWORDS]

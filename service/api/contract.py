@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..engines.base import pydantic_errors
+from .errors import validation
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -76,11 +79,21 @@ def contract_of(handler: object) -> Contract | None:
     return found if isinstance(found, Contract) else None
 
 
+class Out(BaseModel):
+    """A response body: exactly the declared fields, so a drifting response fails loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
 def respond(
-    model: type[M], data: M | Mapping[str, Any], *, status: int = 200, headers: Mapping[str, str] | None = None
+    model: type[M],
+    data: M | Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     """The JSON response, built by validating `data` against the declared response model."""
     body = data if isinstance(data, model) else model.model_validate(data)
@@ -90,3 +103,20 @@ def respond(
         content_type="application/json",
         headers=headers,
     )
+
+
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def read_query(request: web.Request, model: type[Q]) -> Q:
+    """The query string through its declared model; an empty value counts as absent."""
+    raw: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        value = request.query.get(key)
+        if value:
+            raw[key] = value
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise validation(pydantic_errors(exc, "")) from None

@@ -11,22 +11,28 @@ from aiohttp import web
 from ..db import instances, operations
 from ..engines import FieldError
 from ..monitoring.health import instance_health
-from ..provisioning import intake
+from ..provisioning import intake, quota
+from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
+from .contract import contract, read_query, respond
 from .errors import ApiError, not_found, read_json, validation
+from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
 from .monitoring_views import health_view
-from .params import int_query
+from .queries import InstanceListQuery, WaitQuery
 from .schemas import CreateInstanceRequest, parse
 from .views import instance_view, operation_view
 
 routes = web.RouteTableDef()
 
-STATUSES = ("provisioning", "running", "deleting", "failed", "stopped")
+_ID = {"id": "instance id"}
 
 
 def _wait_seconds(request: web.Request, svc: Services) -> int:
-    return int_query(request, "wait", 0, 0, svc.settings.max_wait_seconds) or 0
+    wait = read_query(request, WaitQuery).wait
+    if wait > svc.settings.max_wait_seconds:
+        raise validation([FieldError("wait", f"must be at most {svc.settings.max_wait_seconds}")])
+    return wait
 
 
 def _encode_cursor(created_at: datetime, instance_id: str) -> str:
@@ -39,7 +45,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         stamp, instance_id = json.loads(base64.urlsafe_b64decode(padded))
         return datetime.fromisoformat(stamp), str(instance_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise validation([FieldError("cursor", "is not a cursor this API gave out")]) from None
 
 
@@ -49,7 +55,8 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
         raise not_found("instance")
     body = instance_view(inst, svc.box)
     body["operation_id"] = operation_id
-    return web.json_response(
+    return respond(
+        AcceptedInstance,
         body,
         status=status,
         headers={
@@ -60,6 +67,16 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
 
 
 @routes.post("/api/v1/instances")
+@contract(
+    "Ask for a MySQL or Redis instance",
+    description="Validated and recorded at once; a worker deploys it. `settings` follow MysqlSettings or "
+    "RedisSettings by engine; unknown keys are rejected. With ?wait=N the answer is 201 once it runs. "
+    "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded.",
+    request=CreateInstanceRequest,
+    query=WaitQuery,
+    responses={201: AcceptedInstance, 202: AcceptedInstance},
+    errors=(403, 409, 503),
+)
 async def create_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
@@ -74,7 +91,12 @@ async def create_instance(request: web.Request) -> web.Response:
             body.name,
             body.settings,
             max_attempts=svc.settings.max_attempts,
+            quotas=quota_defaults(svc.settings),
         )
+    except quota.QuotaExceeded as exc:
+        raise ApiError(
+            403, str(exc), code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
+        ) from None
     except intake.NoCapacity as exc:
         raise ApiError(503, str(exc), code="no_capacity", headers={"Retry-After": "30"}) from None
     except intake.Conflict as exc:
@@ -89,30 +111,31 @@ async def create_instance(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/instances")
+@contract("Your instances, newest first", query=InstanceListQuery, responses={200: InstancePage})
 async def list_instances(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
-    engine = request.query.get("engine") or None
-    if engine is not None and engine not in ("mysql", "redis"):
-        raise validation([FieldError("engine", "must be mysql or redis")])
-    status = request.query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise validation([FieldError("status", f"must be one of: {', '.join(STATUSES)}")])
-    limit = int_query(request, "limit", 50, 1, 200) or 50
-    cursor = request.query.get("cursor")
-    after = _decode_cursor(cursor) if cursor else None
+    query = read_query(request, InstanceListQuery)
+    limit = query.limit
+    after = _decode_cursor(query.cursor) if query.cursor else None
     found = await instances.page(
-        svc.pool, owner_id=owner_filter(user), engine=engine, status=status, limit=limit + 1, after=after
+        svc.pool,
+        owner_id=owner_filter(user),
+        engine=query.engine,
+        status=query.status,
+        limit=limit + 1,
+        after=after,
     )
     more = len(found) > limit
     found = found[:limit]
     next_cursor = _encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
-    return web.json_response(
-        {"items": [instance_view(i, svc.box) for i in found], "next_cursor": next_cursor}
+    return respond(
+        InstancePage, {"items": [instance_view(i, svc.box) for i in found], "next_cursor": next_cursor}
     )
 
 
 @routes.get("/api/v1/instances/{id}")
+@contract("One instance with its connection details and health", path=_ID, responses={200: InstanceDetail})
 async def get_instance(request: web.Request) -> web.Response:
     svc = services(request)
     inst = await instances.get(
@@ -121,21 +144,31 @@ async def get_instance(request: web.Request) -> web.Response:
     if inst is None:
         raise not_found("instance")
     health = await instance_health(svc.pool, inst.id, collect_interval=svc.settings.collect_interval)
-    return web.json_response(instance_view(inst, svc.box, health_view(health)))
+    return respond(InstanceDetail, instance_view(inst, svc.box, health_view(health)))
 
 
 @routes.delete("/api/v1/instances/{id}")
+@contract(
+    "Remove the container, its data and its port",
+    path=_ID,
+    query=WaitQuery,
+    responses={202: Operation, 204: None},
+    errors=(409,),
+)
 async def delete_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = _wait_seconds(request, svc)
-    operation_id = await intake.request_delete(
-        svc.pool,
-        request.match_info["id"],
-        user,
-        owner_id=owner_filter(user),
-        max_attempts=svc.settings.max_attempts,
-    )
+    try:
+        operation_id = await intake.request_delete(
+            svc.pool,
+            request.match_info["id"],
+            user,
+            owner_id=owner_filter(user),
+            max_attempts=svc.settings.max_attempts,
+        )
+    except intake.Conflict as exc:
+        raise ApiError(409, str(exc)) from None
     if operation_id is None:
         raise not_found("instance")
     op = await svc.waiter.wait(operation_id, wait) if wait else None
@@ -144,6 +177,9 @@ async def delete_instance(request: web.Request) -> web.Response:
     if op is None:
         op = await operations.get(svc.pool, operation_id)
     assert op is not None
-    return web.json_response(
-        operation_view(op), status=202, headers={"Operation-Location": f"/api/v1/operations/{op.id}"}
+    return respond(
+        Operation,
+        operation_view(op),
+        status=202,
+        headers={"Operation-Location": f"/api/v1/operations/{op.id}"},
     )

@@ -13,14 +13,26 @@ from ..monitoring.gateway import GATEWAY
 from ..monitoring.health import stale_after
 from .auth import current_user, owner_filter
 from .context import services
+from .contract import contract, read_query, respond
 from .errors import not_found
+from .monitoring_models import InstanceMetrics
 from .monitoring_views import sample_view
-from .params import int_query
+from .queries import MetricsQuery
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
+@contract(
+    "Prometheus metrics (text format 0.0.4), outside /api/v1",
+    description="No token needed: expose it only where the scraper reaches it. HTTP request counters and "
+    "latency histograms by route template, collection rounds, instances by engine/status/host, operations "
+    "by kind/status, per-instance gauges (memory, CPU, connections, dbvend_instance_disk_bytes), each "
+    "Docker host's data root (dbvend_host_data_total_bytes, dbvend_host_data_free_bytes), open alerts.",
+    public=True,
+    responses={200: None},
+    raw={200: exposition.CONTENT_TYPE},
+)
 async def metrics(request: web.Request) -> web.Response:
     svc = services(request)
     body = await exposition.render(
@@ -32,6 +44,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/instances/{id}/metrics")
+@contract(
+    "Recent monitoring samples of one of your instances, newest first",
+    path={"id": "instance id"},
+    query=MetricsQuery,
+    responses={200: InstanceMetrics},
+)
 async def instance_metrics(request: web.Request) -> web.Response:
     svc = services(request)
     inst = await instances.get(
@@ -39,14 +57,14 @@ async def instance_metrics(request: web.Request) -> web.Response:
     )
     if inst is None:
         raise not_found("instance")
-    since = int_query(request, "since", 3600, 1, 30 * 86400) or 3600
-    limit = int_query(request, "limit", 240, 1, 5000) or 240
-    found = await samples_repo.recent(svc.pool, inst.id, since_seconds=since, limit=limit)
-    return web.json_response(
+    query = read_query(request, MetricsQuery)
+    found = await samples_repo.recent(svc.pool, inst.id, since_seconds=query.since, limit=query.limit)
+    return respond(
+        InstanceMetrics,
         {
             "instance_id": inst.id,
             "engine": inst.engine,
             "collect_interval": svc.settings.collect_interval,
             "items": [sample_view(s) for s in found],
-        }
+        },
     )

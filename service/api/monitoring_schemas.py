@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
+from ..monitoring import egress
 from ..monitoring.conditions import CONDITIONS, parse_duration
+from ..monitoring.egress import MAX_URL_LENGTH, EgressRefused
 from .schemas import Body
 
 Duration = Annotated[
@@ -71,19 +72,19 @@ class AckRequest(Body):
 
 
 class CreateWebhookRequest(Body):
-    url: str = Field(max_length=2048, description="http or https URL that receives Alertmanager v4 payloads")
+    url: str = Field(
+        max_length=MAX_URL_LENGTH,
+        description="http or https URL that receives Alertmanager v4 payloads; its host must be public "
+        "unless DBVEND_WEBHOOK_ALLOW allows its network",
+    )
     send_resolved: StrictBool = True
 
     @field_validator("url")
     @classmethod
-    def _http_only(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// URL")
-        if not parts.hostname or any(c.isspace() for c in value):
-            raise ValueError("must be an absolute URL with a host")
+    def _form(cls, value: str) -> str:
+        # The form only; the handler resolves the host and checks its addresses.
         try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise ValueError("has an invalid port") from None
+            egress.parse(value)
+        except EgressRefused as exc:
+            raise ValueError(str(exc)) from None
         return value

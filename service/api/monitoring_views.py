@@ -9,6 +9,7 @@ from ..db.alerts import Alert
 from ..db.rules import Rule
 from ..db.samples import Sample
 from ..db.webhooks import Webhook
+from ..monitoring.egress import redact
 from ..monitoring.health import Health
 
 
@@ -85,7 +86,7 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
 def webhook_view(hook: Webhook, deliveries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": hook.id,
-        "url": hook.url,
+        "url": redact(hook.url),  # the owner sees the URL, never its credentials
         "send_resolved": hook.send_resolved,
         "owner": hook.owner,
         "scope": "all alerts" if hook.owner_is_admin else "alerts of the owner's instances",
@@ -123,6 +124,7 @@ def sample_view(sample: Sample) -> dict[str, Any]:
             "cpu_percent": sample.cpu_percent,
         },
         "engine": sample.engine,
+        "disk_bytes": sample.disk_bytes,
         "error": sample.error,
     }
 

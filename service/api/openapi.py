@@ -1,287 +1,189 @@
-"""The OpenAPI 3.1 document (request schemas from the pydantic models) and Swagger UI,
-served from the swagger-ui-bundle package so it works without internet."""
+"""The OpenAPI 3.1 document, generated from the router and the handlers' declared
+contracts (service/api/contract.py), and Swagger UI, served from the swagger-ui-bundle
+package so it works without internet. No shape is written here a second time."""
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 from swagger_ui_bundle import swagger_ui_path
 
-from ..engines.mysql import MysqlSettings
-from ..engines.redis import RedisSettings
-from .schemas import CreateInstanceRequest, CreateUserRequest, LoginRequest
+from ..engines import ENGINES
+from .contract import Contract, contract, contract_of
+from .models import Error
 
 routes = web.RouteTableDef()
 
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "request_id": {"type": "string"},
-                "details": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                    },
-                },
-            },
-        }
-    },
+API_PREFIX = "/api/v1"
+DOCUMENT = web.AppKey("openapi_document", dict)
+
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No content",
+    400: "Malformed request (not JSON, or a NUL byte)",
+    401: "Missing or invalid token",
+    403: "Not allowed (administrators only, or over quota)",
+    404: "Not found (or not yours)",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid field (see details)",
+    429: "Too many attempts",
+    503: "Unavailable (no capacity)",
 }
 
 
-def _ref_health() -> dict[str, str]:
-    return {"$ref": "#/components/schemas/Health"}
+class UndocumentedRoute(RuntimeError):
+    """A route without a contract: the document would be incomplete."""
 
 
-_INSTANCE = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string", "examples": ["i-7f3k2q9x"]},
-        "name": {"type": "string"},
-        "engine": {"type": "string", "enum": ["mysql", "redis"]},
-        "status": {"type": "string", "enum": ["provisioning", "running", "deleting", "failed", "stopped"]},
-        "owner": {"type": "string"},
-        "settings": {"type": "object"},
-        "memory_mb": {"type": "integer"},
-        "placement": {
-            "type": "object",
-            "properties": {
-                "host": {"type": "string"},
-                "address": {"type": "string"},
-                "port": {"type": "integer"},
-            },
-        },
-        "connection": {
-            "type": "object",
-            "properties": {
-                "host": {"type": "string"},
-                "port": {"type": "integer"},
-                "database": {"type": "string"},
-                "username": {"type": "string"},
-                "password": {"type": "string"},
-                "uri": {"type": "string"},
-                "cli": {"type": "string"},
-            },
-        },
-        "facts": {"type": "object"},
-        "health": _ref_health(),
-        "operation_id": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "error": {"type": ["string", "null"]},
-    },
-}
-_OPERATION = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "kind": {"type": "string", "enum": ["create", "delete", "repair"]},
-        "instance_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
-        "attempts": {"type": "integer"},
-        "error": {"type": ["string", "null"]},
-        "created_at": {"type": "string", "format": "date-time"},
-        "started_at": {"type": ["string", "null"], "format": "date-time"},
-        "finished_at": {"type": ["string", "null"], "format": "date-time"},
-        "facts": {"type": ["object", "null"]},
-    },
-}
-_USER = {
-    "type": "object",
-    "properties": {
-        "username": {"type": "string"},
-        "is_admin": {"type": "boolean"},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
+class _Schemas:
+    """components/schemas, filled from the models the contracts name."""
 
+    def __init__(self) -> None:
+        self.found: dict[str, Any] = {}
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    def ref(self, model: type[BaseModel], mode: str) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
+        for name, sub in schema.pop("$defs", {}).items():
+            self._add(name, sub)
+        self._add(model.__name__, schema)
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    def _add(self, name: str, schema: dict[str, Any]) -> None:
+        known = self.found.setdefault(name, schema)
+        if known != schema:
+            raise RuntimeError(f"two different schemas are named {name}")
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Malformed request",
-        401: "Missing or invalid token",
-        403: "Administrators only",
-        404: "Not found (or not yours)",
-        409: "Conflict",
-        422: "Invalid field (see details)",
-        429: "Too many attempts",
-        503: "No capacity",
-    }
-    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
-
-
-def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
-
-
-def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": where == "path",
-        "schema": schema,
-        "description": description,
-    }
-
-
-_WAIT = _param(
-    "wait",
-    "query",
-    {"type": "integer", "minimum": 0, "maximum": 3600},
-    "seconds to wait for the operation to finish",
-)
-_ID = _param("id", "path", {"type": "string"}, "instance id")
-
-
-def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
-    for model in models:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    return schemas
-
-
-@cache
-def document() -> dict[str, Any]:
-    paths: dict[str, Any] = {
-        "/auth/login": {
-            "post": {
-                "summary": "Exchange username and password for a bearer token",
-                "security": [],
-                "requestBody": _body("LoginRequest"),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "token": {"type": "string"},
-                                "token_type": {"type": "string"},
-                                "expires_at": {"type": "string", "format": "date-time"},
-                            },
-                        },
-                        "A token",
-                    ),
-                    **_errors(400, 401, 422, 429),
-                },
+def _parameters(declared: Contract, path: str, schemas: _Schemas) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    for name in names:
+        if name not in declared.path:
+            raise UndocumentedRoute(f"{path}: path parameter {name!r} is not declared")
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "maxLength": 128},
+                "description": declared.path[name],
             }
-        },
-        "/auth/logout": {
-            "post": {
-                "summary": "Revoke the token used",
-                "responses": {"204": {"description": "Revoked"}, **_errors(401)},
-            }
-        },
-        "/me": {
-            "get": {
-                "summary": "Who the token belongs to",
-                "responses": {"200": _json(_ref("User"), "The user"), **_errors(401)},
-            }
-        },
-        "/users": {
-            "post": {
-                "summary": "Create a user (admin)",
-                "requestBody": _body("CreateUserRequest"),
-                "responses": {"201": _json(_ref("User"), "Created"), **_errors(401, 403, 409, 422)},
-            },
-            "get": {
-                "summary": "List users (admin)",
-                "responses": {
-                    "200": _json(
-                        {"type": "object", "properties": {"items": {"type": "array", "items": _ref("User")}}},
-                        "Users",
-                    ),
-                    **_errors(401, 403),
-                },
-            },
-        },
-        "/instances": {
-            "post": {
-                "summary": "Ask for a MySQL or Redis instance",
-                "description": "Validated and recorded at once; a worker deploys it. settings follow "
-                "MysqlSettings or RedisSettings by engine; unknown keys are rejected.",
-                "parameters": [_WAIT],
-                "requestBody": _body("CreateInstanceRequest"),
-                "responses": {
-                    "201": _json(_ref("Instance"), "Running (with ?wait)"),
-                    "202": _json(_ref("Instance"), "Accepted, provisioning"),
-                    **_errors(400, 401, 409, 422, 503),
-                },
-            },
-            "get": {
-                "summary": "Your instances, newest first",
-                "parameters": [
-                    _param("engine", "query", {"type": "string", "enum": ["mysql", "redis"]}, "filter"),
-                    _param("status", "query", {"type": "string"}, "filter"),
-                    _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
-                    _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
-                ],
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "items": {"type": "array", "items": _ref("Instance")},
-                                "next_cursor": {"type": ["string", "null"]},
-                            },
-                        },
-                        "A page",
-                    ),
-                    **_errors(401, 422),
-                },
-            },
-        },
-        "/instances/{id}": {
-            "get": {
-                "summary": "One instance with its connection details",
-                "parameters": [_ID],
-                "responses": {"200": _json(_ref("Instance"), "The instance"), **_errors(401, 404)},
-            },
-            "delete": {
-                "summary": "Remove the container, its data and its port",
-                "parameters": [_ID, _WAIT],
-                "responses": {
-                    "204": {"description": "Deleted (with ?wait)"},
-                    "202": _json(_ref("Operation"), "Deleting"),
-                    **_errors(401, 404, 422),
-                },
-            },
-        },
-        "/operations/{id}": {
-            "get": {
-                "summary": "How a create or delete went",
-                "parameters": [_param("id", "path", {"type": "string"}, "operation id")],
-                "responses": {"200": _json(_ref("Operation"), "The operation"), **_errors(401, 404)},
-            }
-        },
-    }
-    schemas = _model_schemas(
-        LoginRequest, CreateUserRequest, CreateInstanceRequest, MysqlSettings, RedisSettings
-    )
-    schemas.update({"Error": _ERROR, "Instance": _INSTANCE, "Operation": _OPERATION, "User": _USER})
-    from . import openapi_monitoring  # imports this module's helpers
+        )
+    if declared.query is not None:
+        model_schema = declared.query.model_json_schema(mode="validation")
+        required = set(model_schema.get("required", []))
+        for name, prop in model_schema.get("properties", {}).items():
+            description = prop.pop("description", "")
+            prop.pop("title", None)
+            prop = _without_null(prop)
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in required,
+                    "schema": prop,
+                    "description": description,
+                }
+            )
+    return params
 
-    paths.update(openapi_monitoring.paths())
-    schemas.update(openapi_monitoring.schemas())
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string: `X | None` is documented as X."""
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        kept = [b for b in branches if b != {"type": "null"}]
+        if len(kept) == 1:
+            rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
+            return {**kept[0], **rest}
+    return schema
+
+
+def _status_codes(declared: Contract, path: str) -> list[int]:
+    codes = set(declared.errors)
+    if not declared.public:
+        codes.add(401)
+    if declared.admin:
+        codes.add(403)
+    if declared.request is not None:
+        codes.update((400, 413, 415, 422))
+    if declared.query is not None:
+        codes.add(422)
+    if "{" in path:
+        codes.add(404)
+    return sorted(codes)
+
+
+def _operation(declared: Contract, path: str, schemas: _Schemas) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, model in declared.responses.items():
+        text = _STATUS_TEXT.get(status, "OK")
+        if status in declared.raw:
+            content_type = declared.raw[status]
+            responses[str(status)] = {
+                "description": text,
+                "content": {content_type: {"schema": {"type": "string"}}},
+            }
+        elif model is None:
+            responses[str(status)] = {"description": text}
+        else:
+            responses[str(status)] = _json(schemas.ref(model, "serialization"), text)
+    error_ref = schemas.ref(Error, "serialization")
+    for status in _status_codes(declared, path):
+        responses[str(status)] = _json(error_ref, _STATUS_TEXT[status])
+    operation: dict[str, Any] = {"summary": declared.summary, "responses": responses}
+    if declared.description:
+        operation["description"] = declared.description
+    if declared.tags:
+        operation["tags"] = list(declared.tags)
+    if declared.public:
+        operation["security"] = []
+    params = _parameters(declared, path, schemas)
+    if params:
+        operation["parameters"] = params
+    if declared.request is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.ref(declared.request, "validation")}},
+        }
+    return operation
+
+
+def _documented_routes(router: web.UrlDispatcher) -> Iterable[tuple[str, str, Contract]]:
+    for route in router.routes():
+        if route.method == "HEAD" or isinstance(route.resource, web.StaticResource) or route.resource is None:
+            continue
+        path = route.resource.canonical
+        declared = contract_of(route.handler)
+        if declared is None:
+            raise UndocumentedRoute(f"{route.method} {path} declares no contract")
+        yield route.method.lower(), path, declared
+
+
+def document(router: web.UrlDispatcher, extra_models: Iterable[type[BaseModel]] = ()) -> dict[str, Any]:
+    """The whole document; raises UndocumentedRoute when a route declares nothing."""
+    schemas = _Schemas()
+    paths: dict[str, Any] = {}
+    for method, path, declared in _documented_routes(router):
+        inside = path.startswith(API_PREFIX + "/")
+        key = path[len(API_PREFIX) :] if inside else path
+        entry = paths.setdefault(key, {})
+        if not inside:
+            entry["servers"] = [{"url": "/"}]
+        entry[method] = _operation(declared, path, schemas)
+    for model in extra_models:
+        schemas.ref(model, "validation")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -289,19 +191,26 @@ def document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Real, connectable MySQL and Redis instances on request.",
         },
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": API_PREFIX}],
         "security": [{"bearer": []}],
-        "paths": paths,
+        "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": schemas,
+            "schemas": dict(sorted(schemas.found.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
 
 
+def install(app: web.Application) -> None:
+    """Generate the document once, when every route is in the router."""
+    settings_models = [engine.settings_model for engine in ENGINES.values()]
+    app[DOCUMENT] = document(app.router, settings_models)
+
+
 @routes.get("/api/v1/openapi.json")
-async def openapi_json(_request: web.Request) -> web.Response:
-    return web.json_response(document())
+@contract("This document", responses={200: None}, public=True, raw={200: "application/json"})
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DOCUMENT])
 
 
 _DOCS_PAGE = """<!doctype html>
@@ -318,11 +227,15 @@ _DOCS_INIT = """window.onload = function () {
 
 
 @routes.get("/api/docs")
+@contract("Swagger UI for this document", responses={200: None}, public=True, raw={200: "text/html"})
 async def docs(_request: web.Request) -> web.Response:
     return web.Response(text=_DOCS_PAGE, content_type="text/html")
 
 
 @routes.get("/api/docs/init.js")
+@contract(
+    "Swagger UI's start-up script", responses={200: None}, public=True, raw={200: "application/javascript"}
+)
 async def docs_init(_request: web.Request) -> web.Response:
     return web.Response(text=_DOCS_INIT, content_type="application/javascript")
 

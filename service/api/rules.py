@@ -13,13 +13,28 @@ from ..engines import FieldError
 from ..monitoring.conditions import validate
 from .auth import require_admin
 from .context import services
+from .contract import contract, respond
 from .errors import ApiError, not_found, read_json, validation
+from .monitoring_models import Rule as RuleOut
+from .monitoring_models import RuleList
 from .monitoring_schemas import CreateRuleRequest, RuleFields, UpdateRuleRequest
 from .monitoring_views import rule_view
 from .schemas import parse
 
 routes = web.RouteTableDef()
+_NAME = {"name": "rule name"}
 
+# Fields a PATCH may leave out but may not clear (`threshold: null` does clear).
+_NOT_NULL = (
+    "condition",
+    "for_seconds",
+    "keep_firing_for",
+    "severity",
+    "enabled",
+    "labels",
+    "description",
+    "params",
+)
 # body field -> column
 _COLUMNS = {"for_seconds": "for_seconds", "keep_firing_for": "keep_firing_for_seconds"}
 
@@ -28,7 +43,7 @@ def _values(body: RuleFields, base: Rule | None) -> dict[str, Any]:
     """Columns to write: the fields sent, checked together with what the rule keeps."""
     sent = body.model_dump(exclude_unset=True)
     sent.pop("name", None)
-    for key in ("for_seconds", "keep_firing_for", "severity", "enabled", "labels", "description", "params"):
+    for key in _NOT_NULL:
         if key in sent and sent[key] is None:
             raise validation([FieldError("for" if key == "for_seconds" else key, "may not be null")])
     condition = sent.get("condition", base.condition if base else None)
@@ -48,14 +63,22 @@ def _values(body: RuleFields, base: Rule | None) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/rules")
+@contract("Alert rules (admin)", admin=True, responses={200: RuleList})
 async def list_rules(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(
-        {"items": [rule_view(r) for r in await rules_repo.list_all(services(request).pool)]}
+    return respond(
+        RuleList, {"items": [rule_view(r) for r in await rules_repo.list_all(services(request).pool)]}
     )
 
 
 @routes.post("/api/v1/rules")
+@contract(
+    "Add a rule (admin): a condition from the fixed set, its threshold and params",
+    admin=True,
+    request=CreateRuleRequest,
+    responses={201: RuleOut},
+    errors=(409,),
+)
 async def create_rule(request: web.Request) -> web.Response:
     require_admin(request)
     svc = services(request)
@@ -63,19 +86,27 @@ async def create_rule(request: web.Request) -> web.Response:
     rule = await rules_repo.create(svc.pool, body.name, _values(body, None))
     if rule is None:
         raise ApiError(409, f"a rule named {body.name!r} exists", details=[FieldError("name", "is taken")])
-    return web.json_response(rule_view(rule), status=201, headers={"Location": f"/api/v1/rules/{rule.name}"})
+    return respond(RuleOut, rule_view(rule), status=201, headers={"Location": f"/api/v1/rules/{rule.name}"})
 
 
 @routes.get("/api/v1/rules/{name}")
+@contract("One rule (admin)", admin=True, path=_NAME, responses={200: RuleOut})
 async def get_rule(request: web.Request) -> web.Response:
     require_admin(request)
     rule = await rules_repo.get(services(request).pool, request.match_info["name"])
     if rule is None:
         raise not_found("rule")
-    return web.json_response(rule_view(rule))
+    return respond(RuleOut, rule_view(rule))
 
 
 @routes.patch("/api/v1/rules/{name}")
+@contract(
+    "Change a rule (admin); only the fields sent change",
+    admin=True,
+    path=_NAME,
+    request=UpdateRuleRequest,
+    responses={200: RuleOut},
+)
 async def update_rule(request: web.Request) -> web.Response:
     require_admin(request)
     svc = services(request)
@@ -86,10 +117,17 @@ async def update_rule(request: web.Request) -> web.Response:
     updated = await rules_repo.update(svc.pool, rule.name, _values(body, rule))
     if updated is None:
         raise not_found("rule")
-    return web.json_response(rule_view(updated))
+    return respond(RuleOut, rule_view(updated))
 
 
 @routes.delete("/api/v1/rules/{name}")
+@contract(
+    "Delete a rule (admin); built-in rules can only be disabled",
+    admin=True,
+    path=_NAME,
+    responses={204: None},
+    errors=(409,),
+)
 async def delete_rule(request: web.Request) -> web.Response:
     require_admin(request)
     svc = services(request)

@@ -1,40 +1,80 @@
 """/api/v1/webhooks: receivers of alert notifications (Alertmanager webhook v4 payloads),
 owned by the caller. An admin's webhook gets every alert; a user's gets the alerts of
-the user's own instances."""
+the user's own instances. A URL is registered only when the egress policy lets the
+service call it (service/monitoring/egress.py), and each user has at most
+DBVEND_WEBHOOK_LIMIT of them."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..db import webhooks as webhooks_repo
+from ..engines import FieldError
+from ..monitoring.egress import EgressRefused
 from .auth import current_user
 from .context import services
-from .errors import not_found, read_json
+from .contract import contract, respond
+from .errors import ApiError, not_found, read_json, validation
+from .monitoring_models import Webhook, WebhookDetail, WebhookList
 from .monitoring_schemas import CreateWebhookRequest
 from .monitoring_views import webhook_view
 from .params import path_int
 from .schemas import parse
 
 routes = web.RouteTableDef()
+_ID = {"id": "webhook id"}
 
 
 @routes.post("/api/v1/webhooks")
+@contract(
+    "Receive alerts as Alertmanager webhook (v4) payloads: an admin's webhook gets every alert, "
+    "a user's the alerts of the user's instances",
+    description="The URL must be http(s) and its host public (not loopback, private, link-local, "
+    "unique-local, multicast, reserved, nor this service) unless DBVEND_WEBHOOK_ALLOW allows its "
+    "network; 403 quota_exceeded past DBVEND_WEBHOOK_LIMIT webhooks per user.",
+    request=CreateWebhookRequest,
+    responses={201: Webhook},
+    errors=(400, 401, 403, 415, 422),
+    tags=("monitoring",),
+)
 async def create_webhook(request: web.Request) -> web.Response:
     svc = services(request)
     body = parse(CreateWebhookRequest, await read_json(request))
-    hook = await webhooks_repo.create(svc.pool, current_user(request).id, body.url, body.send_resolved)
-    return web.json_response(
-        webhook_view(hook), status=201, headers={"Location": f"/api/v1/webhooks/{hook.id}"}
+    try:
+        await svc.egress.check(body.url)
+    except EgressRefused as exc:
+        raise validation([FieldError("url", str(exc))]) from None
+    limit = svc.settings.webhook_limit
+    hook = await webhooks_repo.create_within(
+        svc.pool, current_user(request).id, body.url, body.send_resolved, limit=limit
+    )
+    if hook is None:
+        raise ApiError(
+            403,
+            f"quota exceeded: at most {limit} webhooks per user",
+            code="quota_exceeded",
+            details=[FieldError("webhooks", f"limit of {limit} reached; delete one first")],
+        )
+    return respond(
+        Webhook, webhook_view(hook), status=201, headers={"Location": f"/api/v1/webhooks/{hook.id}"}
     )
 
 
 @routes.get("/api/v1/webhooks")
+@contract("Your webhooks", responses={200: WebhookList}, errors=(401,), tags=("monitoring",))
 async def list_webhooks(request: web.Request) -> web.Response:
     hooks = await webhooks_repo.list_for(services(request).pool, current_user(request).id)
-    return web.json_response({"items": [webhook_view(h) for h in hooks]})
+    return respond(WebhookList, {"items": [webhook_view(h) for h in hooks]})
 
 
 @routes.get("/api/v1/webhooks/{id}")
+@contract(
+    "One of your webhooks with its recent deliveries",
+    responses={200: WebhookDetail},
+    errors=(401, 404),
+    path=_ID,
+    tags=("monitoring",),
+)
 async def get_webhook(request: web.Request) -> web.Response:
     svc = services(request)
     webhook_id = path_int(request, "id", "webhook")
@@ -44,10 +84,13 @@ async def get_webhook(request: web.Request) -> web.Response:
     )
     if hook is None:
         raise not_found("webhook")
-    return web.json_response(webhook_view(hook, await webhooks_repo.recent_for(svc.pool, hook.id)))
+    return respond(WebhookDetail, webhook_view(hook, await webhooks_repo.recent_for(svc.pool, hook.id)))
 
 
 @routes.delete("/api/v1/webhooks/{id}")
+@contract(
+    "Remove one of your webhooks", responses={204: None}, errors=(401, 404), path=_ID, tags=("monitoring",)
+)
 async def delete_webhook(request: web.Request) -> web.Response:
     svc = services(request)
     if not await webhooks_repo.delete(svc.pool, path_int(request, "id", "webhook"), current_user(request).id):

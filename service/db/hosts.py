@@ -36,15 +36,23 @@ async def sync(db: Conn, hosts: Iterable[DockerHost]) -> None:
         )
 
 
+# A host's committed memory is that of the instances holding a port claim on it: a live
+# instance always does, and a failed or deleted one keeps its claim until its container is
+# known to be gone (the worker or a background cleanup releases it then).
+_COMMITTED = (
+    "SELECT pc.host, sum(i.memory_mb) AS committed_mb, count(*) AS claims FROM port_claims pc"
+    " JOIN instances i ON i.id = pc.instance_id GROUP BY pc.host"
+)
+
+
 async def placeable_loads(db: Executor) -> list[HostLoad]:
     """Load of every host that may take new instances (up, in the inventory)."""
     rows = await db.fetch(
         "SELECT h.name, h.capacity_mb, h.port_min, h.port_max,"
-        " coalesce(sum(i.memory_mb), 0) AS committed_mb, count(i.id) AS instances"
-        " FROM hosts h LEFT JOIN instances i"
-        "   ON i.host = h.name AND i.deleted_at IS NULL AND i.status <> 'failed'"
+        " coalesce(c.committed_mb, 0) AS committed_mb, coalesce(c.claims, 0) AS instances"
+        f" FROM hosts h LEFT JOIN ({_COMMITTED}) c ON c.host = h.name"
         " WHERE h.state = 'up' AND NOT h.draining AND h.in_inventory"
-        " GROUP BY h.name ORDER BY h.name"
+        " ORDER BY h.name"
     )
     return [
         HostLoad(
@@ -60,12 +68,16 @@ async def placeable_loads(db: Executor) -> list[HostLoad]:
 
 
 async def overview(db: Executor) -> list[dict[str, Any]]:
-    """Every known host with its load, for the admin's fleet view."""
+    """Every known host with its load and owed cleanups, for the admin's fleet view."""
     rows = await db.fetch(
-        "SELECT h.*, coalesce(sum(i.memory_mb) FILTER (WHERE i.status <> 'failed'), 0) AS committed_mb,"
-        " count(i.id) AS instances"
-        " FROM hosts h LEFT JOIN instances i ON i.host = h.name AND i.deleted_at IS NULL"
-        " GROUP BY h.name ORDER BY h.name"
+        "SELECT h.*, coalesce(c.committed_mb, 0) AS committed_mb,"
+        " (SELECT count(*) FROM instances i WHERE i.host = h.name AND i.deleted_at IS NULL) AS instances,"
+        " (SELECT count(*) FROM host_cleanups hc WHERE hc.host = h.name AND hc.status = 'pending')"
+        "   AS cleanups_pending,"
+        " (SELECT count(*) FROM host_cleanups hc WHERE hc.host = h.name AND hc.status = 'failed')"
+        "   AS cleanups_failed"
+        f" FROM hosts h LEFT JOIN ({_COMMITTED}) c ON c.host = h.name"
+        " ORDER BY h.name"
     )
     return [dict(r) for r in rows]
 
@@ -106,7 +118,21 @@ async def add_cleanup(db: Executor, host: str, instance_id: str, reason: str) ->
 
 
 async def cleanups(db: Executor, host: str) -> list[str]:
-    rows = await db.fetch("SELECT instance_id FROM host_cleanups WHERE host = $1 ORDER BY created_at", host)
+    """Cleanups due on this host. One whose instance lives on the host again (a create that
+    was retried there and runs) is moot and dropped; one whose instance has an operation in
+    flight there waits for it."""
+    await db.execute(
+        "DELETE FROM host_cleanups hc USING instances i WHERE hc.instance_id = i.id AND hc.host = $1"
+        " AND i.host = $1 AND i.deleted_at IS NULL AND i.status = 'running'",
+        host,
+    )
+    rows = await db.fetch(
+        "SELECT hc.instance_id FROM host_cleanups hc JOIN instances i ON i.id = hc.instance_id"
+        " WHERE hc.host = $1 AND hc.status = 'pending' AND hc.next_attempt_at <= now()"
+        " AND NOT (i.host = $1 AND i.deleted_at IS NULL AND i.status IN ('provisioning', 'deleting'))"
+        " ORDER BY hc.created_at",
+        host,
+    )
     return [r["instance_id"] for r in rows]
 
 
@@ -114,3 +140,32 @@ async def cleanup_done(db: Executor, host: str, instance_ids: list[str]) -> None
     await db.execute(
         "DELETE FROM host_cleanups WHERE host = $1 AND instance_id = ANY($2)", host, instance_ids
     )
+
+
+async def cleanup_failed(
+    db: Executor, host: str, instance_id: str, error: str, *, base_delay: float, max_attempts: int
+) -> bool:
+    """Count a failed try and back off (base_delay doubling, at most an hour); after
+    max_attempts the cleanup is 'failed' (it keeps the port claim and waits for an admin).
+    Returns True when it has just become failed."""
+    row = await db.fetchrow(
+        "UPDATE host_cleanups SET attempts = attempts + 1, last_error = $3,"
+        " next_attempt_at = now() + make_interval(secs => least(3600, $4 * power(2, attempts))),"
+        " status = CASE WHEN attempts + 1 >= $5 THEN 'failed' ELSE 'pending' END"
+        " WHERE host = $1 AND instance_id = $2 RETURNING status",
+        host,
+        instance_id,
+        error,
+        float(base_delay),
+        max_attempts,
+    )
+    return row is not None and row["status"] == "failed"
+
+
+async def retry_failed_cleanups(db: Executor) -> int:
+    """An admin's inventory reload gives failed cleanups another round of attempts."""
+    result = await db.execute(
+        "UPDATE host_cleanups SET status = 'pending', attempts = 0, next_attempt_at = now()"
+        " WHERE status = 'failed'"
+    )
+    return int(result.split()[-1])

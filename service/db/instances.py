@@ -118,6 +118,27 @@ async def get(db: Executor, instance_id: str, *, owner_id: int | None = None) ->
     return _instance(row) if row else None
 
 
+@dataclass(frozen=True)
+class Locked:
+    id: str
+    status: str
+    host: str
+    host_in_inventory: bool
+
+
+async def lock_live(db: Executor, instance_id: str, *, owner_id: int | None) -> Locked | None:
+    """A live instance's row, locked for the rest of the transaction (a delete being queued)."""
+    row = await db.fetchrow(
+        "SELECT i.id, i.status, i.host, h.in_inventory FROM instances i JOIN hosts h ON h.name = i.host"
+        f" WHERE i.id = $1 AND i.{LIVE} AND ($2::bigint IS NULL OR i.owner_id = $2) FOR UPDATE OF i",
+        instance_id,
+        owner_id,
+    )
+    if row is None:
+        return None
+    return Locked(row["id"], row["status"], row["host"], row["in_inventory"])
+
+
 async def get_any(db: Executor, instance_id: str) -> Instance | None:
     """Also deleted ones: the worker finishing an operation needs them."""
     row = await db.fetchrow(f"{_SELECT} WHERE i.id = $1", instance_id)

@@ -1,7 +1,10 @@
 """Operations: every create and delete, who asked, with what, and how it ended.
 
 A worker claims open operations with FOR UPDATE SKIP LOCKED and holds a lease it
-renews; an operation whose lease ran out (its worker died) is claimed again."""
+renews; an operation whose lease ran out (its worker died) is claimed again. Every claim
+bumps the operation's lease generation: the worker's writes (renew, finish, retry_later)
+carry the Lease it claimed with and match nothing once another claim has happened, so a
+worker that was paused past its lease cannot record what it found when it wakes."""
 
 from __future__ import annotations
 
@@ -13,6 +16,15 @@ if TYPE_CHECKING:
     from asyncpg import Record
 
     from . import Executor
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The fencing token a worker holds for one claim of one operation."""
+
+    operation_id: str
+    owner: str
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,12 @@ class Operation:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    lease_owner: str | None = None
+    lease_generation: int = 0
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.id, self.lease_owner or "", self.lease_generation)
 
 
 def _operation(r: Record) -> Operation:
@@ -47,6 +65,8 @@ def _operation(r: Record) -> Operation:
         created_at=r["created_at"],
         started_at=r["started_at"],
         finished_at=r["finished_at"],
+        lease_owner=r["lease_owner"],
+        lease_generation=r["lease_generation"],
     )
 
 
@@ -101,6 +121,7 @@ async def claim(db: Executor, worker: str, lease_seconds: int, limit: int) -> li
     rows = await db.fetch(
         """
         UPDATE operations o SET status = 'running', attempts = o.attempts + 1, lease_owner = $1,
+               lease_generation = o.lease_generation + 1,
                lease_expires_at = now() + make_interval(secs => $2),
                started_at = coalesce(o.started_at, now())
         WHERE o.id IN (
@@ -121,48 +142,72 @@ async def claim(db: Executor, worker: str, lease_seconds: int, limit: int) -> li
     return sorted((_operation(r) for r in rows), key=lambda op: op.created_at)
 
 
-async def renew(db: Executor, worker: str, ids: list[str], lease_seconds: int) -> None:
-    await db.execute(
-        "UPDATE operations SET lease_expires_at = now() + make_interval(secs => $3)"
-        " WHERE id = ANY($2) AND lease_owner = $1 AND status = 'running'",
-        worker,
-        ids,
-        lease_seconds,
+# The fence every worker write carries: still running, still this owner, still this claim.
+_FENCE = "status = 'running' AND lease_owner = $2 AND lease_generation = $3"
+
+
+async def renew(db: Executor, leases: list[Lease], lease_seconds: float) -> set[Lease]:
+    """Extend the leases still held; returns those (the others were lost to another claim)."""
+    if not leases:
+        return set()
+    rows = await db.fetch(
+        "UPDATE operations o SET lease_expires_at = now() + make_interval(secs => $4)"
+        " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS l(id, owner, generation)"
+        " WHERE o.id = l.id AND o.status = 'running' AND o.lease_owner = l.owner"
+        " AND o.lease_generation = l.generation"
+        " RETURNING o.id, o.lease_owner, o.lease_generation",
+        [lease.operation_id for lease in leases],
+        [lease.owner for lease in leases],
+        [lease.generation for lease in leases],
+        float(lease_seconds),
     )
+    return {Lease(r["id"], r["lease_owner"], r["lease_generation"]) for r in rows}
 
 
 async def finish(
     db: Executor,
-    operation_id: str,
+    lease: Lease,
     status: str,
     *,
     error: str | None = None,
     facts: dict[str, Any] | None = None,
-) -> None:
-    await db.execute(
-        "UPDATE operations SET status = $2, error = $3, facts = $4, finished_at = now(),"
-        " lease_owner = NULL, lease_expires_at = NULL WHERE id = $1",
-        operation_id,
+) -> bool:
+    """Record the end; False (nothing written) when the lease was lost."""
+    result = await db.execute(
+        "UPDATE operations SET status = $4, error = $5, facts = $6, finished_at = now(),"
+        f" lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND {_FENCE}",
+        lease.operation_id,
+        lease.owner,
+        lease.generation,
         status,
         error,
         facts,
     )
-    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"done:{operation_id}")
+    if not result.endswith(" 1"):
+        return False
+    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"done:{lease.operation_id}")
+    return True
 
 
 async def retry_later(
-    db: Executor, operation_id: str, delay_seconds: float, error: str, *, count_attempt: bool = True
-) -> None:
-    await db.execute(
-        "UPDATE operations SET status = 'pending', error = $2, lease_owner = NULL,"
-        " lease_expires_at = NULL, not_before = now() + make_interval(secs => $3),"
-        " attempts = attempts - CASE WHEN $4 THEN 0 ELSE 1 END WHERE id = $1",
-        operation_id,
+    db: Executor, lease: Lease, delay_seconds: float, error: str, *, count_attempt: bool = True
+) -> bool:
+    """Hand the operation back to the queue; False (nothing written) when the lease was lost."""
+    result = await db.execute(
+        "UPDATE operations SET status = 'pending', error = $4, lease_owner = NULL,"
+        " lease_expires_at = NULL, not_before = now() + make_interval(secs => $5),"
+        f" attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END WHERE id = $1 AND {_FENCE}",
+        lease.operation_id,
+        lease.owner,
+        lease.generation,
         error,
         delay_seconds,
         count_attempt,
     )
-    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{operation_id}")
+    if not result.endswith(" 1"):
+        return False
+    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{lease.operation_id}")
+    return True
 
 
 async def cancel_pending(db: Executor, instance_id: str, kind: str, reason: str) -> list[str]:

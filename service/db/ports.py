@@ -42,12 +42,12 @@ async def release(db: Executor, instance_id: str) -> None:
     await db.execute("DELETE FROM port_claims WHERE instance_id = $1", instance_id)
 
 
-async def release_if_deleted(db: Executor, instance_id: str, host: str) -> None:
-    """After a deferred cleanup: drop the claim of an instance that is gone (a moved
-    instance's claim is on its new host and stays)."""
+async def release_if_gone(db: Executor, instance_id: str, host: str) -> None:
+    """After a cleanup removed the container: drop the claim of an instance that is deleted
+    or failed (a moved instance's claim is on its new host and stays)."""
     await db.execute(
         "DELETE FROM port_claims pc USING instances i WHERE pc.instance_id = i.id"
-        " AND i.id = $1 AND pc.host = $2 AND i.deleted_at IS NOT NULL",
+        " AND i.id = $1 AND pc.host = $2 AND (i.deleted_at IS NOT NULL OR i.status = 'failed')",
         instance_id,
         host,
     )

@@ -31,6 +31,8 @@ class Sample:
     engine: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     at: datetime | None = None
+    container_id: str | None = None
+    disk_bytes: int | None = None  # the instance's directory on its host
 
 
 _COLUMNS = (
@@ -50,6 +52,8 @@ _COLUMNS = (
     "online_cpus",
     "engine",
     "error",
+    "container_id",
+    "disk_bytes",
 )
 
 
@@ -79,6 +83,18 @@ async def latest(
         " ORDER BY s.instance_id, s.at DESC",
         max_age_seconds,
         ids,
+    )
+    return {r["instance_id"]: _sample(r) for r in rows}
+
+
+async def last_known(db: Executor, instance_ids: Iterable[str]) -> dict[str, Sample]:
+    """The newest sample of each instance that saw its container (a restart count), however
+    old: what a new leader compares the next restart count with."""
+    rows = await db.fetch(
+        "SELECT s.* FROM unnest($1::text[]) AS i(id) CROSS JOIN LATERAL"
+        " (SELECT * FROM samples WHERE instance_id = i.id AND restart_count IS NOT NULL"
+        " ORDER BY at DESC LIMIT 1) s",
+        list(instance_ids),
     )
     return {r["instance_id"]: _sample(r) for r in rows}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from asyncpg import Record
 
-    from . import Executor
+    from . import Executor, Pool
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,21 @@ async def create(db: Executor, owner_id: int, url: str, send_resolved: bool) -> 
     row = await db.fetchrow(f"{_SELECT} AND w.id = $1", new_id)
     assert row is not None
     return _webhook(row)
+
+
+async def create_within(
+    pool: Pool, owner_id: int, url: str, send_resolved: bool, *, limit: int
+) -> Webhook | None:
+    """A new webhook, unless the owner already has `limit` of them (None, nothing written).
+    The owner's row is locked first, so concurrent creates cannot both pass the count."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", owner_id)
+        count = await conn.fetchval(
+            "SELECT count(*) FROM webhooks WHERE owner_id = $1 AND deleted_at IS NULL", owner_id
+        )
+        if count >= limit:
+            return None
+        return await create(conn, owner_id, url, send_resolved)
 
 
 async def list_for(db: Executor, owner_id: int | None) -> list[Webhook]:

@@ -1,7 +1,8 @@
 """The instance collector: one round asks every Docker host with running instances, in one
 ansible-runner call of playbooks/collect.yml (one module execution per host), for the
-state of its dbvend containers, then probes each running engine with dbvend's admin
-account, and turns it all into one sample per instance."""
+state of its dbvend containers and the disk they use, then probes each running engine
+with dbvend's admin account, and turns it all into one sample per instance and one per
+host (its data root's filesystem)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
+from ..db import host_samples as host_samples_repo
 from ..db import instances as instances_repo
 from ..db import samples as samples_repo
+from ..db.host_samples import HostSample
 from ..db.instances import Instance
 from ..db.samples import Sample
 from ..inventory import DockerHost
 from ..provisioning.runner import PlaybookRunner
 from .conditions import InstanceState
 from .probes import ProbeResult, add_deltas, probe_mysql, probe_redis
+from .restarts import Baseline, baseline_of, restarts_since
 
 if TYPE_CHECKING:
     from ..db import Pool
@@ -29,8 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAYBOOK = "collect.yml"
-# Container states in which the restart policy will not bring the server back.
-STOPPED = ("exited", "created", "dead")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Round:
     failed_hosts: dict[str, str] = field(default_factory=dict)
     instances: dict[str, Instance] = field(default_factory=dict)
     previous: dict[str, Sample] = field(default_factory=dict)  # the round before, per instance
+    baselines: dict[str, Baseline | None] = field(default_factory=dict)  # restart counts, per instance
+    hosts: dict[str, HostSample] = field(default_factory=dict)  # data root filesystems, per host
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
@@ -56,6 +60,23 @@ def _time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _host_sample(host: str, data_root: object) -> HostSample | None:
+    if not isinstance(data_root, Mapping) or not isinstance(data_root.get("path"), str):
+        return None
+    error = data_root.get("error")
+    return HostSample(
+        host=host,
+        data_root=data_root["path"][:4096],
+        total_bytes=_int(data_root.get("total_bytes")),
+        free_bytes=_int(data_root.get("free_bytes")),
+        error=str(error)[:500] if error else None,
+    )
 
 
 def _cpu_percent(
@@ -91,11 +112,15 @@ class InstanceCollector:
         self.probe_timeout = probe_timeout
         self._probe_slots = asyncio.Semaphore(probe_concurrency)
         self._previous: dict[str, Sample] | None = None
+        self._baselines: dict[str, Baseline | None] = {}
+        self._hosts: dict[str, HostSample] = {}
         self.rounds = 0
 
     def forget(self) -> None:
         """Drop the previous round: the next one continues from the store."""
         self._previous = None
+        self._baselines = {}
+        self._hosts = {}
 
     async def collect_once(self) -> Round:
         started = time.perf_counter()
@@ -126,14 +151,29 @@ class InstanceCollector:
                     iid = container.get("instance_id")
                     if isinstance(iid, str):
                         current.containers[iid] = container
+                if (disk := _host_sample(name, facts.get("data_root"))) is not None:
+                    current.hosts[name] = disk
                 for inst in insts:
                     current.instances[inst.id] = inst
+        fresh = list(current.hosts.values())
+        # A host that did not answer keeps its last figures (its alert must not clear).
+        current.hosts = {
+            **{h: s for h, s in self._hosts.items() if h in current.failed_hosts},
+            **current.hosts,
+        }
+        await self._load_baselines(current)
         step = time.perf_counter()
         states = await asyncio.gather(*(self._observe(inst, current) for inst in current.instances.values()))
         current.timings["probes"] = time.perf_counter() - step
         current.states = list(states)
         await samples_repo.insert_many(self.pool, current.samples, now)
+        await host_samples_repo.insert_many(self.pool, fresh, now)
         self._previous = {s.instance_id: s for s in current.samples}
+        self._hosts = current.hosts
+        for sample in current.samples:
+            if (baseline := baseline_of(sample)) is not None:
+                current.baselines[sample.instance_id] = baseline
+        self._baselines = current.baselines
         current.seconds = time.perf_counter() - started
         self.rounds += 1
         log.info(
@@ -144,6 +184,16 @@ class InstanceCollector:
             ", ".join(f"{k} {v:.2f} s" for k, v in current.timings.items()),
         )
         return current
+
+    async def _load_baselines(self, current: Round) -> None:
+        """The restart baseline of each instance of the round: this process's, or else the
+        newest sample in the store that saw the container (however old), or else none."""
+        current.baselines = {i: self._baselines[i] for i in current.instances if i in self._baselines}
+        missing = [i for i in current.instances if i not in current.baselines]
+        if missing:
+            known = await samples_repo.last_known(self.pool, missing)
+            for iid in missing:
+                current.baselines[iid] = baseline_of(known[iid]) if iid in known else None
 
     async def _observe(self, inst: Instance, current: Round) -> InstanceState:
         previous = current.previous.get(inst.id)
@@ -157,15 +207,20 @@ class InstanceCollector:
         elif inst.id not in current.containers:
             sample = Sample(inst.id, "missing", False, error="no container for the instance")
         else:
-            sample = await self._sample(inst, current.containers[inst.id], previous)
+            baseline = current.baselines.get(inst.id)
+            sample = await self._sample(inst, current.containers[inst.id], previous, baseline)
         return InstanceState(inst.id, inst.engine, inst.host, inst.owner, sample)
 
-    async def _sample(self, inst: Instance, container: Mapping[str, Any], previous: Sample | None) -> Sample:
+    async def _sample(
+        self,
+        inst: Instance,
+        container: Mapping[str, Any],
+        previous: Sample | None,
+        baseline: Baseline | None,
+    ) -> Sample:
         started_at = _time(container.get("started_at"))
-        restart_count = container.get("restart_count")
-        restarts = 0
-        if previous is not None and isinstance(restart_count, int) and previous.restart_count is not None:
-            restarts = max(0, restart_count - previous.restart_count)
+        restart_count = _int(container.get("restart_count"))
+        container_id = container.get("id") if isinstance(container.get("id"), str) else None
         status = str(container.get("status") or "unknown")
         probe = ProbeResult(False, error=f"container {status}")
         if container.get("running"):
@@ -175,8 +230,8 @@ class InstanceCollector:
             instance_id=inst.id,
             container_status=status,
             up=probe.up,
-            restart_count=restart_count if isinstance(restart_count, int) else None,
-            restarts=restarts,
+            restart_count=restart_count,
+            restarts=restarts_since(baseline, container_id, restart_count),
             oom_killed=bool(container.get("oom_killed")),
             started_at=started_at,
             memory_bytes=container.get("memory_usage"),
@@ -187,6 +242,8 @@ class InstanceCollector:
             online_cpus=container.get("online_cpus"),
             engine=engine,
             error=probe.error or container.get("error"),
+            container_id=container_id,
+            disk_bytes=_int(container.get("data_bytes")),
         )
 
     async def _probe(self, inst: Instance) -> ProbeResult:

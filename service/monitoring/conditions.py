@@ -2,8 +2,8 @@
 checked. Rules pick a condition by name and set its threshold and parameters; no rule
 carries code of its own.
 
-Instance conditions are checked against the samples of the collection round that just
-ended; service conditions (API error rate, authentication bursts, provisioning failures)
+Instance and host conditions are checked against the samples of the collection round that
+just ended; service conditions (API error rate, authentication bursts, provisioning failures)
 against the store, on a short timer. A check returns the series for which the condition
 holds now; an open alert whose series is not among them is clear."""
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..db import events as events_repo
 from ..db import request_stats
+from ..db.host_samples import HostSample
 from ..db.rules import Rule
 from ..db.samples import Sample
 from ..engines import FieldError
@@ -95,6 +96,7 @@ VALUES: dict[str, tuple[Callable[[Sample], float | None], str]] = {
         "connections rejected since the previous round",
     ),
     "mysql_slow_queries": (_engine_value("slow_queries_delta"), "slow queries since the previous round"),
+    "disk_bytes": (_attr("disk_bytes"), "disk used by the instance's directory on its host, bytes"),
 }
 
 
@@ -111,7 +113,7 @@ class Param:
 @dataclass(frozen=True)
 class Condition:
     name: str
-    scope: str  # "instance" | "service"
+    scope: str  # "instance" | "host" | "service"
     description: str
     threshold: str  # "none" | "required" | "optional"
     default_threshold: float | None = None
@@ -122,6 +124,8 @@ class Condition:
 
 
 _ENGINE = Param("choice", choices=("mysql", "redis"))
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 CONDITIONS: dict[str, Condition] = {
     c.name: c
     for c in (
@@ -163,6 +167,16 @@ CONDITIONS: dict[str, Condition] = {
             "params.metric is above `threshold`",
             "required",
             params={"metric": Param("choice", required=True, choices=tuple(VALUES)), "engine": _ENGINE},
+        ),
+        Condition(
+            "host_data_root_free_below",
+            "host",
+            "the filesystem of a Docker host's data root has less than `threshold` (a fraction of"
+            " its size, 0.1 = 10 %) free, or less than params.min_free_mb MiB when set",
+            "required",
+            threshold_range=(0.0, 1.0),
+            fraction=True,
+            params={"min_free_mb": Param("int", None, 1, 1_000_000_000)},
         ),
         Condition(
             "api_error_rate",
@@ -304,6 +318,26 @@ def _check_instance(rule: Rule, s: Sample) -> tuple[float | None, str] | None:
         limit = f"{rule.threshold:.0%}" if kind == "ratio_above" else f"{rule.threshold:g}"
         return value, f"{what} is {shown} (above {limit})"
     return None
+
+
+def check_hosts(rule: Rule, hosts: list[HostSample]) -> list[Finding]:
+    if rule.condition != "host_data_root_free_below" or rule.threshold is None:
+        return []
+    min_free = rule.params.get("min_free_mb")
+    found: list[Finding] = []
+    for h in sorted(hosts, key=lambda h: h.host):
+        if h.free_bytes is None or not h.total_bytes:
+            continue
+        ratio = h.free_bytes / h.total_bytes
+        if ratio >= rule.threshold and (min_free is None or h.free_bytes >= min_free * MIB):
+            continue
+        summary = (
+            f"host {h.host}: {h.free_bytes / GIB:.1f} GiB free of {h.total_bytes / GIB:.1f} GiB"
+            f" ({ratio:.0%}) on the filesystem of {h.data_root}"
+            f" (at least {rule.threshold:.0%}{f' and {min_free} MiB' if min_free else ''} wanted)"
+        )
+        found.append(Finding({"host": h.host}, ratio, summary))
+    return found
 
 
 async def check_service(rule: Rule, db: Executor) -> list[Finding]:

@@ -1,7 +1,8 @@
 """/metrics in the Prometheus text format: the gateway's request counters and latency
 histograms and the collector's round timings (this process's registry), then what the
 store says now: instances by engine, status and host, operations by kind and status,
-per-instance gauges from the latest samples, and open alerts."""
+per-instance gauges from the latest samples, each Docker host's data root filesystem, and
+open alerts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..db import alerts as alerts_repo
+from ..db import host_samples as host_samples_repo
 from ..db import overview
 from ..db import samples as samples_repo
 from ..db.samples import Sample
@@ -50,6 +52,11 @@ _PER_INSTANCE: list[tuple[str, str, str]] = [
     ("dbvend_instance_max_connections", "Connection limit (max_connections, maxclients).", "engine:limit"),
     ("dbvend_instance_engine_memory_bytes", "Redis used_memory.", "engine:used_memory"),
     ("dbvend_instance_engine_maxmemory_bytes", "Redis maxmemory.", "engine:maxmemory"),
+    (
+        "dbvend_instance_disk_bytes",
+        "Disk used by the instance's directory (<data root>/<instance id>) on its host.",
+        "disk_bytes",
+    ),
 ]
 
 
@@ -96,6 +103,19 @@ async def store_families(pool: Pool, max_age_seconds: float) -> list[Metric]:
             if value is not None:
                 gauges[name].add_metric(labels, value)
 
+    total = GaugeMetricFamily(
+        "dbvend_host_data_total_bytes", "Size of the filesystem of the host's data root.", labels=["host"]
+    )
+    free = GaugeMetricFamily(
+        "dbvend_host_data_free_bytes",
+        "Bytes free (for unprivileged users) on the filesystem of the host's data root.",
+        labels=["host"],
+    )
+    for host, disk in sorted((await host_samples_repo.latest(pool, max_age_seconds=max_age_seconds)).items()):
+        if disk.total_bytes is not None and disk.free_bytes is not None:
+            total.add_metric([host], disk.total_bytes)
+            free.add_metric([host], disk.free_bytes)
+
     alerts = GaugeMetricFamily(
         "dbvend_alerts_firing",
         "Alerts firing (status firing or acknowledged) by rule and severity.",
@@ -103,7 +123,7 @@ async def store_families(pool: Pool, max_age_seconds: float) -> list[Metric]:
     )
     for rule, severity, status, n in await alerts_repo.firing_counts(pool):
         alerts.add_metric([rule, severity, status], n)
-    return [instances, operations, up, *gauges.values(), alerts]
+    return [instances, operations, up, *gauges.values(), total, free, alerts]
 
 
 async def render(pool: Pool, registry: CollectorRegistry, *, max_age_seconds: float) -> bytes:

@@ -25,7 +25,8 @@ from ..inventory import DockerHost
 from ..provisioning.runner import PlaybookRunner
 from .alerting import AlertEvaluator
 from .collector import InstanceCollector, Round
-from .conditions import CONDITIONS, Finding, check_instances, check_service
+from .conditions import CONDITIONS, Finding, check_hosts, check_instances, check_service
+from .egress import EgressPolicy
 from .notify import Dispatcher, Notifier
 from .reconcile import reconcile
 
@@ -63,7 +64,7 @@ class Monitor:
         external = f"http://{settings.listen_host}:{settings.listen_port}"
         self.notifier = Notifier(external, settings.alertmanager_url)
         self.evaluator = AlertEvaluator(pool, self.notifier)
-        self.dispatcher = Dispatcher(pool)
+        self.dispatcher = Dispatcher(pool, EgressPolicy.from_settings(settings))
         self.last_round: Round | None = None
         self.round_seconds: deque[float] = deque(maxlen=1000)
         self._evaluating = asyncio.Lock()
@@ -168,8 +169,11 @@ class Monitor:
         self._round_hist.observe(current.seconds)
         self._round_instances.set(len(current.states))
         await reconcile(self.pool, current, max_attempts=self.settings.max_attempts)
-        rules = rules_of(await rules_repo.list_all(self.pool, enabled_only=True), "instance")
-        findings = {r.id: check_instances(r, current.states) for r in rules}
+        enabled = await rules_repo.list_all(self.pool, enabled_only=True)
+        instance_rules, host_rules = rules_of(enabled, "instance"), rules_of(enabled, "host")
+        findings = {r.id: check_instances(r, current.states) for r in instance_rules}
+        findings |= {r.id: check_hosts(r, list(current.hosts.values())) for r in host_rules}
+        rules = instance_rules + host_rules
         async with self._evaluating:
             changes = await self.evaluator.evaluate(rules, findings, datetime.now(UTC))
         if changes:
@@ -185,7 +189,8 @@ class Monitor:
         async with self._evaluating:
             now = datetime.now(UTC)
             changes = await self.evaluator.evaluate(rules, findings, now)
-            changes += await self.evaluator.retire(rules_of(enabled, "instance") + rules, now)
+            round_rules = rules_of(enabled, "instance") + rules_of(enabled, "host")
+            changes += await self.evaluator.retire(round_rules + rules, now)
         if changes:
             self._wake_dispatch.set()
 

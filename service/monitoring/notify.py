@@ -3,23 +3,31 @@ that may see them (an admin's: everything; a user's: its own instances' alerts),
 per rule and status, and, when DBVEND_ALERTMANAGER_URL is set, postable alerts for a real
 Alertmanager (POST /api/v2/alerts). Each one is a row in `deliveries`, written with the
 alert change; the dispatcher sends due rows, retries with exponential backoff and logs
-every attempt's outcome there."""
+every attempt's outcome there.
+
+Webhook URLs are the users': each delivery is checked by the egress policy against the
+address actually connected to (the session's resolver), redirects are not followed and
+the receiver's answer is never read, so a webhook cannot probe or read internal services.
+An attempt's error holds our own words and the status code, never the URL or the body."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from ..db import webhooks as webhooks_repo
 from ..db.alerts import Alert
 from ..db.webhooks import Delivery, Webhook
+from .egress import EgressPolicy, EgressRefused
 
 if TYPE_CHECKING:
     from ..db import Executor, Pool
@@ -140,49 +148,121 @@ def backoff(attempts: int) -> float:
     return float(min(600, 5 * 2 ** max(0, attempts - 1)))
 
 
-class Dispatcher:
-    def __init__(self, pool: Pool, *, timeout: float = 10.0, batch: int = 20) -> None:
-        self.pool = pool
-        self.timeout = timeout
-        self.batch = batch
-        self._session: aiohttp.ClientSession | None = None
+class GuardedResolver(AbstractResolver):
+    """Resolves through the egress policy: a refused address raises (an OSError, which
+    aiohttp reports as a ClientConnectorError), and the client connects to exactly the
+    checked addresses; `hostname` keeps the Host header and TLS name right."""
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self.policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[ResolveResult]:
+        found = [
+            a
+            for a in await self.policy.addresses(host, port)
+            if family in (socket.AF_UNSPEC, _family(a.version))
+        ]
+        if not found:
+            raise EgressRefused("the host has no address of the family asked for")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(a),
+                port=port,
+                family=_family(a.version),
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for a in found
+        ]
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        return None
+
+
+def _family(version: int) -> socket.AddressFamily:
+    return socket.AF_INET6 if version == 6 else socket.AF_INET
+
+
+def _failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
+    """Our own words for a failed attempt (exception texts can hold the URL and its
+    credentials), and whether to try again."""
+    if isinstance(exc, EgressRefused):
+        return f"refused by the webhook policy: {exc}", False
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, EgressRefused):
+            return f"refused by the webhook policy: {exc.os_error}", False
+        return f"cannot connect: {exc.os_error.strerror or type(exc.os_error).__name__}", True
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s", True
+    return f"request failed: {type(exc).__name__}", True
+
+
+class Dispatcher:
+    def __init__(self, pool: Pool, policy: EgressPolicy, *, timeout: float = 10.0, batch: int = 20) -> None:
+        self.pool = pool
+        self.policy = policy
+        self.timeout = timeout
+        self.batch = batch
+        # webhooks (users' URLs, guarded) and Alertmanager (the admin's DBVEND_ALERTMANAGER_URL)
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+
+    async def close(self) -> None:
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
+
+    def _session(self, guarded: bool) -> aiohttp.ClientSession:
+        if guarded not in self._sessions:
+            connector = (
+                aiohttp.TCPConnector(resolver=GuardedResolver(self.policy), use_dns_cache=False)
+                if guarded
+                else aiohttp.TCPConnector()
+            )
+            self._sessions[guarded] = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": "dbvend-notifier"},
+                trust_env=False,  # no proxy from the environment: the policy sees the real peer
+            )
+        return self._sessions[guarded]
 
     async def send_due(self) -> int:
         """Send what is due now; returns how many were tried."""
         due = await webhooks_repo.claim_due(self.pool, self.batch, lease_seconds=self.timeout * 3)
         if due:
-            if self._session is None:
-                self._session = aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(total=self.timeout),
-                    headers={"User-Agent": "dbvend-notifier"},
-                )
             await asyncio.gather(*(self._send(d) for d in due))
         return len(due)
 
     async def _send(self, delivery: Delivery) -> None:
-        assert self._session is not None
+        guarded = delivery.webhook_id is not None
         status: int | None = None
         error: str | None = None
+        retry_later = True
         try:
-            async with self._session.post(delivery.target, json=delivery.payload) as response:
+            if guarded:
+                self.policy.preflight(delivery.target)
+            async with self._session(guarded).post(
+                delivery.target, json=delivery.payload, allow_redirects=False
+            ) as response:
+                # The body is never read: a webhook must not become a way to read what
+                # an address answers.
                 status = response.status
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}: {(await response.text())[:200]}"
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+                if 300 <= status < 400:
+                    error = f"HTTP {status}: redirect not followed"
+                elif not 200 <= status < 300:
+                    error = f"HTTP {status}"
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            error, retry_later = _failure(exc, self.timeout)
         attempts = delivery.attempts + 1
-        retry = backoff(attempts) if error and attempts < delivery.max_attempts else None
+        retry = backoff(attempts) if error and retry_later and attempts < delivery.max_attempts else None
         if error:
-            # The URL may carry a token: only its host goes to the log.
             log.warning(
                 "delivery %s to %s failed (attempt %d of %d): %s",
                 delivery.id,
-                urlsplit(delivery.target).netloc,
+                _netloc(delivery.target),
                 attempts,
                 delivery.max_attempts,
                 error,
@@ -195,3 +275,12 @@ class Dispatcher:
             error=error,
             retry_in=retry,
         )
+
+
+def _netloc(url: str) -> str:
+    """host:port of a URL, never its credentials (the only part of it that is logged)."""
+    try:
+        parsed = URL(url)
+        return f"{parsed.raw_host}:{parsed.port}"
+    except ValueError:
+        return "(unparsable URL)"

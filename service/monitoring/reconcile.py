@@ -14,7 +14,8 @@ from ..db import events as events_repo
 from ..db import repairs
 from ..db.events import Event
 from ..provisioning.intake import new_id
-from .collector import STOPPED, Round
+from .collector import Round
+from .restarts import STOPPED
 
 if TYPE_CHECKING:
     from ..db import Pool

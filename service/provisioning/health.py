@@ -10,8 +10,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from ..db import events as events_repo
 from ..db import hosts as hosts_repo
 from ..db import leases, ports
+from ..db.events import Event
 from ..inventory import DockerHost
 from .runner import PlaybookRunner, RunResult
 
@@ -31,12 +33,14 @@ class HostMonitor:
         *,
         owner: str,
         interval: float,
+        cleanup_attempts: int = 5,
     ) -> None:
         self.pool = pool
         self.runner = runner
         self.hosts = hosts
         self.owner = owner
         self.interval = interval
+        self.cleanup_attempts = cleanup_attempts
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
 
@@ -91,6 +95,9 @@ class HostMonitor:
         return states
 
     async def _cleanup(self, host: DockerHost) -> None:
+        """Remove the containers owed on this host. A try that fails keeps the port claim and
+        is retried with a backoff; out of attempts the cleanup is 'failed' (an event, and the
+        admin's host view, say so) and still holds the claim."""
         pending = await hosts_repo.cleanups(self.pool, host.name)
         if not pending:
             return
@@ -99,9 +106,34 @@ class HostMonitor:
             {iid: {**host.variables, "instance_id": iid, "dbvend_host_name": host.name} for iid in pending},
         )
         done = [iid for iid in pending if result.outcome(iid).ok]
-        if done:
-            async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
+            if done:
                 await hosts_repo.cleanup_done(conn, host.name, done)
                 for iid in done:
-                    await ports.release_if_deleted(conn, iid, host.name)
+                    await ports.release_if_gone(conn, iid, host.name)
+            for iid in pending:
+                if iid in done:
+                    continue
+                error = (result.outcome(iid).error or "the deprovision playbook failed")[:1000]
+                gave_up = await hosts_repo.cleanup_failed(
+                    conn, host.name, iid, error, base_delay=self.interval, max_attempts=self.cleanup_attempts
+                )
+                log.warning(
+                    "cleanup of %s on %s failed%s: %s", iid, host.name, " for good" if gave_up else "", error
+                )
+                if gave_up:
+                    await events_repo.insert(
+                        conn,
+                        Event(
+                            kind="cleanup_failed",
+                            severity="critical",
+                            source="worker",
+                            instance_id=iid,
+                            subject=host.name,
+                            message=f"the container of {iid} on {host.name} could not be removed"
+                            f" after {self.cleanup_attempts} attempts; its port stays claimed: {error}",
+                            details={"host": host.name, "attempts": self.cleanup_attempts, "reason": error},
+                        ),
+                    )
+        if done:
             log.info("cleaned up %d instance(s) left on %s: %s", len(done), host.name, ", ".join(done))

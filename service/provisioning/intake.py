@@ -1,8 +1,9 @@
 """Taking a request: validate, place, record — all before anything is deployed.
 
-One transaction inserts the instance, claims its port and queues the operation, under
-an advisory lock so concurrent requests see each other's claims; the (host, port)
-primary key of port_claims is the guarantee behind it."""
+One transaction checks the owner's quota (under the owner's row lock), inserts the
+instance, claims its port and queues the operation, under an advisory lock so concurrent
+requests see each other's claims; the (host, port) primary key of port_claims is the
+guarantee behind it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..crypto import SecretBox
 from ..db import hosts, instances, operations, ports
 from ..engines import get_engine
 from ..placement import choose_host, lowest_free_port
+from . import quota
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
@@ -69,6 +71,7 @@ async def request_create(
     raw_settings: dict[str, Any] | None,
     *,
     max_attempts: int,
+    quotas: quota.QuotaDefaults,
 ) -> Accepted:
     engine = get_engine(engine_name)
     instance_id = new_id("i-")
@@ -81,6 +84,8 @@ async def request_create(
     stored_settings = settings.model_dump(mode="json")
     operation_id = new_id("op-", 12)
     async with pool.acquire() as conn, conn.transaction():
+        # The user's lock first, then placement's: every create takes them in this order.
+        await quota.check(conn, owner.id, memory_mb, quotas)
         await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
         if await instances.name_taken(conn, owner.id, name):
             raise Conflict(f"you already have an instance named {name!r}", field="name")
@@ -120,16 +125,18 @@ async def request_create(
 async def request_delete(
     pool: Pool, instance_id: str, requester: User, *, owner_id: int | None, max_attempts: int
 ) -> str | None:
-    """Queue a delete; None when the instance does not exist for this caller."""
+    """Queue a delete; None when the instance does not exist for this caller. Conflict when
+    its host has left the inventory: nothing could remove the container there, and marking
+    it deleted would free its port and memory while the container may still run."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT id, status FROM instances WHERE id = $1 AND deleted_at IS NULL"
-            " AND ($2::bigint IS NULL OR owner_id = $2) FOR UPDATE",
-            instance_id,
-            owner_id,
-        )
+        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
         if row is None:
             return None
+        if not row.host_in_inventory:
+            raise Conflict(
+                f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
+                f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) to delete it"
+            )
         open_ops = await operations.open_for(conn, instance_id)
         pending_delete = next((op for op in open_ops if op.kind == "delete"), None)
         if pending_delete is not None:
@@ -143,7 +150,7 @@ async def request_delete(
             kind="delete",
             instance_id=instance_id,
             requested_by=requester.id,
-            params={"previous_status": row["status"]},
+            params={"previous_status": row.status},
             max_attempts=max_attempts,
         )
     return operation_id

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncpg
 
 from service import crypto
-from service.api.auth import THROTTLE
+from service.api.throttle import THROTTLE
 from tests.conftest import UserFactory
 from tests.helpers import ADMIN_PASSWORD, Api
 
@@ -89,4 +89,4 @@ async def test_password_guessing_is_braked(service: Api) -> None:
         statuses.append(status)
     assert 429 in statuses
     # Clear the brake for the rest of the session (same peer address for every test).
-    service.client.server.app[THROTTLE].succeeded("127.0.0.1")
+    service.client.server.app[THROTTLE].reset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,25 @@ from typing import Any
 import aiohttp
 
 from tests.helpers import ADMIN_PASSWORD, ROOT, service_env
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (ansible-runner starts ansible-playbook in a
+    session of its own, so a process group would miss it)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(_children(current))
+    return found
 
 
 def free_port() -> int:
@@ -69,6 +89,20 @@ class ServiceProcess:
         ):
             body = await r.json() if r.content_type == "application/json" else await r.text()
             return r.status, body
+
+    def pause(self) -> None:
+        """SIGSTOP the service and everything it runs, as a frozen machine would be."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)  # first, so it starts nothing new
+        for pid in process_tree(self.proc.pid)[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        for pid in reversed(process_tree(self.proc.pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def kill9(self) -> None:
         assert self.proc is not None

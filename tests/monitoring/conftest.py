@@ -151,7 +151,7 @@ async def alertmanager(tools_dir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="package")
 async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monitored]:
-    from service.api.auth import THROTTLE
+    from service.api.throttle import THROTTLE
     from service.app import build_app
     from service.config import load_settings
     from service.db.pool import create_pool
@@ -167,6 +167,8 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
         DBVEND_ALERT_EVAL_INTERVAL="1",
         DBVEND_SLOW_REQUEST_SECONDS="1",
         DBVEND_ALERTMANAGER_URL=alertmanager,
+        # The receivers below listen on 127.0.0.1, which the webhook policy refuses by default.
+        DBVEND_WEBHOOK_ALLOW="127.0.0.0/8",
     )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -199,7 +201,7 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
         token = await api.login("admin", ADMIN_PASSWORD)
         yield Monitored(api, app, pool, work / "state", token, server.port or 0)
     finally:
-        app[THROTTLE].succeeded("127.0.0.1")
+        app[THROTTLE].reset()
         await client.close()
         await pool.close()
         await drop_database(url)
@@ -207,7 +209,7 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
 
 @pytest.fixture
 def clear_login_throttle(monitored: Monitored) -> Iterator[None]:
-    from service.api.auth import THROTTLE
+    from service.api.throttle import THROTTLE
 
     yield
-    monitored.app[THROTTLE].succeeded("127.0.0.1")
+    monitored.app[THROTTLE].reset()

@@ -28,4 +28,7 @@ async def test_openapi_describes_the_monitoring_routes(monitored: Monitored) -> 
     schemas = doc["components"]["schemas"]
     assert "for" in schemas["CreateRuleRequest"]["properties"]
     assert schemas["CreateWebhookRequest"]["additionalProperties"] is False
-    assert schemas["Instance"]["properties"]["health"] == {"$ref": "#/components/schemas/Health"}
+    assert schemas["InstanceDetail"]["properties"]["health"] == {"$ref": "#/components/schemas/Health"}
+    assert doc["paths"]["/instances/{id}"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ] == {"$ref": "#/components/schemas/InstanceDetail"}

@@ -14,6 +14,8 @@ BUILTIN = {
     "ApiErrorRateHigh",
     "AuthFailureBurst",
     "ProvisioningFailing",
+    "HostDataRootFilling",
+    "InstanceDiskLarge",
 }
 
 
@@ -30,6 +32,10 @@ async def test_builtin_rules_are_seeded(monitored: Monitored) -> None:
     assert rules["ApiErrorRateHigh"]["params"] == {"window": 300, "min_requests": 20}
     assert rules["AuthFailureBurst"]["threshold"] == 20
     assert rules["AuthFailureBurst"]["params"] == {"window": 60}
+    assert rules["HostDataRootFilling"]["condition"] == "host_data_root_free_below"
+    assert rules["HostDataRootFilling"]["threshold"] == 0.1
+    assert rules["HostDataRootFilling"]["params"] == {"min_free_mb": 1024}
+    assert rules["InstanceDiskLarge"]["params"] == {"metric": "disk_bytes"}
     assert all(rules[name]["builtin"] for name in BUILTIN)
 
 
@@ -105,6 +111,12 @@ async def test_rule_validation(monitored: Monitored) -> None:
         "PATCH", "/rules/RedisMemoryHigh", token, json={"threshold": None}
     )
     assert status == 422, answer
+    # Found by schemathesis: a null condition was a 500.
+    status, answer = await monitored.api.call(
+        "PATCH", "/rules/InstanceRestarted", token, json={"condition": None}
+    )
+    assert status == 422, answer
+    assert answer["error"]["details"][0]["field"] == "condition"
 
 
 async def test_rules_are_for_admins(monitored: Monitored) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.monitoring.conftest import Monitored
+from tests.monitoring.conftest import Monitored, Receiver
 
 
 async def test_only_http_urls(monitored: Monitored) -> None:
@@ -24,14 +24,14 @@ async def test_only_http_urls(monitored: Monitored) -> None:
     assert status == 422
 
 
-async def test_webhooks_are_owned(monitored: Monitored) -> None:
+async def test_webhooks_are_owned(monitored: Monitored, receiver: Receiver) -> None:
     _, alice = await monitored.user("alice")
     _, bob = await monitored.user("bob")
     status, hook = await monitored.api.call(
         "POST",
         "/webhooks",
         alice,
-        json={"url": "https://hooks.example.org/alice?token=abc", "send_resolved": False},
+        json={"url": receiver.url("alice?token=abc"), "send_resolved": False},
     )
     assert status == 201, hook
     assert hook["send_resolved"] is False

@@ -1,0 +1,155 @@
+"""Response bodies of the core routes (DESIGN.md §3). Every field is required (nullable
+where it may be empty) and no other field is allowed, so a response that drifts from
+its declaration fails in the tests, and the OpenAPI schemas are these models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .contract import Out
+from .monitoring_models import Health
+
+InstanceStatus = Literal["provisioning", "running", "stopped", "deleting", "failed"]
+OperationStatus = Literal["pending", "running", "succeeded", "failed"]
+
+
+class ErrorDetail(Out):
+    field: str
+    message: str
+
+
+class ErrorBody(Out):
+    code: str = Field(examples=["validation_error"])
+    message: str
+    request_id: str
+    details: list[ErrorDetail] | None = None
+
+
+class Error(Out):
+    error: ErrorBody
+
+
+class Token(Out):
+    token: str
+    token_type: Literal["Bearer"]
+    expires_at: datetime
+
+
+class QuotaLine(Out):
+    limit: int = Field(description="the limit in force")
+    used: int = Field(description="what the user's live (not deleted) instances take now")
+    default: bool = Field(description="true when the limit is the configured default")
+
+
+class Quota(Out):
+    instances: QuotaLine
+    memory_mb: QuotaLine
+
+
+class User(Out):
+    username: str
+    is_admin: bool
+    created_at: datetime
+    disabled: bool = Field(description="a disabled user has no valid token and cannot log in")
+    quota: Quota
+
+
+class UserList(Out):
+    items: list[User]
+
+
+class Placement(Out):
+    host: str
+    address: str
+    port: int
+    host_state: str = Field(description="health of the host: up, down or unknown")
+    host_in_inventory: bool
+
+
+class MysqlConnection(Out):
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str
+    uri: str = Field(examples=["mysql://u_k2j4:...@127.0.0.1:20001/orders"])
+    cli: str
+
+
+class RedisConnection(Out):
+    host: str
+    port: int
+    username: str
+    password: str
+    uri: str = Field(examples=["redis://u_k2j4:...@127.0.0.1:20002/0"])
+    cli: str
+
+
+class Instance(Out):
+    id: str = Field(examples=["i-7f3k2q9x"])
+    name: str
+    engine: Literal["mysql", "redis"]
+    status: InstanceStatus
+    owner: str
+    settings: dict[str, Any] = Field(description="the engine's settings, defaults filled in")
+    memory_mb: int
+    placement: Placement
+    reachable: bool = Field(description="running, on a host that answers")
+    connection: MysqlConnection | RedisConnection
+    facts: dict[str, Any] = Field(description="what Ansible reported when it deployed the instance")
+    created_at: datetime
+    updated_at: datetime
+    error: str | None
+
+
+class InstanceDetail(Instance):
+    health: Health
+
+
+class AcceptedInstance(Instance):
+    """A create's answer: the instance and the operation that deploys it."""
+
+    operation_id: str
+
+
+class InstancePage(Out):
+    items: list[Instance]
+    next_cursor: str | None
+
+
+class Operation(Out):
+    id: str
+    kind: str = Field(examples=["create", "delete", "repair"])
+    instance_id: str
+    status: OperationStatus
+    attempts: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    facts: dict[str, Any] | None
+
+
+class Host(Out):
+    name: str
+    address: str
+    state: Literal["up", "down", "draining"]
+    health: str = Field(description="what the last health check found: up, down or unknown")
+    draining: bool
+    in_inventory: bool
+    capacity_mb: int
+    committed_mb: int
+    instances: int
+    port_range: list[int] = Field(min_length=2, max_length=2)
+    last_check: datetime | None
+    reason: str | None
+    server_version: str | None
+    cleanups_pending: int = Field(description="containers of deleted or failed instances still to remove")
+    cleanups_failed: int = Field(description="cleanups that gave up; their ports and memory stay claimed")
+
+
+class HostList(Out):
+    items: list[Host]

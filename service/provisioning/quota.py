@@ -1,0 +1,50 @@
+"""Per-user limits on live instances and their summed memory, checked inside the create
+transaction under the user's row lock (db.users.lock_usage), so two creates at the limit
+cannot both pass. A refused create records nothing: the check runs before any insert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..db import users
+
+if TYPE_CHECKING:
+    from ..db import Conn
+
+
+@dataclass(frozen=True)
+class QuotaDefaults:
+    instances: int
+    memory_mb: int
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def verdict(usage: users.Usage, memory_mb: int, defaults: QuotaDefaults) -> QuotaExceeded | None:
+    """Why one more instance of `memory_mb` would not fit, or None when it does."""
+    max_instances = defaults.instances if usage.quota_instances is None else usage.quota_instances
+    max_memory = defaults.memory_mb if usage.quota_memory_mb is None else usage.quota_memory_mb
+    if usage.instances + 1 > max_instances:
+        return QuotaExceeded(
+            "quota.instances",
+            f"instance quota exceeded: you have {usage.instances} of at most {max_instances} instances",
+        )
+    if usage.memory_mb + memory_mb > max_memory:
+        return QuotaExceeded(
+            "quota.memory_mb",
+            f"memory quota exceeded: this instance needs {memory_mb} MB and your instances use"
+            f" {usage.memory_mb} MB of at most {max_memory} MB",
+        )
+    return None
+
+
+async def check(conn: Conn, owner_id: int, memory_mb: int, defaults: QuotaDefaults) -> None:
+    """Raise QuotaExceeded; the caller's transaction keeps the user's lock until it ends."""
+    refused = verdict(await users.lock_usage(conn, owner_id), memory_mb, defaults)
+    if refused is not None:
+        raise refused
