@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime
-
 from aiohttp import web
 
 from ..db import instances, operations
@@ -14,6 +10,7 @@ from ..monitoring.health import instance_health
 from ..provisioning import intake
 from .auth import current_user, owner_filter
 from .context import Services, services
+from .cursors import decode_cursor, encode_cursor
 from .errors import ApiError, not_found, read_json, validation
 from .monitoring_views import health_view
 from .params import int_query
@@ -27,20 +24,6 @@ STATUSES = ("provisioning", "running", "deleting", "failed", "stopped")
 
 def _wait_seconds(request: web.Request, svc: Services) -> int:
     return int_query(request, "wait", 0, 0, svc.settings.max_wait_seconds) or 0
-
-
-def _encode_cursor(created_at: datetime, instance_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), instance_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, instance_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(stamp), str(instance_id)
-    except (ValueError, TypeError):
-        raise validation([FieldError("cursor", "is not a cursor this API gave out")]) from None
 
 
 async def _instance_response(svc: Services, instance_id: str, status: int, operation_id: str) -> web.Response:
@@ -100,13 +83,13 @@ async def list_instances(request: web.Request) -> web.Response:
         raise validation([FieldError("status", f"must be one of: {', '.join(STATUSES)}")])
     limit = int_query(request, "limit", 50, 1, 200) or 50
     cursor = request.query.get("cursor")
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
     found = await instances.page(
         svc.pool, owner_id=owner_filter(user), engine=engine, status=status, limit=limit + 1, after=after
     )
     more = len(found) > limit
     found = found[:limit]
-    next_cursor = _encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
+    next_cursor = encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
     return web.json_response(
         {"items": [instance_view(i, svc.box) for i in found], "next_cursor": next_cursor}
     )
