@@ -59,9 +59,16 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+MAX_DETAILS = 20  # a 64 KiB body of unknown keys would otherwise answer thousands
+
+
 def validation(errors: Iterable[FieldError]) -> ApiError:
     errors = list(errors)
+    more = len(errors) - MAX_DETAILS
+    errors = errors[:MAX_DETAILS]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    if more > 0:
+        summary += f"; and {more} more"
     return ApiError(422, f"invalid request: {summary}", details=errors)
 
 

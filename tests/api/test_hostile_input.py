@@ -400,3 +400,12 @@ async def test_a_plain_request_id_is_still_echoed(service: Api) -> None:
     async with service.client.get("/api/v1/me", headers={"X-Request-Id": "req-42.a:b"}) as resp:
         assert resp.status == 401
         assert resp.headers["X-Request-Id"] == "req-42.a:b"
+
+
+async def test_a_body_of_unknown_keys_answers_a_bounded_error(service: Api) -> None:
+    body = {f"k{i}": 1 for i in range(5000)}
+    status, reply = await service.call("POST", "/auth/login", json=body)
+    assert status == 422
+    assert len(reply["error"]["details"]) <= 20
+    assert "more" in reply["error"]["message"]
+    assert len(json.dumps(reply)) < 5000
