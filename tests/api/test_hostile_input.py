@@ -409,3 +409,46 @@ async def test_a_body_of_unknown_keys_answers_a_bounded_error(service: Api) -> N
     assert len(reply["error"]["details"]) <= 20
     assert "more" in reply["error"]["message"]
     assert len(json.dumps(reply)) < 5000
+
+
+async def test_a_row_stored_before_a_rule_was_tightened_stays_readable(
+    service: Api, make_user: UserFactory, db: asyncpg.Pool
+) -> None:
+    """An instance named "mysql" used to get database "mysql"; its owner can still read it."""
+    from service.api.context import SERVICES
+    from service.db import instances
+    from service.engines import get_engine
+
+    username, token = await make_user("hostile")
+    owner_id = await db.fetchval("SELECT id FROM users WHERE username = $1", username)
+    box = service.client.server.app[SERVICES].box
+    mysql = get_engine("mysql")
+    creds = mysql.new_credentials()
+    stored = mysql.parse_settings(None, instance_name="legacy").model_dump(mode="json") | {
+        "database": "mysql"
+    }
+    instance_id = "i-legacy" + username[-4:]
+    await instances.insert(
+        db,
+        id=instance_id,
+        name="mysql",
+        engine="mysql",
+        owner_id=owner_id,
+        settings=stored,
+        memory_mb=256,
+        host="local",
+        port=22998,
+        username=creds.username,
+        secrets=box.seal(creds.secrets()),
+    )
+    try:
+        status, reply = await service.call("GET", f"/instances/{instance_id}", token)
+        assert status == 200, reply
+        assert reply["connection"]["database"] == "mysql"
+        status, reply = await service.call("GET", "/instances", token)
+        assert status == 200, reply
+        assert [i["id"] for i in reply["items"]] == [instance_id]
+    finally:
+        await db.execute(
+            "UPDATE instances SET status = 'failed', deleted_at = now() WHERE id = $1", instance_id
+        )
