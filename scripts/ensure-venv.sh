@@ -18,6 +18,15 @@ installing="$venv/.dbvend-installing"
 want=$(cat "$DBVEND_ROOT/pyproject.toml" "$DBVEND_ROOT/requirements.lock" | sha256sum | cut -c1-16)
 
 works() { "$venv/bin/python" -m pip --version >/dev/null 2>&1; }
+# A venv, or what `python -m venv` leaves when stopped before it wrote pyvenv.cfg.
+venv_like() {
+  [ -e "$venv/pyvenv.cfg" ] && return 0
+  local entry
+  for entry in "$venv"/* "$venv"/.[!.]*; do
+    [ -e "$entry" ] || continue
+    case "${entry##*/}" in bin | include | lib | lib64 | .dbvend-*) ;; *) return 1 ;; esac
+  done
+}
 ready() { [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && [ ! -e "$installing" ] && works; }
 
 ready && exit 0
@@ -35,7 +44,7 @@ if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
 fi
 
 if [ -e "$venv" ] && { [ -e "$installing" ] || ! works; }; then
-  if [ ! -e "$venv/pyvenv.cfg" ]; then
+  if ! venv_like; then
     log "$venv exists but is not a Python venv; move it away and run this again"
     exit 1
   fi
