@@ -6,7 +6,7 @@ import math
 import secrets
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -62,10 +62,23 @@ class Credentials:
         return cls(username, secrets["password"], secrets["admin_password"])
 
 
+def field_path(parts: Iterable[str | int]) -> str:
+    """ "settings.database" from its parts. A client's own dict keys end up in it, so each
+    part is kept short and printable."""
+    return ".".join(_field_part(part) for part in parts)
+
+
+def _field_part(part: str | int) -> str:
+    text = str(part)
+    if not text.isprintable():
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
 def pydantic_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
     errors = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        loc = field_path(err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown setting"

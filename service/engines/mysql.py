@@ -14,17 +14,29 @@ from .mysql_charsets import CHARSETS
 
 # MariaDB 10.11 reads `utf8` as utf8mb3 (old_mode UTF8_IS_UTF8MB3).
 _CHARSET_ALIASES = {"utf8": "utf8mb3"}
-_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# The same rule is enforced by roles/mysql and the image entrypoint (defence in depth):
+# 1-64 ASCII letters, digits or underscores, matched over the whole string, and none of
+# the names MariaDB treats specially, compared case-insensitively.
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+RESERVED_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+_LEGACY_PREFIX = "#mysql50#"  # MariaDB maps "#mysql50#x" onto the file name "x"
+
+
+def reserved_database(name: str) -> bool:
+    folded = name.strip().lower()  # what a shell or an entrypoint that trims would see
+    return folded in RESERVED_DATABASES or folded.startswith(_LEGACY_PREFIX)
 
 
 class MysqlSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    charset: str = "utf8mb4"
-    collation: str | None = None
+    charset: str = Field(default="utf8mb4", max_length=32)
+    collation: str | None = Field(default=None, max_length=64)
     memory_mb: int = Field(default=256, ge=192, le=65536)
     max_connections: int = Field(default=100, ge=10, le=10000)
-    database: str | None = Field(default=None, description="database name; default from the instance name")
+    database: str | None = Field(
+        default=None, max_length=64, description="database name; default from the instance name"
+    )
 
     @field_validator("charset")
     @classmethod
@@ -39,15 +51,12 @@ class MysqlSettings(BaseModel):
     @field_validator("database")
     @classmethod
     def _database_name(cls, value: str | None) -> str | None:
-        if value is not None and not _DATABASE_NAME.match(value):
-            raise ValueError("must be 1-64 letters, digits or underscores")
-        if value is not None and value.lower() in {
-            "mysql",
-            "information_schema",
-            "performance_schema",
-            "sys",
-        }:
+        if value is None:
+            return None
+        if reserved_database(value):
             raise ValueError(f"{value!r} is a system database")
+        if not _DATABASE_NAME.fullmatch(value):
+            raise ValueError("must be 1-64 letters, digits or underscores")
         return value
 
     @field_validator("collation")
@@ -69,7 +78,9 @@ def mysql_native_password(password: str) -> str:
 
 
 def database_from_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:64]
+    """An instance named "mysql" or "performance-schema" must not get that database."""
+    database = re.sub(r"[^A-Za-z0-9_]", "_", name)[:64] or "db"
+    return f"{database[:61]}_db" if reserved_database(database) else database
 
 
 class MysqlEngine(Engine):
