@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .api import alerts, auth, hosts, instances, me, metrics, openapi, operations, rules, users, webhooks
 from .api.context import PASSWORDS, SERVICES, Services
+from .api.edge import edge_middleware
 from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
 from .bootstrap import ensure_admin
@@ -61,7 +62,8 @@ def build_app(settings: Settings) -> web.Application:
     # The gateway collector wraps the error middleware, so it sees every final status.
     gateway = Gateway(EventRecorder(), slow_seconds=settings.slow_request_seconds)
     app = web.Application(
-        middlewares=[gateway.middleware(), error_middleware, auth.auth_middleware], client_max_size=64 * 1024
+        middlewares=[gateway.middleware(), error_middleware, edge_middleware, auth.auth_middleware],
+        client_max_size=64 * 1024,
     )
     app[GATEWAY] = gateway
     app[THROTTLE] = LoginThrottle()

@@ -20,6 +20,8 @@ STATE = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
 ADMIN_PASSWORD = "admin-" + secrets.token_urlsafe(16)
 # Tests own ports 22000-22999; a dev service on the default inventory uses 20000+.
 TEST_PORTS = (22000, 22999)
+TEST_MYSQL_IMAGE = os.environ.get("DBVEND_TEST_MYSQL_IMAGE", "dbvend/mariadb:10.11")
+TEST_REDIS_IMAGE = os.environ.get("DBVEND_TEST_REDIS_IMAGE", "dbvend/redis:7.0")
 
 
 def base_database_url() -> str:
@@ -71,6 +73,9 @@ def write_inventory(
                             "dbvend_port_range": list(ports),
                             "dbvend_capacity_mb": capacity_mb,
                             "dbvend_data_root": str(data_root),
+                            # Another build of an image can be tried without retagging.
+                            "dbvend_mysql_image": TEST_MYSQL_IMAGE,
+                            "dbvend_redis_image": TEST_REDIS_IMAGE,
                         }
                     }
                 }

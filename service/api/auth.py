@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 USER = web.RequestKey("user", User)
 WRONG_CREDENTIALS = "wrong username or password"
+# What crypto.new_token() gives out (urlsafe base64), with room to spare.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 routes = web.RouteTableDef()
 
@@ -55,9 +58,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="dbvend"'}
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "send Authorization: Bearer <token> (POST /api/v1/auth/login)", headers=challenge)
-    user = await tokens.user_for(services(request).pool, crypto.token_digest(token.strip()))
+    if not _TOKEN.fullmatch(token):  # undecodable header bytes would not even hash
+        request[AUTH_FAILURE] = AuthFailure("malformed token")
+        raise ApiError(401, "the token is invalid or expired", headers=challenge)
+    user = await tokens.user_for(services(request).pool, crypto.token_digest(token))
     if user is None:
         request[AUTH_FAILURE] = AuthFailure("invalid or expired token")
         raise ApiError(401, "the token is invalid or expired", headers=challenge)

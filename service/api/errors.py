@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from ..engines import FieldError, SettingsError
 from ..monitoring.gateway import ERROR_TYPE, REJECTED_FIELDS
+from .text import MAX_JSON_DEPTH, TooDeep, bad_json_string
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +59,16 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+MAX_DETAILS = 20  # a 64 KiB body of unknown keys would otherwise answer thousands
+
+
 def validation(errors: Iterable[FieldError]) -> ApiError:
     errors = list(errors)
+    more = len(errors) - MAX_DETAILS
+    errors = errors[:MAX_DETAILS]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    if more > 0:
+        summary += f"; and {more} more"
     return ApiError(422, f"invalid request: {summary}", details=errors)
 
 
@@ -78,9 +88,19 @@ def _noted(request: web.Request, request_id: str, err: ApiError) -> web.Response
     return error_response(request_id, err)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
+
+
+def client_request_id(request: web.Request) -> str | None:
+    """The client's X-Request-Id when it is a plain token: it is echoed in a response
+    header and stored with events, so anything else is replaced by one of ours."""
+    sent = request.headers.get("X-Request-Id", "")
+    return sent if _REQUEST_ID.fullmatch(sent) else None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    request_id = client_request_id(request) or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
@@ -102,15 +122,58 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+# Longer number literals are refused before Python converts them: a 5,000-digit integer
+# raises past the int/str conversion limit, and 1e999 would become infinity.
+_MAX_NUMBER_LITERAL = 32
+_JSON_CHARSETS = ("utf-8", "utf8")
+
+
+def _json_int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_LITERAL:
+        raise ValueError("a number in the body is too long")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text) if len(text) <= _MAX_NUMBER_LITERAL else math.inf
+    if not math.isfinite(value):
+        raise ValueError("a number in the body is too long or too large")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_json(raw: bytes) -> Any:
+    """The decoded body; a ValueError for anything that is not plain JSON in UTF-8."""
+    try:
+        return json.loads(
+            raw.decode("utf-8"), parse_int=_json_int, parse_float=_json_float, parse_constant=_no_constant
+        )
+    except RecursionError:  # thousands of nested brackets
+        raise TooDeep(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     if request.content_type not in ("application/json", ""):
         raise ApiError(415, "send the body as application/json")
+    if request.charset is not None and request.charset.lower() not in _JSON_CHARSETS:
+        raise ApiError(415, "send the body as UTF-8 JSON")
+    raw = await request.read()  # over client_max_size: 413
     try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = decode_json(raw)
+        bad = bad_json_string(body)
+    except UnicodeDecodeError:
+        raise ApiError(400, "the body is not UTF-8", code="invalid_json") from None
+    except json.JSONDecodeError:
         raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
+    except ValueError as exc:  # refused above: too deep, a number too long, NaN
+        raise ApiError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from None
+    if bad is not None:
+        raise validation([bad])
     if not isinstance(body, dict):
         raise validation([FieldError("body", "must be a JSON object")])
     return body

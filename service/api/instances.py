@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime
-
 from aiohttp import web
 
 from ..db import instances, operations
@@ -16,6 +12,7 @@ from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .contract import contract, read_query, respond
+from .cursors import decode_cursor, encode_cursor
 from .errors import ApiError, not_found, read_json, validation
 from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
 from .monitoring_views import health_view
@@ -33,20 +30,6 @@ def _wait_seconds(request: web.Request, svc: Services) -> int:
     if wait > svc.settings.max_wait_seconds:
         raise validation([FieldError("wait", f"must be at most {svc.settings.max_wait_seconds}")])
     return wait
-
-
-def _encode_cursor(created_at: datetime, instance_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), instance_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, instance_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(stamp), str(instance_id)
-    except (ValueError, TypeError, OverflowError):
-        raise validation([FieldError("cursor", "is not a cursor this API gave out")]) from None
 
 
 async def _instance_response(svc: Services, instance_id: str, status: int, operation_id: str) -> web.Response:
@@ -117,7 +100,7 @@ async def list_instances(request: web.Request) -> web.Response:
     user = current_user(request)
     query = read_query(request, InstanceListQuery)
     limit = query.limit
-    after = _decode_cursor(query.cursor) if query.cursor else None
+    after = decode_cursor(query.cursor) if query.cursor else None
     found = await instances.page(
         svc.pool,
         owner_id=owner_filter(user),
@@ -128,7 +111,7 @@ async def list_instances(request: web.Request) -> web.Response:
     )
     more = len(found) > limit
     found = found[:limit]
-    next_cursor = _encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
+    next_cursor = encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
     return respond(
         InstancePage, {"items": [instance_view(i, svc.box) for i in found], "next_cursor": next_cursor}
     )

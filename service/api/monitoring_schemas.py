@@ -11,6 +11,7 @@ from ..monitoring import egress
 from ..monitoring.conditions import CONDITIONS, parse_duration
 from ..monitoring.egress import MAX_URL_LENGTH, EgressRefused
 from .schemas import Body
+from .text import bad_param
 
 Duration = Annotated[
     int,
@@ -21,8 +22,11 @@ Duration = Annotated[
     ),
 ]
 Severity = Literal["info", "warning", "critical"]
-RULE_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$")
+RULE_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"  # a pydantic (Rust regex) pattern: `$` is the end
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]{0,62}")  # fullmatch only
+MAX_LABELS = 20
+MAX_PARAMS = 16
+Key = Annotated[str, Field(max_length=64)]
 # Labels the alerts set themselves.
 RESERVED_LABELS = {"alertname", "severity", "instance_id", "engine", "host", "owner", "client", "fingerprint"}
 
@@ -30,28 +34,32 @@ RESERVED_LABELS = {"alertname", "severity", "instance_id", "engine", "host", "ow
 def _labels(value: dict[str, str] | None) -> dict[str, str] | None:
     if value is None:
         return None
-    if len(value) > 20:
-        raise ValueError("at most 20 labels")
+    if len(value) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels")
     for key, text in value.items():
-        if not _LABEL_NAME.match(key):
+        if not _LABEL_NAME.fullmatch(key):
             raise ValueError(f"label name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
         if key in RESERVED_LABELS:
             raise ValueError(f"label {key!r} is set by dbvend itself")
         if len(text) > 200:
             raise ValueError(f"label {key!r} is longer than 200 characters")
+        if bad_param(text):  # labels end up in notifications and the Prometheus exposition
+            raise ValueError(f"label {key!r} contains a control character")
     return value
 
 
 class RuleFields(Body):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    condition: str | None = Field(default=None, description=f"one of: {', '.join(CONDITIONS)}")
-    threshold: float | None = None
-    params: dict[str, Any] | None = None
+    condition: str | None = Field(default=None, max_length=64, description=f"one of: {', '.join(CONDITIONS)}")
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    params: dict[Key, Any] | None = Field(default=None, max_length=MAX_PARAMS)
     for_seconds: Duration | None = Field(default=None, alias="for")
     keep_firing_for: Duration | None = None
     severity: Severity | None = None
-    labels: dict[str, Annotated[str, Field(max_length=200)]] | None = None
+    labels: dict[Key, Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=MAX_LABELS
+    )
     description: str | None = Field(default=None, max_length=1000)
     enabled: StrictBool | None = None
 
@@ -59,8 +67,8 @@ class RuleFields(Body):
 
 
 class CreateRuleRequest(RuleFields):
-    name: str = Field(pattern=RULE_NAME)
-    condition: str = Field(description=f"one of: {', '.join(CONDITIONS)}")
+    name: str = Field(max_length=63, pattern=RULE_NAME)
+    condition: str = Field(max_length=64, description=f"one of: {', '.join(CONDITIONS)}")
 
 
 class UpdateRuleRequest(RuleFields):

@@ -14,10 +14,11 @@ def int_query(request: web.Request, name: str, default: int | None, low: int, hi
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation([FieldError(name, "must be an integer")]) from None
+    # ASCII digits only: int() would also read "١٢", "1_000" and " 12 ".
+    digits = raw.removeprefix("-")
+    if not (0 < len(digits) <= 19 and digits.isascii() and digits.isdigit()):
+        raise validation([FieldError(name, "must be an integer")])
+    value = int(raw)
     if not low <= value <= high:
         raise validation([FieldError(name, f"must be between {low} and {high}")])
     return value
@@ -33,6 +34,6 @@ def choice_query(request: web.Request, name: str, choices: Sequence[str]) -> str
 def path_int(request: web.Request, name: str, what: str) -> int:
     """A numeric id from the path; anything else is simply not found."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise not_found(what)
     return int(raw)

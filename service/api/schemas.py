@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..engines.base import pydantic_errors
 from .errors import validation
 
+# pydantic runs `pattern` on Rust's regex engine: linear time, and `$` there is the end of
+# the text (a trailing newline does not match, unlike Python's re). Do not use these with re.
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 USERNAME_PATTERN = r"^[a-z][a-z0-9_.-]{1,62}$"
+# A settings object has a handful of keys; the engine model names each unknown one.
+MAX_SETTINGS = 16
+SettingKey = Annotated[str, Field(max_length=64)]
 
 
 class Body(BaseModel):
@@ -23,7 +28,7 @@ class LoginRequest(Body):
 
 
 class CreateUserRequest(Body):
-    username: str = Field(pattern=USERNAME_PATTERN)
+    username: str = Field(max_length=63, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=12, max_length=1024)
     is_admin: bool = False
 
@@ -31,10 +36,15 @@ class CreateUserRequest(Body):
 class CreateInstanceRequest(Body):
     engine: Literal["mysql", "redis"]
     name: str | None = Field(
-        default=None, pattern=NAME_PATTERN, description="unique per owner; defaults to the instance id"
+        default=None,
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="unique per owner; defaults to the instance id",
     )
-    settings: dict[str, Any] | None = Field(
-        default=None, description="engine settings; see MysqlSettings and RedisSettings"
+    settings: dict[SettingKey, Any] | None = Field(
+        default=None,
+        max_length=MAX_SETTINGS,
+        description="engine settings; see MysqlSettings and RedisSettings",
     )
 
 

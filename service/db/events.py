@@ -26,6 +26,18 @@ class Event:
     at: datetime | None = None  # None: the database's now()
 
 
+def storable(value: Any) -> Any:
+    """PostgreSQL refuses NUL in text and jsonb, and a lone surrogate cannot be encoded:
+    one such character from a request must not make the recorder retry a batch forever."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 async def insert_many(db: Executor, events: Sequence[Event]) -> None:
     if not events:
         return
@@ -33,7 +45,16 @@ async def insert_many(db: Executor, events: Sequence[Event]) -> None:
         "INSERT INTO events (at, kind, severity, source, instance_id, subject, message, details)"
         " VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8)",
         [
-            (e.at, e.kind, e.severity, e.source, e.instance_id, e.subject, e.message[:1000], e.details)
+            (
+                e.at,
+                e.kind,
+                e.severity,
+                e.source,
+                storable(e.instance_id),
+                storable(e.subject),
+                storable(e.message[:1000]),
+                storable(e.details),
+            )
             for e in events
         ],
     )

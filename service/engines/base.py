@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,6 +19,12 @@ _LOWER = string.ascii_lowercase + string.digits
 def random_password(length: int = 32) -> str:
     """32 alphanumerics carry about 190 bits and need no quoting in URIs or shells."""
     return "".join(secrets.choice(_ALPHANUM) for _ in range(length))
+
+
+def cpus_for_memory(memory_mb: int) -> float:
+    """Container CPU limit: 1 CPU per GiB of memory, in steps of 0.5, at least 0.5 (the roles'
+    defaults say the same; they cap it with the host's dbvend_max_cpus)."""
+    return max(0.5, math.ceil(memory_mb / 512) / 2)
 
 
 def random_username() -> str:
@@ -55,10 +62,23 @@ class Credentials:
         return cls(username, secrets["password"], secrets["admin_password"])
 
 
+def field_path(parts: Iterable[str | int]) -> str:
+    """ "settings.database" from its parts. A client's own dict keys end up in it, so each
+    part is kept short and printable."""
+    return ".".join(_field_part(part) for part in parts)
+
+
+def _field_part(part: str | int) -> str:
+    text = str(part)
+    if not text.isprintable():
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
 def pydantic_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
     errors = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        loc = field_path(err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown setting"
@@ -92,7 +112,8 @@ class Engine(ABC):
 
     @abstractmethod
     def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
-        """Variables for roles/<engine> (secrets included: they go to Ansible only)."""
+        """Variables for roles/<engine>: password hashes, never the passwords, so nothing
+        Ansible writes (its private data dir, module arguments) holds a secret."""
 
     @abstractmethod
     def connection(

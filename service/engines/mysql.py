@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from .base import Credentials, Engine
+from .base import Credentials, Engine, cpus_for_memory
 from .mysql_charsets import CHARSETS
 
 # MariaDB 10.11 reads `utf8` as utf8mb3 (old_mode UTF8_IS_UTF8MB3).
 _CHARSET_ALIASES = {"utf8": "utf8mb3"}
-_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# The same rule is enforced by roles/mysql and the image entrypoint (defence in depth):
+# 1-64 ASCII letters, digits or underscores, matched over the whole string, and none of
+# the names MariaDB treats specially, compared case-insensitively.
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+RESERVED_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+_LEGACY_PREFIX = "#mysql50#"  # MariaDB maps "#mysql50#x" onto the file name "x"
+
+
+def reserved_database(name: str) -> bool:
+    folded = name.strip().lower()  # what a shell or an entrypoint that trims would see
+    return folded in RESERVED_DATABASES or folded.startswith(_LEGACY_PREFIX)
 
 
 class MysqlSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    charset: str = "utf8mb4"
-    collation: str | None = None
+    charset: str = Field(default="utf8mb4", max_length=32)
+    collation: str | None = Field(default=None, max_length=64)
     memory_mb: int = Field(default=256, ge=192, le=65536)
     max_connections: int = Field(default=100, ge=10, le=10000)
-    database: str | None = Field(default=None, description="database name; default from the instance name")
+    database: str | None = Field(
+        default=None, max_length=64, description="database name; default from the instance name"
+    )
 
     @field_validator("charset")
     @classmethod
@@ -38,15 +51,12 @@ class MysqlSettings(BaseModel):
     @field_validator("database")
     @classmethod
     def _database_name(cls, value: str | None) -> str | None:
-        if value is not None and not _DATABASE_NAME.match(value):
-            raise ValueError("must be 1-64 letters, digits or underscores")
-        if value is not None and value.lower() in {
-            "mysql",
-            "information_schema",
-            "performance_schema",
-            "sys",
-        }:
+        if value is None:
+            return None
+        if reserved_database(value):
             raise ValueError(f"{value!r} is a system database")
+        if not _DATABASE_NAME.fullmatch(value):
+            raise ValueError("must be 1-64 letters, digits or underscores")
         return value
 
     @field_validator("collation")
@@ -60,8 +70,17 @@ class MysqlSettings(BaseModel):
         return value.lower()
 
 
+def mysql_native_password(password: str) -> str:
+    """What MariaDB stores for a mysql_native_password account (SELECT PASSWORD(...)); the
+    role's dbvend_mysql_native_password filter computes the same for direct runs."""
+    inner = hashlib.sha1(password.encode()).digest()  # noqa: S324 - MariaDB's scheme, not ours
+    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
+
+
 def database_from_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:64]
+    """An instance named "mysql" or "performance-schema" must not get that database."""
+    database = re.sub(r"[^A-Za-z0-9_]", "_", name)[:64] or "db"
+    return f"{database[:61]}_db" if reserved_database(database) else database
 
 
 class MysqlEngine(Engine):
@@ -90,9 +109,11 @@ class MysqlEngine(Engine):
             "mysql_memory_mb": settings.memory_mb,
             "mysql_max_connections": settings.max_connections,
             "mysql_database": settings.database,
+            "mysql_cpus": cpus_for_memory(settings.memory_mb),
             "mysql_username": credentials.username,
-            "mysql_password": credentials.password,
-            "mysql_root_password": credentials.admin_password,
+            "mysql_password_hash": mysql_native_password(credentials.password),
+            # root@localhost and the network monitor account (dbvend_monitor) share it.
+            "mysql_root_password_hash": mysql_native_password(credentials.admin_password),
         }
 
     def connection(

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-import re
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
-from .base import Credentials, Engine
+from .base import Credentials, Engine, cpus_for_memory
+from .quantity import split_quantity
 
 MIB = 1024 * 1024
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": MIB, "g": 1000**3, "gb": 1024**3}
-_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
 MIN_MAXMEMORY = 8 * MIB
 MAX_MAXMEMORY = 64 * 1024 * MIB
 
@@ -35,10 +35,10 @@ def parse_size(value: int | str) -> int:
         raise ValueError("must be a size such as 268435456, '256mb' or '1gb'")
     if isinstance(value, int):
         return value
-    match = _SIZE.match(value)
-    if not match or match.group(2).lower() not in _UNITS:
+    parts = split_quantity(value)
+    if parts is None or parts[1].lower() not in _UNITS:
         raise ValueError("must be a size such as 268435456, '256mb' or '1gb'")
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+    return int(parts[0]) * _UNITS[parts[1].lower()]
 
 
 class RedisSettings(BaseModel):
@@ -88,10 +88,12 @@ class RedisEngine(Engine):
             "redis_appendonly": settings.appendonly,
             "redis_maxclients": settings.maxclients,
             "redis_memory_mb": self.memory_mb(settings),
+            "redis_cpus": cpus_for_memory(self.memory_mb(settings)),
             "redis_username": credentials.username,
-            "redis_password": credentials.password,
+            # Redis ACLs take SHA-256 hex digests (`#<hash>`).
+            "redis_password_hash": hashlib.sha256(credentials.password.encode()).hexdigest(),
             "redis_admin_username": self.admin_username,
-            "redis_admin_password": credentials.admin_password,
+            "redis_admin_password_hash": hashlib.sha256(credentials.admin_password.encode()).hexdigest(),
         }
 
     def connection(

@@ -9,7 +9,6 @@ holds now; an open alert whose series is not among them is clear."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from ..db.host_samples import HostSample
 from ..db.rules import Rule
 from ..db.samples import Sample
 from ..engines import FieldError
+from ..engines.quantity import split_quantity
 
 if TYPE_CHECKING:
     from ..db import Executor
@@ -210,23 +210,30 @@ CONDITIONS: dict[str, Condition] = {
 }
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
 
 def parse_duration(value: object) -> int:
     """Seconds from 30, "30s", "1m", "1h" or "1d"."""
-    if isinstance(value, bool):
+    seconds = _seconds(value)
+    if seconds is None:
         raise ValueError("must be seconds or a duration such as '30s', '5m', '1h'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError("must be seconds or a duration such as '30s', '5m', '1h'")
-    if not 0 <= seconds <= 30 * 86400:
+    if not 0 <= seconds <= 30 * 86400:  # NaN fails this too
         raise ValueError("must be between 0 and 30 days")
     return round(seconds)
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(max(-1, min(value, 10**12)))  # float() of a huge int overflows
+    if isinstance(value, float):
+        return value
+    parts = split_quantity(value, decimals=True) if isinstance(value, str) else None
+    if parts is None or parts[1] not in _UNIT_SECONDS:
+        return None
+    return float(parts[0]) * _UNIT_SECONDS[parts[1]]
 
 
 def validate(

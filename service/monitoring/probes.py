@@ -12,7 +12,11 @@ import pymysql
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-MYSQL_ADMIN = "root"
+# root is root@localhost only; over the network dbvend has this USAGE-only account (same
+# password). Instances made before it existed have root@'%' instead: tried second.
+MYSQL_MONITOR = "dbvend_monitor"
+MYSQL_LEGACY_ADMIN = "root"
+_ACCESS_DENIED = 1045
 REDIS_ADMIN = "dbvend-admin"
 
 
@@ -23,16 +27,25 @@ class ProbeResult:
     error: str | None = None
 
 
-def _mysql_sync(host: str, port: int, password: str, timeout: float) -> dict[str, Any]:
-    conn = pymysql.connect(
+def _mysql_connect(host: str, port: int, user: str, password: str, timeout: float) -> pymysql.Connection:
+    return pymysql.connect(
         host=host,
         port=port,
-        user=MYSQL_ADMIN,
+        user=user,
         password=password,
         connect_timeout=max(1, int(timeout)),
         read_timeout=max(1, int(timeout)),
         write_timeout=max(1, int(timeout)),
     )
+
+
+def _mysql_sync(host: str, port: int, password: str, timeout: float) -> dict[str, Any]:
+    try:
+        conn = _mysql_connect(host, port, MYSQL_MONITOR, password, timeout)
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] != _ACCESS_DENIED:
+            raise
+        conn = _mysql_connect(host, port, MYSQL_LEGACY_ADMIN, password, timeout)
     try:
         with conn.cursor() as cur:
             cur.execute(

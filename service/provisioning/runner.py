@@ -1,6 +1,12 @@
 """ansible-runner, the way dbvend uses it: one private data dir per run (mode 0700,
-removed afterwards, so no secret outlives the run), an inventory in which every
-instance is an inventory host, and a result per instance read from the event stream."""
+removed afterwards, also after a failure; a dead worker's are swept at start), an
+inventory in which every instance is an inventory host, and a result per instance read
+from the event stream.
+
+ansible-runner writes artifacts/<ident>/command with the whole environment of the
+ansible-playbook it starts, and that process (and every module it runs on the controller)
+inherits it. So the environment is an allow-list built here, never the service's own,
+which holds DATABASE_URL, DBVEND_SECRET_KEY and DBVEND_ADMIN_PASSWORD."""
 
 from __future__ import annotations
 
@@ -17,12 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
+from ansible_runner.config.runner import RunnerConfig
+from ansible_runner.runner import Runner
 
 log = logging.getLogger(__name__)
 
 FACTS_KEY = "dbvend_instances"
 _HIDDEN = "[secret]"
+
+# What ansible-playbook may inherit from the service's environment, by name. None holds a
+# secret; SSH_AUTH_SOCK is a path (an agent for fleet hosts), not a key.
+_INHERITED = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "SSH_AUTH_SOCK")
+# What ansible-runner adds for its event stream (the awx_display callback).
+_RUNNER_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_")
 
 
 @dataclass
@@ -114,6 +127,37 @@ class _Collector:
         )
 
 
+def playbook_env(project_dir: Path) -> dict[str, str]:
+    """The environment dbvend gives ansible-playbook (before ansible-runner's own additions)."""
+    env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
+            "ANSIBLE_ROLES_PATH": str(project_dir / "roles"),
+            "ANSIBLE_NOCOLOR": "1",
+            # ansible-runner turns host key checking off unless told; ansible.cfg keeps it on.
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            # The inventory is always the JSON written by the runner: the yaml plugin reads it,
+            # and trying the others first (script, auto, ini, toml) costs ~0.2 s CPU a run.
+            "ANSIBLE_INVENTORY_ENABLED": "yaml",
+            # The ansible-playbook next to this interpreter comes first, whatever PATH says.
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        }
+    )
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def _without_inherited(prepared: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
+    """ansible-runner seeds its environment with os.environ (it has no option not to): keep
+    only what we set and what ansible-runner itself added."""
+    return {
+        name: value
+        for name, value in prepared.items()
+        if name in ours or (name.startswith(_RUNNER_PREFIXES) and os.environ.get(name) != value)
+    }
+
+
 class PlaybookRunner:
     def __init__(self, project_dir: Path, runs_dir: Path, *, forks: int = 50, timeout: int = 900) -> None:
         self.project_dir = project_dir
@@ -134,12 +178,19 @@ class PlaybookRunner:
         run_dir = self.runs_dir / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         run_dir.mkdir(mode=0o700)
         try:
+            # ansible-runner would make this one with the umask's mode.
+            (run_dir / "artifacts").mkdir(mode=0o700)
             inventory = run_dir / "inventory.json"
-            fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"all": {"hosts": hosts}}, handle, default=str)
+            _write_private(inventory, {"all": {"hosts": hosts}})
+            # Read from this file only (a `settings` argument is dropped when it is absent):
+            # no stdout/stderr files, no output on the service's stdout.
+            (run_dir / "env").mkdir(mode=0o700)
+            _write_private(
+                run_dir / "env" / "settings", {"suppress_ansible_output": True, "suppress_output_file": True}
+            )
             collector = _Collector(hosts)
-            runner = ansible_runner.run(
+            env = playbook_env(self.project_dir)
+            config = RunnerConfig(
                 private_data_dir=str(run_dir),
                 project_dir=str(self.project_dir),
                 playbook=str(self.project_dir / "playbooks" / playbook),
@@ -147,23 +198,24 @@ class PlaybookRunner:
                 extravars={"dbvend_target": "all"},
                 forks=max(1, min(self.forks, len(hosts))),
                 quiet=True,
-                event_handler=collector,
                 timeout=self.timeout,
-                envvars={
-                    "ANSIBLE_CONFIG": str(self.project_dir / "ansible.cfg"),
-                    "ANSIBLE_ROLES_PATH": str(self.project_dir / "roles"),
-                    "ANSIBLE_NOCOLOR": "1",
-                    # The inventory is always the JSON written above: the yaml plugin reads it,
-                    # and trying the others first (script, auto, ini, toml) costs ~0.2 s CPU a run.
-                    "ANSIBLE_INVENTORY_ENABLED": "yaml",
-                    # The ansible-playbook next to this interpreter comes first, whatever PATH says.
-                    "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-                },
-                settings={"suppress_ansible_output": True, "suppress_output_file": True},
+                envvars=env,
+                # Facts stay in memory: a jsonfile cache would write them to disk (mode 0755).
+                fact_cache_type="memory",
             )
+            config.prepare()
+            config.env = _without_inherited(config.env, env)
+            runner = Runner(config, event_handler=collector)
+            runner.run()
             return collector.result(str(runner.status), runner.rc, secrets)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _write_private(path: Path, data: Any) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, default=str)
 
 
 def sweep_stale_runs(runs_dir: Path) -> int:

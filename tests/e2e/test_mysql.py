@@ -11,6 +11,7 @@ import docker
 import pymysql
 import pytest
 
+from service.monitoring.probes import probe_mysql
 from tests.conftest import UserFactory
 from tests.helpers import Api, admin_password_of, dbvend_containers
 
@@ -87,14 +88,30 @@ async def test_mysql_instance_with_its_settings_privileges_and_lifecycle(
             cur.execute("SELECT * FROM mysql.user")
         assert denied.value.args[0] in (1142, 1044)
 
-    # Root works with the password only dbvend holds.
-    root = pymysql.connect(host="127.0.0.1", port=conn_info["port"], user="root", password=root_password)
-    root.close()
+    # Root is root@localhost only: the published port refuses it. dbvend's own network path
+    # is the USAGE-only monitor account, and the monitoring probe works through it.
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        pymysql.connect(host="127.0.0.1", port=conn_info["port"], user="root", password=root_password)
+    assert refused.value.args[0] == 1045
+    probe = await probe_mysql("127.0.0.1", conn_info["port"], root_password)
+    assert probe.up, probe.error
+    assert probe.metrics["max_connections"] == 150
 
     # The container is labelled, limited and restarts by itself; data lives on the host.
     (container,) = dbvend_containers(docker_client, inst["id"])
     host_config = container.attrs["HostConfig"]
     assert host_config["Memory"] == 320 * 1024 * 1024
+    assert host_config["NanoCpus"] == 500_000_000  # 320 MiB: 0.5 CPU (the engine's derivation)
+    assert host_config["PidsLimit"] == 512
+    assert host_config["LogConfig"]["Type"] == "json-file"
+    assert host_config["LogConfig"]["Config"]["max-size"] == "10m"
+    # Published on the inventory's dbvend_bind_address only.
+    assert [b["HostIp"] for b in host_config["PortBindings"]["3306/tcp"]] == ["127.0.0.1"]
+    inspected = json.dumps(
+        [container.attrs["Config"]["Env"], container.attrs["Config"]["Cmd"], container.attrs["Args"]]
+    )
+    assert conn_info["password"] not in inspected
+    assert root_password not in inspected
     assert host_config["RestartPolicy"]["Name"] in ("unless-stopped", "always")
     assert container.labels["dbvend.engine"] == "mysql"
     data_dir = session_dir / "inventory" / "data" / inst["id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import asyncpg
@@ -81,8 +82,20 @@ async def test_redis_instance_with_its_settings_acl_and_lifecycle(
         anonymous.get("greeting")
 
     (container,) = dbvend_containers(docker_client, inst["id"])
-    assert container.attrs["HostConfig"]["Memory"] > 64 * MIB
+    host_config = container.attrs["HostConfig"]
+    assert host_config["Memory"] > 64 * MIB
     assert container.labels["dbvend.engine"] == "redis"
+    # Limits: 128 MiB container -> 0.5 CPU (the engine's derivation), pids, rotated logs.
+    assert host_config["NanoCpus"] == 500_000_000
+    assert host_config["PidsLimit"] == 256
+    assert host_config["LogConfig"]["Type"] == "json-file"
+    # Published on the inventory's dbvend_bind_address only; no secret in env or arguments.
+    assert [b["HostIp"] for b in host_config["PortBindings"]["6379/tcp"]] == ["127.0.0.1"]
+    inspected = json.dumps(
+        [container.attrs["Config"]["Env"], container.attrs["Config"]["Cmd"], container.attrs["Args"]]
+    )
+    assert conn["password"] not in inspected
+    assert admin_password not in inspected
 
     # Data survives a container restart (appendonly).
     container.restart(timeout=10)

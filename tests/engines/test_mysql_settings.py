@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from service.engines import SettingsError, get_engine
-from service.engines.mysql import MysqlSettings
+from service.engines.mysql import MysqlSettings, reserved_database
 from service.engines.mysql_charsets import CHARSETS
 
 mysql = get_engine("mysql")
@@ -61,8 +61,7 @@ def test_role_vars_carry_settings_and_credentials() -> None:
     creds = mysql.new_credentials()
     role_vars = mysql.role_vars(settings, creds)
     assert role_vars["mysql_collation"] == "utf8mb4_unicode_ci"
-    assert role_vars["mysql_password"] == creds.password
-    assert role_vars["mysql_root_password"] == creds.admin_password
+    assert role_vars["mysql_username"] == creds.username
     assert creds.password != creds.admin_password
     assert len(creds.password) >= 32
 
@@ -73,3 +72,56 @@ def test_connection_never_shows_the_root_password() -> None:
     conn = mysql.connection(settings, creds, "127.0.0.1", 20001)
     assert conn["uri"] == f"mysql://{creds.username}:{creds.password}@127.0.0.1:20001/orders"
     assert creds.admin_password not in str(conn)
+
+
+@pytest.mark.parametrize(
+    "database",
+    [
+        "mysql\n",
+        "mysql\r",
+        "MYSQL",
+        "Mysql",
+        "sys",
+        "SYS",
+        "information_schema",
+        "PERFORMANCE_SCHEMA",
+        "#mysql50#x",
+        "#MySQL50#orders",
+        " mysql",
+        "mysql ",
+        "orders\n",
+        "orders;",
+        "",
+        "x" * 65,
+        "\uff4dysql",  # a fullwidth letter: not ASCII
+    ],
+)
+def test_database_names_are_matched_whole_and_never_a_system_one(database: str) -> None:
+    assert "settings.database" in fields({"database": database})
+
+
+def test_reserved_names_are_normalised_before_the_check() -> None:
+    for name in ("mysql\n", " MYSQL ", "Sys", "#mysql50#anything", "information_schema"):
+        assert reserved_database(name), name
+    for name in ("mysql_app", "sysadmin", "my_sql", "orders"):
+        assert not reserved_database(name), name
+
+
+@pytest.mark.parametrize(
+    ("instance_name", "database"),
+    [
+        ("mysql", "mysql_db"),
+        ("sys", "sys_db"),
+        ("information-schema", "information_schema_db"),
+        ("performance-schema", "performance_schema_db"),
+        ("orders-eu", "orders_eu"),
+    ],
+)
+def test_a_database_named_after_the_instance_is_never_a_system_one(instance_name: str, database: str) -> None:
+    settings = mysql.parse_settings(None, instance_name=instance_name)
+    assert settings.model_dump()["database"] == database
+
+
+def test_charset_and_collation_lengths_are_bounded() -> None:
+    assert "settings.charset" in fields({"charset": "x" * 10_000})
+    assert "settings.collation" in fields({"collation": "x" * 10_000})

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from service.engines import SettingsError, get_engine
@@ -73,3 +75,34 @@ def test_unknown_engine_is_a_field_error() -> None:
     with pytest.raises(SettingsError) as err:
         get_engine("postgres")
     assert err.value.errors[0].field == "engine"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1" + " " * 20_000 + "!",
+        "1" + " " * 65_000 + "mb",
+        " " * 40 + "64mb",
+        "64mb\n",
+        "64\nmb",
+        "\u0661\u0662\u0668mb",  # Arabic-Indic digits: \d and int() would read them
+        "64 m b",
+        "64mbx",
+        "0x40",
+        "1_000",
+        "",
+        "mb",
+    ],
+)
+def test_sizes_that_are_not_sizes_are_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match="must be a size"):
+        parse_size(raw)
+
+
+def test_a_long_run_of_spaces_is_refused_at_once() -> None:
+    # The old pattern (\s*(\d+)\s*([a-zA-Z]*)\s*$) backtracked: ~15 s for 64 KiB.
+    started = time.perf_counter()
+    for _ in range(100):
+        with pytest.raises(SettingsError):
+            redis.parse_settings({"maxmemory": "1" + " " * 65_000 + "!"}, instance_name="x")
+    assert time.perf_counter() - started < 1.0

@@ -29,7 +29,10 @@ BIN = (
     else Path(sys.executable).parent
 )
 PORTS = (21500, 21599)
-IMAGES = ("dbvend/mariadb:10.11", "dbvend/redis:7.0")
+# Another build of an image can be tried without retagging the one others use.
+MYSQL_IMAGE = os.environ.get("DBVEND_TEST_MYSQL_IMAGE", "dbvend/mariadb:10.11")
+REDIS_IMAGE = os.environ.get("DBVEND_TEST_REDIS_IMAGE", "dbvend/redis:7.0")
+IMAGES = (MYSQL_IMAGE, REDIS_IMAGE)
 
 
 def ansible_env() -> dict[str, str]:
@@ -55,6 +58,8 @@ def host_vars(tmp: Path) -> dict[str, Any]:
         "dbvend_data_root": str(tmp / "data"),
         "dbvend_docker_host": "unix:///var/run/docker.sock",
         "dbvend_secrets_dir": str(tmp / "secrets"),
+        "dbvend_mysql_image": MYSQL_IMAGE,
+        "dbvend_redis_image": REDIS_IMAGE,
     }
 
 

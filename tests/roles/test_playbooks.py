@@ -15,8 +15,18 @@ import ansible_runner
 import pymysql
 import pytest
 import redis
+import yaml
 
-from tests.roles.conftest import ROOT, Deployer, ansible_env, host_vars, password, port_is_free
+from tests.roles.conftest import (
+    MYSQL_IMAGE,
+    REDIS_IMAGE,
+    ROOT,
+    Deployer,
+    ansible_env,
+    host_vars,
+    password,
+    port_is_free,
+)
 
 
 @pytest.fixture
@@ -125,10 +135,34 @@ def test_bad_input_fails_before_touching_docker(
     assert "TASK [mysql : Look up" not in run.output
 
 
-def test_deprovision_rejects_a_bad_instance_id(deployer: Deployer) -> None:
-    run = deployer.playbook("deprovision.yml", {"instance_id": "../etc"})
+@pytest.mark.parametrize("instance_id", ["../etc", "t-ok\n"], ids=repr)
+def test_deprovision_rejects_a_bad_instance_id(deployer: Deployer, instance_id: str) -> None:
+    run = deployer.playbook("deprovision.yml", {"instance_id": instance_id})
     assert run.rc != 0
     assert "instance_id must match" in run.output
+
+
+@pytest.mark.parametrize(
+    ("bind", "expected"), [(None, "127.0.0.1"), ("127.0.0.2", "127.0.0.2")], ids=["absent", "given"]
+)
+def test_the_port_is_published_on_the_bind_address_and_loopback_without_one(
+    deployer: Deployer, bind: str | None, expected: str
+) -> None:
+    """An inventory that forgets dbvend_bind_address keeps instances off public interfaces."""
+    variables = {k: v for k, v in host_vars(deployer.tmp).items() if k != "dbvend_bind_address"}
+    if bind is not None:
+        variables["dbvend_bind_address"] = bind
+    inventory = deployer.tmp / "bind.yml"
+    inventory.write_text(yaml.safe_dump({"dbvend_hosts": {"hosts": {"local": variables}}}))
+    instance_id = deployer.new_id("bind")
+    run = deployer.playbook(
+        "provision.yml",
+        {"engine": "redis", "instance_id": instance_id, "port": deployer.free_port()},
+        inventory=inventory,
+    )
+    assert run.rc == 0, run.output[-3000:]
+    bindings = deployer.container(instance_id).attrs["HostConfig"]["PortBindings"]["6379/tcp"]
+    assert [b["HostIp"] for b in bindings] == [expected]
 
 
 def run_like_the_service(tmp: Path, playbook: str, hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -213,7 +247,7 @@ def test_instances_as_inventory_hosts_in_one_run_report_merged_facts(deployer: D
         assert facts[instance_id] == {
             "container_id": container.id,
             "container_name": f"dbvend-{instance_id}",
-            "image": "dbvend/redis:7.0" if engine == "redis" else "dbvend/mariadb:10.11",
+            "image": REDIS_IMAGE if engine == "redis" else MYSQL_IMAGE,
             "server_version": facts[instance_id]["server_version"],
             "host": "local",
             "address": "127.0.0.1",
