@@ -57,6 +57,23 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
+async def scratch_db() -> AsyncIterator[asyncpg.Pool]:
+    """A migrated database of its own, for tests that write rows by hand (hosts, claims,
+    operations): no service of the session sees them, so none places an instance on a
+    made-up host or claims a made-up operation."""
+    from service.db.migrate import migrate
+    from service.db.pool import create_pool
+
+    url = await create_database()
+    pool = await create_pool(url, min_size=1, max_size=4)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    yield pool
+    await pool.close()
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
 def inventory(session_dir: Path) -> Path:
     return write_inventory(session_dir / "inventory")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .models import InstanceStatus
 
@@ -15,19 +15,31 @@ MAX_BIGINT = 2**63 - 1
 Text = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
+def _ascii_digits(value: object) -> object:
+    """int() would also read "١٢", "1_000", "+5" and " 12 ": a query integer is digits 0-9."""
+    if isinstance(value, str):
+        digits = value.removeprefix("-")
+        if not (0 < len(digits) <= 19 and digits.isascii() and digits.isdigit()):
+            raise ValueError("must be an integer")
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_ascii_digits)]
+
+
 class Query(BaseModel):
     # Parameters a route does not know are ignored, as HTTP clients expect.
     model_config = ConfigDict(extra="ignore")
 
 
 class WaitQuery(Query):
-    wait: int = Field(default=0, ge=0, le=3600, description="seconds to wait for the operation to finish")
+    wait: Whole = Field(default=0, ge=0, le=3600, description="seconds to wait for the operation to finish")
 
 
 class InstanceListQuery(Query):
     engine: Literal["mysql", "redis"] | None = Field(default=None, description="filter")
     status: InstanceStatus | None = Field(default=None, description="filter")
-    limit: int = Field(default=50, ge=1, le=200, description="page size")
+    limit: Whole = Field(default=50, ge=1, le=200, description="page size")
     cursor: Annotated[str, Field(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] | None = Field(
         default=None, description="next_cursor of the previous page"
     )
@@ -39,18 +51,18 @@ class AlertListQuery(Query):
         default=None, description="filter"
     )
     rule: Text | None = Field(default=None, description="filter")
-    limit: int = Field(default=100, ge=1, le=500, description="page size")
+    limit: Whole = Field(default=100, ge=1, le=500, description="page size")
 
 
 class EventListQuery(Query):
     kind: Text | None = Field(default=None, description="filter")
     instance_id: Text | None = Field(default=None, description="filter")
-    before: int | None = Field(
+    before: Whole | None = Field(
         default=None, ge=1, le=MAX_BIGINT, description="next_before of the previous page"
     )
-    limit: int = Field(default=100, ge=1, le=1000, description="page size")
+    limit: Whole = Field(default=100, ge=1, le=1000, description="page size")
 
 
 class MetricsQuery(Query):
-    since: int = Field(default=3600, ge=1, le=30 * 86400, description="seconds back")
-    limit: int = Field(default=240, ge=1, le=5000, description="at most this many samples, newest first")
+    since: Whole = Field(default=3600, ge=1, le=30 * 86400, description="seconds back")
+    limit: Whole = Field(default=240, ge=1, le=5000, description="at most this many samples, newest first")

@@ -4,9 +4,16 @@ every write carrying the earlier claim's lease matches nothing and changes nothi
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from service.db import operations
 from tests.db import records
+
+
+@pytest.fixture
+def db(scratch_db: asyncpg.Pool) -> asyncpg.Pool:
+    """Hand-made rows go to a database of their own (tests/conftest.py, scratch_db)."""
+    return scratch_db
 
 
 async def _claim_only(db: asyncpg.Pool, op_id: str, worker: str) -> operations.Operation:

@@ -7,9 +7,17 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 
 from service.db import retention
 from tests.db import records
+
+
+@pytest.fixture
+def db(scratch_db: asyncpg.Pool) -> asyncpg.Pool:
+    """Hand-made rows go to a database of their own (tests/conftest.py, scratch_db)."""
+    return scratch_db
+
 
 DAY = timedelta(days=1)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
+import pytest
 from cryptography.fernet import Fernet
 
 from service.config import Settings
@@ -23,6 +24,12 @@ from service.provisioning.runner import PlaybookRunner
 from service.provisioning.worker import Worker
 from tests.db import records
 from tests.helpers import wait_until
+
+
+@pytest.fixture
+def db(scratch_db: asyncpg.Pool) -> asyncpg.Pool:
+    """Hand-made rows go to a database of their own (tests/conftest.py, scratch_db)."""
+    return scratch_db
 
 
 class Recording:
