@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -26,8 +25,8 @@ SEED = 20261201
 # no_server_error (st_checks.py) stands in for not_a_server_error: it lets the documented
 # 503 no_capacity through and nothing else.
 CHECKS = "no_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-# Logging out would end the run's own session; everything else is fair game.
-EXCLUDE = ["--exclude-path", "/auth/logout"]
+# Logging out ends the session a run uses, so it gets a run (and a token) of its own.
+LOGOUT = "/auth/logout"
 
 
 @pytest.fixture
@@ -55,7 +54,9 @@ async def live_service(tmp_path: Path, docker_client: docker.DockerClient) -> As
         await drop_database(url)
 
 
-def _fuzz(svc: ServiceProcess, token: str, report: Path, max_examples: int) -> tuple[int, str]:
+def _fuzz(
+    svc: ServiceProcess, token: str, report: Path, max_examples: int, paths: list[str]
+) -> tuple[int, str]:
     command = [
         str(Path(sys.executable).with_name("st")),
         "run",
@@ -81,7 +82,7 @@ def _fuzz(svc: ServiceProcess, token: str, report: Path, max_examples: int) -> t
         str(report),
         "-H",
         f"Authorization: Bearer {token}",
-        *EXCLUDE,
+        *paths,
     ]
     done = subprocess.run(
         command,
@@ -100,32 +101,43 @@ def _fuzz(svc: ServiceProcess, token: str, report: Path, max_examples: int) -> t
     return done.returncode, done.stdout + done.stderr
 
 
-async def _user_token(svc: ServiceProcess) -> str:
+async def _fuzzer(svc: ServiceProcess) -> str:
+    """A plain user; both accounts may hold two instances."""
     password = "fuzz-" + os.urandom(12).hex()
     status, body = await svc.call("POST", "/users", json={"username": "fuzzer", "password": password})
     assert status == 201, body
     for name in ("fuzzer", "admin"):
         status, body = await svc.call("PATCH", f"/users/{name}", json={"quota": {"instances": 2}})
         assert status == 200, body
+    return password
+
+
+async def _login(svc: ServiceProcess, password: str) -> str:
     status, body = await svc.call("POST", "/auth/login", json={"username": "fuzzer", "password": password})
     assert status == 200, body
     return str(body["token"])
 
 
 def _summary(output: str) -> str:
-    lines = [
-        line for line in output.splitlines() if re.search(r"(passed|failed|errors?|cases|operations)", line)
-    ]
-    return "\n".join(lines[-12:])
+    """The figures of a run: operations tested, cases generated and how they went."""
+    lines = [line.strip() for line in output.splitlines()]
+    tested = next((line for line in lines if line.startswith("Tested:")), "Tested: ?")
+    cases = next((lines[i + 1] for i, line in enumerate(lines[:-1]) if line == "Test cases:"), "?")
+    return f"operations {tested}; cases {cases}"
 
 
 @pytest.mark.slow
 async def test_schemathesis_finds_nothing_as_user_or_admin(
     live_service: ServiceProcess, tmp_path: Path
 ) -> None:
-    user_token = await _user_token(live_service)
-    runs = {"user": user_token, "admin": live_service.token}
-    for who, token in runs.items():
-        rc, output = await asyncio.to_thread(_fuzz, live_service, token, tmp_path / f"{who}.xml", 40)
-        print(f"--- schemathesis as {who} ---\n{_summary(output)}")
+    password = await _fuzzer(live_service)
+    runs = [
+        ("user", await _login(live_service, password), 40, ["--exclude-path", LOGOUT]),
+        ("admin", live_service.token, 40, ["--exclude-path", LOGOUT]),
+        ("user, logout", await _login(live_service, password), 5, ["--include-path", LOGOUT]),
+    ]
+    for who, token, examples, paths in runs:
+        report = tmp_path / f"{who.replace(', ', '-')}.xml"
+        rc, output = await asyncio.to_thread(_fuzz, live_service, token, report, examples, paths)
+        print(f"schemathesis as {who}: {_summary(output)}")
         assert rc == 0, f"schemathesis as {who} found problems:\n{output[-12000:]}"

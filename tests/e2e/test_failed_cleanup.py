@@ -81,6 +81,15 @@ async def test_a_failed_cleanup_keeps_the_port_and_memory_until_the_container_is
         own_inventory.write_text(original)
         _rewrite(own_inventory, lambda hosts: hosts.update({"local": unreachable}))
         assert (await svc.call("POST", "/hosts/reload"))[0] == 200
+        # A health round in flight at the reload still reaches the host the old way (and
+        # would really remove the container); rounds run one after another, so once one
+        # finds the host down, every later round uses the unreachable definition.
+        for _ in range(120):
+            if (await _host(svc, "local"))["health"] == "down":
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise AssertionError("the unreachable host was never seen down")
         status, _ = await svc.call("DELETE", f"/instances/{iid}?wait=120")
         assert status == 204
         assert (await svc.call("GET", f"/instances/{iid}"))[0] == 404  # deleted for its user
