@@ -4,7 +4,6 @@ with its own port range and data root, and the service running in-process."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,6 +20,7 @@ from tests.helpers import (
     create_database,
     drop_database,
     service_env,
+    settings_from_env,
     write_inventory,
 )
 
@@ -83,19 +83,9 @@ async def service(
     database_url: str, inventory: Path, session_dir: Path, db: asyncpg.Pool
 ) -> AsyncIterator[Api]:
     from service.app import build_app
-    from service.config import load_settings
 
     env = service_env(database_url, session_dir / "state", inventory)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        settings = load_settings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    settings = settings_from_env(env)
     server = TestServer(build_app(settings), host="127.0.0.1")
     client = TestClient(server)
     await client.start_server()

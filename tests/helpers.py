@@ -99,6 +99,25 @@ def service_env(database_url: str, state_dir: Path, inventory: Path, **extra: st
     }
 
 
+def settings_from_env(env: dict[str, str], *, unset: tuple[str, ...] = ()) -> Any:
+    """The service's Settings as load_settings() reads them from `env` (with `unset` absent),
+    leaving this process's environment as it was."""
+    from service.config import load_settings
+
+    saved = {k: os.environ.get(k) for k in (*env, *unset)}
+    for key in unset:
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    try:
+        return load_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class Api:
     """A thin client for the running service: JSON in, (status, JSON) out."""
 

@@ -9,7 +9,6 @@ Ansible run, which would slow every other test on a small machine."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import shutil
 import subprocess
@@ -25,7 +24,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.e2e.service_process import free_port
-from tests.helpers import ADMIN_PASSWORD, Api, create_database, drop_database, service_env, write_inventory
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    Api,
+    create_database,
+    drop_database,
+    service_env,
+    settings_from_env,
+    write_inventory,
+)
 
 COLLECT_INTERVAL = 3
 
@@ -153,7 +160,6 @@ async def alertmanager(tools_dir: Path) -> AsyncIterator[str]:
 async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monitored]:
     from service.api.throttle import THROTTLE
     from service.app import build_app
-    from service.config import load_settings
     from service.db.pool import create_pool
 
     url = await create_database()
@@ -170,16 +176,7 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
         # The receivers below listen on 127.0.0.1, which the webhook policy refuses by default.
         DBVEND_WEBHOOK_ALLOW="127.0.0.0/8",
     )
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        settings = load_settings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    settings = settings_from_env(env)
     app = build_app(settings)
 
     # Routes that exist only here: an unhandled exception, and a slow answer.

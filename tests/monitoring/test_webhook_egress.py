@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from tests.helpers import (
     create_database,
     drop_database,
     service_env,
+    settings_from_env,
     wait_until,
     write_inventory,
 )
@@ -69,7 +69,6 @@ class Plain:
 @pytest.fixture(scope="module")
 async def plain(session_dir: Path) -> AsyncIterator[Plain]:
     from service.app import build_app
-    from service.config import load_settings
     from service.db.pool import create_pool
 
     url = await create_database()
@@ -82,17 +81,7 @@ async def plain(session_dir: Path) -> AsyncIterator[Plain]:
         DBVEND_WORKER="off",
         DBVEND_HEALTH_INTERVAL="3600",
     )
-    saved = {k: os.environ.get(k) for k in (*env, "DBVEND_WEBHOOK_ALLOW")}
-    os.environ.pop("DBVEND_WEBHOOK_ALLOW", None)
-    os.environ.update(env)
-    try:
-        settings = load_settings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    settings = settings_from_env(env, unset=("DBVEND_WEBHOOK_ALLOW",))
     client = TestClient(TestServer(build_app(settings), host="127.0.0.1"))
     await client.start_server()
     pool = await create_pool(url, min_size=1, max_size=4)
