@@ -1,4 +1,5 @@
-"""What every engine tells dbvend: its settings, its memory, its role variables, its URI."""
+"""What every engine tells dbvend: its settings and how they may change, its memory, its role
+variables, its URI."""
 
 from __future__ import annotations
 
@@ -87,10 +88,70 @@ def pydantic_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
     return errors
 
 
+@dataclass(frozen=True)
+class SettingsChange:
+    """A validated change of an instance's settings: what the server takes live, and what
+    needs one restart (names of settings fields, in the model's order)."""
+
+    before: BaseModel
+    after: BaseModel
+    live: tuple[str, ...]
+    restart: tuple[str, ...]
+    convert: bool = False
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        return self.live + self.restart
+
+
 class Engine(ABC):
     name: ClassVar[str]
     default_port: ClassVar[int]
     settings_model: ClassVar[type[BaseModel]]
+    # Settings the running server changes without a restart (the rest take one restart).
+    live_settings: ClassVar[frozenset[str]] = frozenset()
+    # Whether rotate-password can keep the old password valid for a grace period.
+    password_grace: ClassVar[bool] = False
+
+    def load_settings(self, stored: Mapping[str, Any]) -> BaseModel:
+        """An instance's settings as recorded (already validated when they were accepted)."""
+        return self.settings_model.model_validate(dict(stored))
+
+    def change_settings(
+        self, current: BaseModel, raw: Mapping[str, Any], *, convert: bool = False, instance_name: str
+    ) -> SettingsChange:
+        """Validate a change as a create is validated (422 naming the field, unknown keys
+        refused), then let the engine refuse what cannot change and sort the rest."""
+        merged = self.merge_change(current, raw)
+        try:
+            model = self.settings_model.model_validate(merged)
+        except ValidationError as exc:
+            raise SettingsError(pydantic_errors(exc, "settings")) from None
+        after = self.complete(model, instance_name=instance_name)
+        self.check_change(current, after, convert=convert)
+        fields = type(after).model_fields
+        changed = [name for name in fields if getattr(current, name) != getattr(after, name)]
+        live = tuple(name for name in changed if self.applies_live(name, current, after))
+        restart = tuple(name for name in changed if name not in live)
+        return SettingsChange(current, after, live, restart, convert)
+
+    def merge_change(self, current: BaseModel, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The new settings before validation: the current ones with the given keys replaced."""
+        return {**current.model_dump(), **raw}
+
+    def check_change(self, before: BaseModel, after: BaseModel, *, convert: bool) -> None:  # noqa: B027
+        """Raise SettingsError for a change the engine refuses (e.g. renaming a database)."""
+
+    def applies_live(self, name: str, before: BaseModel, after: BaseModel) -> bool:
+        return name in self.live_settings
+
+    def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
+        """Extra variables for playbooks/reconfigure.yml, next to role_vars(change.after, ...)."""
+        return {}
+
+    def rotate_vars(self, old: Credentials, new: Credentials, *, grace_seconds: int) -> dict[str, Any]:
+        """Extra variables for playbooks/rotate.yml, next to role_vars(settings, new)."""
+        return {}
 
     def parse_settings(self, raw: dict[str, Any] | None, *, instance_name: str) -> BaseModel:
         try:
