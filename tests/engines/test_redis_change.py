@@ -49,7 +49,8 @@ def test_every_setting_changes_live() -> None:
     )
     assert change.live == ("maxmemory", "maxmemory_policy", "appendonly", "appendfsync", "maxclients")
     assert change.restart == ()
-    assert getattr(change.after, "maxmemory") == 256 * MIB
+    assert isinstance(change.after, RedisSettings)
+    assert change.after.maxmemory == 256 * MIB
     assert engine.reconfigure_vars(change) == {}
 
 
@@ -77,5 +78,5 @@ def test_password_grace_keeps_only_the_old_hash() -> None:
     text = json.dumps({**engine.role_vars(current(), new), **with_grace})
     for secret in (old.password, new.password, new.admin_password):
         assert secret not in text
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="grace_seconds"):
         engine.rotate_vars(old, new, grace_seconds=-1)

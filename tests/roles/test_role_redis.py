@@ -49,7 +49,7 @@ def test_redis_instance_settings_acls_idempotence_and_no_secrets(deployer: Deplo
     assert admin.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
     assert admin.config_get("appendonly") == {"appendonly": "yes"}
     assert admin.config_get("maxclients") == {"maxclients": "500"}
-    assert {u.split()[1] for u in admin.acl_list()} == {"default", "dbvend-admin", "u_cache"}
+    assert {u.split()[1] for u in admin.acl_list()} == {"default", "dbvend-admin", "dbvend-local", "u_cache"}
 
     # The application account works for data commands and cannot touch the server.
     app = connect(port, "u_cache", secrets["redis_password"])

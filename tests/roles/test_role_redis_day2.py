@@ -95,11 +95,17 @@ def test_settings_in_files_reconfigured_live_and_kept_across_restart(deployer: D
         "redis_appendfsync": "always",
     }
     new_vars = service_vars(port, app_pw, admin_pw, **after)
-    hosts = {instance_id: {**host_vars(deployer.tmp), "engine": "redis", "instance_id": instance_id, **new_vars}}
+    hosts = {
+        instance_id: {**host_vars(deployer.tmp), "engine": "redis", "instance_id": instance_id, **new_vars}
+    }
     stats = run_like_the_service(deployer.tmp, "reconfigure.yml", hosts)
     facts = stats["artifact_data"]["dbvend_instances"][instance_id]
     assert sorted(facts["applied_live"]) == [
-        "appendfsync", "appendonly", "maxclients", "maxmemory", "maxmemory_policy",
+        "appendfsync",
+        "appendonly",
+        "maxclients",
+        "maxmemory",
+        "maxmemory_policy",
     ]
     assert facts["applied_by_restart"] == []
     assert facts["container_id"] == container.id
@@ -122,7 +128,9 @@ def test_settings_in_files_reconfigured_live_and_kept_across_restart(deployer: D
     container.reload()
     assert container.id == deployer.container(instance_id).id
     assert container.attrs["HostConfig"]["Memory"] == (256 + 64) * MIB
-    assert container.attrs["State"]["StartedAt"] == deployer.container(instance_id).attrs["State"]["StartedAt"]
+    assert (
+        container.attrs["State"]["StartedAt"] == deployer.container(instance_id).attrs["State"]["StartedAt"]
+    )
 
     # Idempotent: reconfigure and a direct provision run with the same settings change nothing.
     again = deployer.playbook("reconfigure.yml", {"engine": "redis", "instance_id": instance_id, **new_vars})
@@ -157,7 +165,8 @@ def test_settings_in_files_reconfigured_live_and_kept_across_restart(deployer: D
     assert admin.config_get("maxmemory") == {"maxmemory": str(32 * MIB)}
     assert deployer.container(instance_id).attrs["HostConfig"]["Memory"] == (32 + 64) * MIB
     assert deployer.container(instance_id).id == container.id
-    assert app.client_id() == app_id and app.get("before") == "kept"
+    assert app.client_id() == app_id
+    assert app.get("before") == "kept"
 
     # Redis itself can write its files there (temporary file in the same directory).
     assert admin.config_rewrite()
@@ -218,7 +227,8 @@ def test_rotate_without_and_with_grace(deployer: Deployer) -> None:
     before_id = before_grace.client_id()
     third = password()
     assert rotate(third, sha(second)).changed() > 0
-    assert works(second) and works(third)
+    assert works(second)
+    assert works(third)
     assert before_grace.get("data") == "kept"
     assert rotate(third, sha(second)).changed() == 0
     acl = (deployer.tmp / "data" / instance_id / "config" / "users.acl").read_text()
