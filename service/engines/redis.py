@@ -1,4 +1,5 @@
-"""The `redis` engine: settings (maxmemory in bytes or units), sizing, URIs."""
+"""The `redis` engine: settings (maxmemory in bytes or units), sizing, URIs, and how settings
+and passwords change on a running instance (every setting live; a grace period for passwords)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from . import redis_client
-from .base import Credentials, Engine, cpus_for_memory
+from .base import Credentials, Engine, SettingsChange, cpus_for_memory
 from .probe import ProbeResult
 from .quantity import split_quantity
 
@@ -54,6 +55,7 @@ class RedisSettings(BaseModel):
     )
     maxmemory_policy: Policy = "noeviction"
     appendonly: StrictBool = False
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
     maxclients: StrictInt = Field(default=10000, ge=1, le=50000)
 
     @field_validator("maxmemory", mode="before")
@@ -78,6 +80,10 @@ class RedisConnection(BaseModel):
     cli: str
 
 
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def container_memory_mb(maxmemory: int) -> int:
     """Headroom above maxmemory for fragmentation, buffers and fork-on-save."""
     headroom = max(64 * MIB, maxmemory // 4)
@@ -98,6 +104,13 @@ class RedisEngine(Engine):
         "evicted_keys": "keys evicted since the previous round",
         "rejected_connections": "connections rejected since the previous round",
     }
+    # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
+    # update (roles/redis/tasks/reconfigure.yml orders the two).
+    live_settings: ClassVar[frozenset[str]] = frozenset(
+        {"maxmemory", "maxmemory_policy", "maxclients", "appendonly", "appendfsync"}
+    )
+    # Redis users can hold several passwords at once (ACL SETUSER #<hash> #<hash>).
+    password_grace: ClassVar[bool] = True
 
     def memory_mb(self, settings: BaseModel) -> int:
         assert isinstance(settings, RedisSettings)
@@ -109,15 +122,31 @@ class RedisEngine(Engine):
             "redis_maxmemory": settings.maxmemory,
             "redis_maxmemory_policy": settings.maxmemory_policy,
             "redis_appendonly": settings.appendonly,
+            "redis_appendfsync": settings.appendfsync,
             "redis_maxclients": settings.maxclients,
             "redis_memory_mb": self.memory_mb(settings),
             "redis_cpus": cpus_for_memory(self.memory_mb(settings)),
             "redis_username": credentials.username,
             # Redis ACLs take SHA-256 hex digests (`#<hash>`).
-            "redis_password_hash": hashlib.sha256(credentials.password.encode()).hexdigest(),
+            "redis_password_hash": _sha256(credentials.password),
             "redis_admin_username": self.admin_username,
-            "redis_admin_password_hash": hashlib.sha256(credentials.admin_password.encode()).hexdigest(),
+            "redis_admin_password_hash": _sha256(credentials.admin_password),
         }
+
+    def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
+        """Nothing beyond role_vars(change.after): the role compares each live setting with what
+        the server runs and reads the container's current limits from Docker itself, so a re-run
+        after a crash converges the same way."""
+        return {}
+
+    def rotate_vars(self, old: Credentials, new: Credentials, *, grace_seconds: int) -> dict[str, Any]:
+        """With a grace period the old password's hash stays next to the new one (the worker
+        runs rotate again without it when the period ends); without, it is dropped at once and
+        the account's connections end."""
+        if grace_seconds < 0:
+            raise ValueError("grace_seconds must not be negative")
+        keep = grace_seconds > 0 and old.password != new.password
+        return {"redis_password_grace_hash": _sha256(old.password) if keep else ""}
 
     def connection(
         self, settings: BaseModel, credentials: Credentials, address: str, port: int
