@@ -17,7 +17,7 @@ from .errors import ApiError, not_found, read_json, validation
 from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
 from .monitoring_views import health_view
 from .queries import InstanceListQuery, WaitQuery
-from .schemas import CreateInstanceRequest, parse
+from .schemas import SETTINGS_SCHEMAS, CreateInstanceRequest, parse
 from .views import instance_view, operation_view
 
 routes = web.RouteTableDef()
@@ -52,8 +52,9 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
 @routes.post("/api/v1/instances")
 @contract(
     "Ask for a MySQL or Redis instance",
-    description="Validated and recorded at once; a worker deploys it. `settings` follow MysqlSettings or "
-    "RedisSettings by engine; unknown keys are rejected. With ?wait=N the answer is 201 once it runs. "
+    description="Validated and recorded at once; a worker deploys it. `settings` follow the engine's "
+    f"settings schema ({SETTINGS_SCHEMAS}); unknown keys are rejected. "
+    "With ?wait=N the answer is 201 once it runs. "
     "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded.",
     request=CreateInstanceRequest,
     query=WaitQuery,

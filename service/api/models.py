@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..engines import ConnectionDetails, EngineName
 from .contract import Out
 from .monitoring_models import Health
 
@@ -69,36 +70,17 @@ class Placement(Out):
     host_in_inventory: bool
 
 
-class MysqlConnection(Out):
-    host: str
-    port: int
-    database: str
-    username: str
-    password: str
-    uri: str = Field(examples=["mysql://u_k2j4:...@127.0.0.1:20001/orders"])
-    cli: str
-
-
-class RedisConnection(Out):
-    host: str
-    port: int
-    username: str
-    password: str
-    uri: str = Field(examples=["redis://u_k2j4:...@127.0.0.1:20002/0"])
-    cli: str
-
-
 class Instance(Out):
     id: str = Field(examples=["i-7f3k2q9x"])
     name: str
-    engine: Literal["mysql", "redis"]
+    engine: EngineName
     status: InstanceStatus
     owner: str
     settings: dict[str, Any] = Field(description="the engine's settings, defaults filled in")
     memory_mb: int
     placement: Placement
     reachable: bool = Field(description="running, on a host that answers")
-    connection: MysqlConnection | RedisConnection
+    connection: ConnectionDetails = Field(description="what a client needs; its shape is the engine's")
     facts: dict[str, Any] = Field(description="what Ansible reported when it deployed the instance")
     created_at: datetime
     updated_at: datetime

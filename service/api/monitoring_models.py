@@ -133,7 +133,7 @@ class Sample(Out):
     at: datetime | None
     up: bool = Field(description="the container runs and the engine answers dbvend's admin account")
     container: ContainerSample
-    engine: dict[str, Any] = Field(description="engine metrics (service/monitoring/probes.py)")
+    engine: dict[str, Any] = Field(description="engine metrics (the engine's probe)")
     disk_bytes: int | None = Field(
         description="disk used by the instance's directory on its host (allocated blocks, like du)"
     )

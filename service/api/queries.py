@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..engines import EngineName
 from .models import InstanceStatus
 
 MAX_BIGINT = 2**63 - 1
@@ -37,7 +38,7 @@ class WaitQuery(Query):
 
 
 class InstanceListQuery(Query):
-    engine: Literal["mysql", "redis"] | None = Field(default=None, description="filter")
+    engine: EngineName | None = Field(default=None, description="filter")
     status: InstanceStatus | None = Field(default=None, description="filter")
     limit: Whole = Field(default=50, ge=1, le=200, description="page size")
     cursor: Annotated[str, Field(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] | None = Field(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..engines import ENGINES, EngineName
 from ..engines.base import pydantic_errors
 from .errors import validation
 
@@ -16,6 +17,7 @@ USERNAME_PATTERN = r"^[a-z][a-z0-9_.-]{1,62}$"
 # A settings object has a handful of keys; the engine model names each unknown one.
 MAX_SETTINGS = 16
 SettingKey = Annotated[str, Field(max_length=64)]
+SETTINGS_SCHEMAS = ", ".join(f"{e.settings_model.__name__} ({e.name})" for e in ENGINES.values())
 
 
 class Body(BaseModel):
@@ -34,7 +36,7 @@ class CreateUserRequest(Body):
 
 
 class CreateInstanceRequest(Body):
-    engine: Literal["mysql", "redis"]
+    engine: EngineName
     name: str | None = Field(
         default=None,
         max_length=63,
@@ -44,7 +46,7 @@ class CreateInstanceRequest(Body):
     settings: dict[SettingKey, Any] | None = Field(
         default=None,
         max_length=MAX_SETTINGS,
-        description="engine settings; see MysqlSettings and RedisSettings",
+        description=f"engine settings; see {SETTINGS_SCHEMAS}",
     )
 
 

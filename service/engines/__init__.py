@@ -1,12 +1,31 @@
-"""What dbvend knows about each engine. No I/O here."""
+"""Everything dbvend knows about each engine, behind one interface (base.Engine): settings
+and how they change, sizing, role variables, connection details, readiness and probes.
+The rest of the service asks the engine; a new engine is a module here and a role."""
 
 from __future__ import annotations
 
-from .base import Credentials, Engine, FieldError, SettingsError
+import functools
+import operator
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel
+
+from .base import Credentials, Engine, FieldError, SettingsChange, SettingsError
 from .mysql import MysqlEngine
+from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (MysqlEngine(), RedisEngine())}
+ENGINE_NAMES: tuple[str, ...] = tuple(ENGINES)
+
+if TYPE_CHECKING:
+    EngineName = str
+    ConnectionDetails = BaseModel
+else:
+    # For request and response models: the JSON Schema lists the engines by name, and an
+    # instance's connection is one of the engines' connection models.
+    EngineName = Literal[ENGINE_NAMES]
+    ConnectionDetails = functools.reduce(operator.or_, (e.connection_model for e in ENGINES.values()))
 
 
 def get_engine(name: str) -> Engine:
@@ -16,4 +35,17 @@ def get_engine(name: str) -> Engine:
         raise SettingsError([FieldError("engine", f"must be one of: {', '.join(sorted(ENGINES))}")]) from None
 
 
-__all__ = ["ENGINES", "Credentials", "Engine", "FieldError", "SettingsError", "get_engine"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_NAMES",
+    "ConnectionDetails",
+    "Credentials",
+    "Engine",
+    "EngineName",
+    "EngineUnavailable",
+    "FieldError",
+    "ProbeResult",
+    "SettingsChange",
+    "SettingsError",
+    "get_engine",
+]

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from .probe import ProbeResult
+
 _ALPHANUM = string.ascii_letters + string.digits
 _LOWER = string.ascii_lowercase + string.digits
 
@@ -112,6 +114,13 @@ class Engine(ABC):
     live_settings: ClassVar[frozenset[str]] = frozenset()
     # Whether rotate-password can keep the old password valid for a grace period.
     password_grace: ClassVar[bool] = False
+    # What connection() returns, as the API documents it.
+    connection_model: ClassVar[type[BaseModel]]
+    # Monitoring: rule metrics that are a ratio of two probe metrics (name -> numerator,
+    # denominator, what it is), and probe counters whose growth per round rules watch
+    # (counter -> what it is; the rule metric is "<engine>_<counter>").
+    ratio_metrics: ClassVar[Mapping[str, tuple[str, str, str]]] = {}
+    counter_metrics: ClassVar[Mapping[str, str]] = {}
 
     def load_settings(self, stored: Mapping[str, Any]) -> BaseModel:
         """An instance's settings as recorded (already validated when they were accepted)."""
@@ -175,6 +184,15 @@ class Engine(ABC):
     def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
         """Variables for roles/<engine>: password hashes, never the passwords, so nothing
         Ansible writes (its private data dir, module arguments) holds a secret."""
+
+    @abstractmethod
+    async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
+        """One readiness attempt: connect as the application account (connection() of the
+        instance) and read the server's version; raise probe.EngineUnavailable."""
+
+    @abstractmethod
+    async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
+        """Monitoring: connect with dbvend's own account and read what tells health; never raises."""
 
     @abstractmethod
     def connection(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from . import mysql_client
 from .base import Credentials, Engine, cpus_for_memory
 from .mysql_charsets import CHARSETS
+from .probe import ProbeResult
 
 # MariaDB 10.11 reads `utf8` as utf8mb3 (old_mode UTF8_IS_UTF8MB3).
 _CHARSET_ALIASES = {"utf8": "utf8mb3"}
@@ -83,10 +86,27 @@ def database_from_name(name: str) -> str:
     return f"{database[:61]}_db" if reserved_database(database) else database
 
 
+class MysqlConnection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str
+    uri: str = Field(examples=["mysql://u_k2j4:...@127.0.0.1:20001/orders"])
+    cli: str
+
+
 class MysqlEngine(Engine):
     name: ClassVar[str] = "mysql"
     default_port: ClassVar[int] = 3306
     settings_model: ClassVar[type[BaseModel]] = MysqlSettings
+    connection_model: ClassVar[type[BaseModel]] = MysqlConnection
+    ratio_metrics: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "mysql_connections": ("threads_connected", "max_connections", "Threads_connected / max_connections"),
+    }
+    counter_metrics: ClassVar[dict[str, str]] = {"slow_queries": "slow queries since the previous round"}
 
     def complete(self, settings: BaseModel, *, instance_name: str) -> BaseModel:
         assert isinstance(settings, MysqlSettings)
@@ -130,3 +150,9 @@ class MysqlEngine(Engine):
             "uri": f"mysql://{quote(user)}:{quote(password)}@{address}:{port}/{database}",
             "cli": f"mysql -h {address} -P {port} -u {user} -p{password} {database}",
         }
+
+    async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
+        return await mysql_client.server_version(connection, limit)
+
+    async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
+        return await mysql_client.probe(address, port, admin_password, limit)

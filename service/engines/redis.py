@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from . import redis_client
 from .base import Credentials, Engine, cpus_for_memory
+from .probe import ProbeResult
 from .quantity import split_quantity
 
 MIB = 1024 * 1024
@@ -64,6 +67,17 @@ class RedisSettings(BaseModel):
         return size
 
 
+class RedisConnection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int
+    username: str
+    password: str
+    uri: str = Field(examples=["redis://u_k2j4:...@127.0.0.1:20002/0"])
+    cli: str
+
+
 def container_memory_mb(maxmemory: int) -> int:
     """Headroom above maxmemory for fragmentation, buffers and fork-on-save."""
     headroom = max(64 * MIB, maxmemory // 4)
@@ -74,7 +88,16 @@ class RedisEngine(Engine):
     name: ClassVar[str] = "redis"
     default_port: ClassVar[int] = 6379
     settings_model: ClassVar[type[BaseModel]] = RedisSettings
-    admin_username: ClassVar[str] = "dbvend-admin"
+    admin_username: ClassVar[str] = redis_client.ADMIN_ACCOUNT
+    connection_model: ClassVar[type[BaseModel]] = RedisConnection
+    ratio_metrics: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "redis_memory": ("used_memory", "maxmemory", "used_memory / maxmemory"),
+        "redis_clients": ("connected_clients", "maxclients", "connected_clients / maxclients"),
+    }
+    counter_metrics: ClassVar[dict[str, str]] = {
+        "evicted_keys": "keys evicted since the previous round",
+        "rejected_connections": "connections rejected since the previous round",
+    }
 
     def memory_mb(self, settings: BaseModel) -> int:
         assert isinstance(settings, RedisSettings)
@@ -108,3 +131,9 @@ class RedisEngine(Engine):
             "uri": f"redis://{quote(user)}:{quote(password)}@{address}:{port}/0",
             "cli": f"redis-cli -h {address} -p {port} --user {user} --pass {password}",
         }
+
+    async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
+        return await redis_client.server_version(connection, limit)
+
+    async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
+        return await redis_client.probe(address, port, admin_password, limit)

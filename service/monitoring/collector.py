@@ -21,10 +21,11 @@ from ..db import samples as samples_repo
 from ..db.host_samples import HostSample
 from ..db.instances import Instance
 from ..db.samples import Sample
+from ..engines import ProbeResult, get_engine
 from ..inventory import DockerHost
 from ..provisioning.runner import PlaybookRunner
 from .conditions import InstanceState
-from .probes import ProbeResult, add_deltas, probe_mysql, probe_redis
+from .deltas import add_deltas
 from .restarts import Baseline, baseline_of, restarts_since
 
 if TYPE_CHECKING:
@@ -253,9 +254,8 @@ class InstanceCollector:
             return ProbeResult(False, error=f"cannot read the admin password: {exc}")
         async with self._probe_slots:
             try:
-                if inst.engine == "mysql":
-                    return await probe_mysql(inst.address, inst.port, password, self.probe_timeout)
-                return await probe_redis(inst.address, inst.port, password, self.probe_timeout)
+                engine = get_engine(inst.engine)
+                return await engine.probe(inst.address, inst.port, password, self.probe_timeout)
             except Exception as exc:  # one instance's probe must not end the round
                 log.exception("probing %s failed", inst.id)
                 return ProbeResult(False, error=f"probe failed: {type(exc).__name__}")

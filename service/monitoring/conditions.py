@@ -18,7 +18,7 @@ from ..db import request_stats
 from ..db.host_samples import HostSample
 from ..db.rules import Rule
 from ..db.samples import Sample
-from ..engines import FieldError
+from ..engines import ENGINE_NAMES, ENGINES, FieldError
 from ..engines.quantity import split_quantity
 
 if TYPE_CHECKING:
@@ -70,32 +70,24 @@ def _attr(name: str) -> Callable[[Sample], float | None]:
     return read
 
 
-# name -> (reader, what it is)
+# name -> (reader, what it is). Engine metrics come from the engines.
 RATIOS: dict[str, tuple[Callable[[Sample], float | None], str]] = {
-    "redis_memory": (
-        _ratio(_engine_value("used_memory"), _engine_value("maxmemory")),
-        "used_memory / maxmemory",
-    ),
-    "redis_clients": (
-        _ratio(_engine_value("connected_clients"), _engine_value("maxclients")),
-        "connected_clients / maxclients",
-    ),
-    "mysql_connections": (
-        _ratio(_engine_value("threads_connected"), _engine_value("max_connections")),
-        "Threads_connected / max_connections",
-    ),
+    **{
+        name: (_ratio(_engine_value(num), _engine_value(den)), what)
+        for engine in ENGINES.values()
+        for name, (num, den, what) in engine.ratio_metrics.items()
+    },
     "container_memory": (_ratio(_attr("memory_bytes"), _attr("memory_limit_bytes")), "memory used / limit"),
 }
 VALUES: dict[str, tuple[Callable[[Sample], float | None], str]] = {
     "cpu_percent": (_attr("cpu_percent"), "container CPU % (100 = one core)"),
     "memory_bytes": (_attr("memory_bytes"), "container memory used, bytes"),
     "connections": (_engine_value("connections"), "client connections"),
-    "redis_evicted_keys": (_engine_value("evicted_keys_delta"), "keys evicted since the previous round"),
-    "redis_rejected_connections": (
-        _engine_value("rejected_connections_delta"),
-        "connections rejected since the previous round",
-    ),
-    "mysql_slow_queries": (_engine_value("slow_queries_delta"), "slow queries since the previous round"),
+    **{
+        f"{engine.name}_{counter}": (_engine_value(f"{counter}_delta"), what)
+        for engine in ENGINES.values()
+        for counter, what in engine.counter_metrics.items()
+    },
     "disk_bytes": (_attr("disk_bytes"), "disk used by the instance's directory on its host, bytes"),
 }
 
@@ -123,7 +115,7 @@ class Condition:
     params: dict[str, Param] = field(default_factory=dict)
 
 
-_ENGINE = Param("choice", choices=("mysql", "redis"))
+_ENGINE = Param("choice", choices=ENGINE_NAMES)
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 CONDITIONS: dict[str, Condition] = {

@@ -11,7 +11,7 @@ import docker
 import pymysql
 import pytest
 
-from service.monitoring.probes import probe_mysql
+from service.engines import get_engine
 from tests.conftest import UserFactory
 from tests.helpers import Api, admin_password_of, dbvend_containers
 
@@ -93,7 +93,7 @@ async def test_mysql_instance_with_its_settings_privileges_and_lifecycle(
     with pytest.raises(pymysql.err.OperationalError) as refused:
         pymysql.connect(host="127.0.0.1", port=conn_info["port"], user="root", password=root_password)
     assert refused.value.args[0] == 1045
-    probe = await probe_mysql("127.0.0.1", conn_info["port"], root_password)
+    probe = await get_engine("mysql").probe("127.0.0.1", conn_info["port"], root_password, 5.0)
     assert probe.up, probe.error
     assert probe.metrics["max_connections"] == 150
 

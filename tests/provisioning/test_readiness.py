@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from service.provisioning.readiness import NotReady, wait_ready
+from service.engines import get_engine
+from service.engines.readiness import NotReady, wait_ready
 from tests.e2e.service_process import free_port
 
 
@@ -37,17 +38,17 @@ def connection(port: int, username: str, password: str) -> dict[str, object]:
 
 async def test_ready_once_the_application_account_works(redis_server: tuple[int, str]) -> None:
     port, password = redis_server
-    version = await wait_ready("redis", connection(port, "app", password), within=30)
+    version = await wait_ready(get_engine("redis"), connection(port, "app", password), within=30)
     assert version.startswith("7.")
 
 
 async def test_wrong_password_is_not_ready_and_the_reason_hides_it(redis_server: tuple[int, str]) -> None:
     port, password = redis_server
-    await wait_ready("redis", connection(port, "app", password), within=30)  # the server is up
+    await wait_ready(get_engine("redis"), connection(port, "app", password), within=30)  # the server is up
     wrong = secrets.token_urlsafe(24)
     started = time.monotonic()
     with pytest.raises(NotReady) as failed:
-        await wait_ready("redis", connection(port, "app", wrong), within=1)
+        await wait_ready(get_engine("redis"), connection(port, "app", wrong), within=1)
     assert 1 <= time.monotonic() - started < 15
     assert f"127.0.0.1:{port}" in str(failed.value)
     assert "(app)" in str(failed.value)
@@ -57,4 +58,4 @@ async def test_wrong_password_is_not_ready_and_the_reason_hides_it(redis_server:
 async def test_nothing_listening_is_not_ready() -> None:
     port = free_port()
     with pytest.raises(NotReady, match=r"Connection refused|Errno 111"):
-        await wait_ready("mysql", {**connection(port, "app", "x"), "database": "db"}, within=0.5)
+        await wait_ready(get_engine("mysql"), {**connection(port, "app", "x"), "database": "db"}, within=0.5)

@@ -70,7 +70,7 @@ def test_mysql_instance_settings_privileges_idempotence_and_no_secrets(deployer:
         "max_connections": "57",
         "innodb_buffer_pool_size": str(160 * MIB),  # half of mysql_memory_mb
     }
-    # What the monitoring probe reads (service/monitoring/probes.py).
+    # What the monitoring probe reads (service/engines/mysql_client.py).
     assert query(monitor, "SHOW GLOBAL STATUS WHERE Variable_name = 'Uptime'")
     assert query(monitor, "SELECT @@max_connections") == [(57,)]
     for sql in ("SELECT * FROM mysql.user", "SELECT * FROM orders.t", "CREATE DATABASE by_monitor"):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...db.events import Event
 from ...engines import Credentials, get_engine
-from ..readiness import NotReady, wait_ready
+from ...engines.readiness import NotReady, wait_ready
 from ..runner import RunResult, redact
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ async def await_ready(ctx: RunContext, batch: ProvisionBatch, result: RunResult)
         facts = result.facts[instance_id]
         try:
             facts["server_version"] = await wait_ready(
-                engine, batch.connections[instance_id], ctx.settings.ready_timeout
+                get_engine(engine), batch.connections[instance_id], ctx.settings.ready_timeout
             )
         except NotReady as exc:
             not_ready[instance_id] = redact(str(exc), batch.secrets)
