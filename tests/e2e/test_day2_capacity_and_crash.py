@@ -18,7 +18,7 @@ import redis
 from service.engines import get_engine
 from tests.e2e.service_process import ServiceProcess
 from tests.e2e.test_crash_recovery import containers_under, wait_for_operations
-from tests.helpers import create_database, drop_database, write_inventory
+from tests.helpers import create_database, drop_database, secret_box, write_inventory
 
 _SMALL = {"maxmemory": "32mb"}
 
@@ -142,6 +142,48 @@ async def test_kill_9_in_the_middle_of_stop_and_start(
         assert now["connection"] == inst["connection"]
         assert now["placement"]["port"] == inst["placement"]["port"]
         assert (await svc.call("DELETE", f"/instances/{iid}?wait=120"))[0] == 204
+    finally:
+        await svc.stop()
+        await db.close()
+
+
+async def test_a_start_that_fails_for_good_leaves_the_instance_stopped(
+    own_database: str, tmp_path: Path, docker_client: docker.DockerClient, cleanup: None
+) -> None:
+    """The play starts the container but the server never accepts the credentials the row
+    holds (made wrong here by hand, with one attempt allowed): the operation fails, and the
+    container is stopped again, as the row (still `stopped`) says."""
+    inventory = write_inventory(tmp_path / "inventory", ports=(26700, 26799))
+    svc = ServiceProcess(
+        own_database,
+        tmp_path / "state",
+        inventory,
+        tmp_path / "service.log",
+        DBVEND_READY_TIMEOUT="2",
+        DBVEND_MAX_ATTEMPTS="1",
+    )
+    db = await asyncpg.create_pool(own_database, min_size=1, max_size=2)
+    await svc.start()
+    try:
+        status, inst = await svc.call(
+            "POST", "/instances?wait=120", json={"engine": "redis", "settings": _SMALL}
+        )
+        assert status == 201, inst
+        status, stopped = await svc.call("POST", f"/instances/{inst['id']}/stop?wait=120")
+        assert status == 200, stopped
+        box = secret_box(tmp_path / "state")
+        secrets = box.open(await db.fetchval("SELECT secrets FROM instances WHERE id = $1", inst["id"]))
+        wrong = box.seal({**secrets, "password": "not-the-password-the-server-has"})
+        await db.execute("UPDATE instances SET secrets = $2 WHERE id = $1", inst["id"], wrong)
+
+        status, op = await svc.call("POST", f"/instances/{inst['id']}/start?wait=120")
+        assert status == 202, op
+        assert op["status"] == "failed"
+        assert "stays stopped" in op["error"]
+        status, now = await svc.call("GET", f"/instances/{inst['id']}")
+        assert now["status"] == "stopped"
+        [container] = containers_under(docker_client, tmp_path).values()
+        assert container.status == "exited"  # type: ignore[attr-defined]
     finally:
         await svc.stop()
         await db.close()

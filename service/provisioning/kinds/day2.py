@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ...db import Conn
     from ...db.operations import Operation
     from ...inventory import DockerHost
-    from ..runner import RunResult
 
 
 class Refused(Exception):
@@ -66,8 +65,12 @@ class Day2Kind:
         """Write the new state of the instance (in the transaction that ends the operation)."""
         await instances.set_status(conn, inst.id, "running", only_from=self.runs_from, facts=facts)
 
-    async def undo(self, ctx: RunContext, members: list[tuple[Operation, instances.Instance]]) -> None:
-        """Before failing for good: bring these back to the state the row still records."""
+    async def undo_plan(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance
+    ) -> tuple[str, Plan] | None:
+        """Before failing for good: the playbook and variables that bring the instance back to
+        what its row still records (the play may have got part of the way), or None."""
+        return None
 
     async def run(self, ctx: RunContext, ops: list[Operation]) -> None:
         batch = ProvisionBatch()
@@ -146,10 +149,28 @@ class Day2Kind:
         failed = [f for f in failed if f[0].id in still]
         if not failed:
             return
-        await self.undo(ctx, [(op, inst) for op, inst, _ in failed])
+        await self._undo(ctx, failed)
         for op, inst, error in failed:
             async with ctx.outcome(op, f"{self.name} (failed)"):
                 await self._fail(ctx, op, inst, error)
+
+    async def _undo(self, ctx: RunContext, failed: list[tuple[Operation, instances.Instance, str]]) -> None:
+        """Best effort: what does not undo is logged, and the operation still fails."""
+        batches: dict[str, ProvisionBatch] = {}
+        for op, inst, _ in failed:
+            host = ctx.hosts.get(inst.host)
+            try:
+                found = await self.undo_plan(ctx, op, inst) if host is not None else None
+            except (Refused, SettingsError):
+                found = None
+            if found is not None and host is not None:
+                _enlist(batches.setdefault(found[0], ProvisionBatch()), op, inst, host, found[1])
+        for playbook, batch in batches.items():
+            result = await ctx.runner.run(playbook, batch.hostvars, secrets=batch.secrets)
+            for instance_id in batch.members:
+                outcome = result.outcome(instance_id)
+                if not outcome.ok:
+                    log.error("undoing the %s of %s failed: %s", self.name, instance_id, outcome.error)
 
     async def _fail(self, ctx: RunContext, op: Operation, inst: instances.Instance, error: str) -> None:
         error = f"{error}; the instance stays {inst.status}"
@@ -187,31 +208,3 @@ def _merged(inst: instances.Instance, facts: dict[str, Any]) -> dict[str, Any]:
 
 def _public(facts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if k not in ("password", "admin_password")}
-
-
-async def lifecycle_run(
-    ctx: RunContext, members: list[tuple[Operation, instances.Instance]], action: str
-) -> RunResult | None:
-    """lifecycle.yml with `action` for these instances (an undo); None when none is on a known host."""
-    hostvars: dict[str, dict[str, Any]] = {}
-    secrets: list[str] = []
-    for _, inst in members:
-        host = ctx.hosts.get(inst.host)
-        if host is None:
-            continue
-        engine = get_engine(inst.engine)
-        creds = Credentials.from_secrets(inst.username, ctx.box.open(inst.secrets))
-        hostvars[inst.id] = {
-            **host.variables,
-            "engine": inst.engine,
-            "instance_id": inst.id,
-            "port": inst.port,
-            "dbvend_host_name": host.name,
-            "dbvend_wait_ready": False,
-            **engine.role_vars(engine.load_settings(inst.settings), creds),
-            "action": action,
-        }
-        secrets.extend((creds.password, creds.admin_password))
-    if not hostvars:
-        return None
-    return await ctx.runner.run("lifecycle.yml", hostvars, secrets=secrets)

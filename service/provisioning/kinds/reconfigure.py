@@ -52,3 +52,18 @@ class ReconfigureKind(Day2Kind):
         facts: dict[str, Any],
     ) -> None:
         await instances.reconfigured(conn, inst.id, plan.data["settings"], plan.data["memory_mb"], facts)
+
+    async def undo_plan(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance
+    ) -> tuple[str, Plan] | None:
+        """The row still holds the old settings: change the server back to them."""
+        forward = await self.plan(ctx, op, inst)
+        base = await super().plan(ctx, op, inst)
+        engine = get_engine(inst.engine)
+        back = engine.change_settings(
+            forward.settings,
+            base.settings.model_dump(mode="json"),
+            convert=bool(op.params.get("convert")),
+            instance_name=inst.name,
+        )
+        return "reconfigure.yml", Plan(back.after, base.credentials, extra_vars=engine.reconfigure_vars(back))

@@ -69,3 +69,20 @@ class RotateKind(Day2Kind):
                 sealed=inst.secrets,  # the old credentials, to be removed
                 delay_seconds=grace,
             )
+
+    async def undo_plan(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance
+    ) -> tuple[str, Plan] | None:
+        """The row still holds the old password: make it the server's again (the play may
+        have set the new one before it failed)."""
+        if op.params.get("phase") == "expire":
+            return None  # both passwords still work: nothing half-done to take back
+        forward = await self.plan(ctx, op, inst)
+        base = await super().plan(ctx, op, inst)
+        engine = get_engine(inst.engine)
+        return "rotate.yml", Plan(
+            base.settings,
+            base.credentials,
+            extra_vars=engine.rotate_vars(forward.credentials, base.credentials, grace_seconds=0),
+            secrets=(forward.credentials.password,),
+        )

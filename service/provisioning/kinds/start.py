@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...db import instances
-from .day2 import Day2Kind, Plan, lifecycle_run
+from .day2 import Day2Kind, Plan
 
 if TYPE_CHECKING:
     from ...db import Conn
@@ -37,5 +37,9 @@ class StartKind(Day2Kind):
     ) -> None:
         await instances.set_status(conn, inst.id, "running", only_from=("stopped",), facts=facts)
 
-    async def undo(self, ctx: RunContext, members: list[tuple[Operation, instances.Instance]]) -> None:
-        await lifecycle_run(ctx, members, "stop")
+    async def undo_plan(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance
+    ) -> tuple[str, Plan] | None:
+        plan = await super().plan(ctx, op, inst)
+        plan.extra_vars["action"] = "stop"
+        return "lifecycle.yml", plan

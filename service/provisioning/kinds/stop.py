@@ -1,5 +1,6 @@
 """stop: lifecycle.yml action=stop (a graceful stop; the container, port and data stay).
-The instance becomes `stopped`, and its memory no longer counts on the host (db/hosts.py)."""
+The instance becomes `stopped`, and its memory no longer counts on the host (db/hosts.py).
+A stop that fails for good starts the container again: the row still says `running`."""
 
 from __future__ import annotations
 
@@ -34,3 +35,11 @@ class StopKind(Day2Kind):
         facts: dict[str, Any],
     ) -> None:
         await instances.set_status(conn, inst.id, "stopped", only_from=("running",), facts=facts)
+
+    async def undo_plan(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance
+    ) -> tuple[str, Plan] | None:
+        # Still `running` in its row: start the container again if the stop got that far.
+        plan = await super().plan(ctx, op, inst)
+        plan.extra_vars["action"] = "start"
+        return "lifecycle.yml", plan
