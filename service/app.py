@@ -9,7 +9,20 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import alerts, auth, hosts, instances, me, metrics, openapi, operations, rules, users, webhooks
+from .api import (
+    alerts,
+    auth,
+    hosts,
+    instance_actions,
+    instances,
+    me,
+    metrics,
+    openapi,
+    operations,
+    rules,
+    users,
+    webhooks,
+)
 from .api.context import PASSWORDS, SERVICES, Services
 from .api.edge import edge_middleware
 from .api.errors import error_middleware
@@ -73,6 +86,7 @@ def build_app(settings: Settings) -> web.Application:
         me.routes,
         users.routes,
         instances.routes,
+        instance_actions.routes,
         operations.routes,
         hosts.routes,
         openapi.routes,

@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 _ID = {"id": "instance id"}
 
 
-def _wait_seconds(request: web.Request, svc: Services) -> int:
+def wait_seconds(request: web.Request, svc: Services) -> int:
     wait = read_query(request, WaitQuery).wait
     if wait > svc.settings.max_wait_seconds:
         raise validation([FieldError("wait", f"must be at most {svc.settings.max_wait_seconds}")])
@@ -64,7 +64,7 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
 async def create_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
-    wait = _wait_seconds(request, svc)
+    wait = wait_seconds(request, svc)
     body = parse(CreateInstanceRequest, await read_json(request))
     try:
         accepted = await intake.request_create(
@@ -142,7 +142,7 @@ async def get_instance(request: web.Request) -> web.Response:
 async def delete_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
-    wait = _wait_seconds(request, svc)
+    wait = wait_seconds(request, svc)
     try:
         operation_id = await intake.request_delete(
             svc.pool,

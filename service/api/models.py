@@ -135,3 +135,42 @@ class Host(Out):
 
 class HostList(Out):
     items: list[Host]
+
+
+class SettingsChangeSummary(Out):
+    """How a PATCH changes the settings (from the engine's rules)."""
+
+    live: list[str] = Field(description="settings the running server takes without a restart")
+    restart: list[str] = Field(description="settings applied with one restart of the server")
+    convert: bool = Field(description="the database's charset/collation is converted (ALTER DATABASE)")
+
+
+class ActionOperation(Operation):
+    """A stop, start or restart accepted: the operation that runs it (202)."""
+
+
+class ActionResult(Instance):
+    """The instance once the action has succeeded (200). operation_id is null when the
+    instance was in the requested state already and nothing was recorded."""
+
+    operation_id: str | None
+
+
+class ReconfigureOperation(Operation):
+    changes: SettingsChangeSummary
+
+
+class ReconfigureResult(Instance):
+    operation_id: str | None
+    changes: SettingsChangeSummary
+
+
+class RotateOperation(Operation):
+    password: str = Field(description="the new password: shown in this answer only")
+    grace_seconds: int = Field(description="how long the old password stays valid (Redis only)")
+
+
+class RotateResult(Instance):
+    operation_id: str
+    password: str = Field(description="the new password (also in connection once the rotation succeeded)")
+    grace_seconds: int

@@ -58,3 +58,25 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise validation(pydantic_errors(exc, "")) from None
+
+
+class ReconfigureRequest(Body):
+    settings: dict[SettingKey, Any] = Field(
+        max_length=MAX_SETTINGS,
+        description="the settings to change (others keep their values); see MysqlSettings and RedisSettings",
+    )
+    convert: bool = Field(
+        default=False,
+        strict=True,
+        description="allow changing the database charset/collation (ALTER DATABASE)",
+    )
+
+
+class RotateRequest(Body):
+    grace_seconds: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        le=86400,
+        description="seconds the old password keeps working (Redis only; MariaDB has no dual passwords)",
+    )

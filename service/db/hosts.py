@@ -38,11 +38,41 @@ async def sync(db: Conn, hosts: Iterable[DockerHost]) -> None:
 
 # A host's committed memory is that of the instances holding a port claim on it: a live
 # instance always does, and a failed or deleted one keeps its claim until its container is
-# known to be gone (the worker or a background cleanup releases it then).
+# known to be gone (the worker or a background cleanup releases it then). A stopped
+# instance keeps its port but not its memory, unless a start of it is open (the start
+# reserved that memory when it was accepted); an open reconfigure counts at the larger of
+# the old and the new size, which it reserved the same way.
 _COMMITTED = (
-    "SELECT pc.host, sum(i.memory_mb) AS committed_mb, count(*) AS claims FROM port_claims pc"
-    " JOIN instances i ON i.id = pc.instance_id GROUP BY pc.host"
+    "SELECT pc.host, sum(CASE WHEN i.status = 'stopped' AND NOT coalesce(o.starting, false) THEN 0"
+    "   ELSE greatest(i.memory_mb, coalesce(o.resized_mb, 0)) END) AS committed_mb,"
+    " count(*) AS claims FROM port_claims pc"
+    " JOIN instances i ON i.id = pc.instance_id"
+    " LEFT JOIN LATERAL (SELECT bool_or(op.kind = 'start') AS starting,"
+    "   max((op.params->>'memory_mb')::int) FILTER (WHERE op.kind = 'reconfigure') AS resized_mb"
+    "   FROM operations op WHERE op.instance_id = i.id AND op.status IN ('pending', 'running')"
+    "   AND op.kind IN ('start', 'reconfigure')) o ON true"
+    " GROUP BY pc.host"
 )
+
+
+async def load_of(db: Executor, name: str) -> HostLoad | None:
+    """One host's load, whatever its state (a start or a resize stays on its host)."""
+    row = await db.fetchrow(
+        "SELECT h.name, h.capacity_mb, h.port_min, h.port_max,"
+        " coalesce(c.committed_mb, 0) AS committed_mb, coalesce(c.claims, 0) AS instances"
+        f" FROM hosts h LEFT JOIN ({_COMMITTED}) c ON c.host = h.name WHERE h.name = $1",
+        name,
+    )
+    if row is None:
+        return None
+    return HostLoad(
+        row["name"],
+        row["capacity_mb"],
+        int(row["committed_mb"]),
+        int(row["instances"]),
+        row["port_min"],
+        row["port_max"],
+    )
 
 
 async def placeable_loads(db: Executor) -> list[HostLoad]:

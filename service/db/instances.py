@@ -124,19 +124,36 @@ class Locked:
     status: str
     host: str
     host_in_inventory: bool
+    engine: str = ""
+    name: str = ""
+    owner_id: int = 0
+    memory_mb: int = 0
+    settings: dict[str, Any] | None = None
 
 
 async def lock_live(db: Executor, instance_id: str, *, owner_id: int | None) -> Locked | None:
-    """A live instance's row, locked for the rest of the transaction (a delete being queued)."""
+    """A live instance's row, locked for the rest of the transaction (an operation being
+    queued: two requests on one instance are taken one after the other)."""
     row = await db.fetchrow(
-        "SELECT i.id, i.status, i.host, h.in_inventory FROM instances i JOIN hosts h ON h.name = i.host"
+        "SELECT i.id, i.status, i.host, h.in_inventory, i.engine, i.name, i.owner_id, i.memory_mb,"
+        " i.settings FROM instances i JOIN hosts h ON h.name = i.host"
         f" WHERE i.id = $1 AND i.{LIVE} AND ($2::bigint IS NULL OR i.owner_id = $2) FOR UPDATE OF i",
         instance_id,
         owner_id,
     )
     if row is None:
         return None
-    return Locked(row["id"], row["status"], row["host"], row["in_inventory"])
+    return Locked(
+        row["id"],
+        row["status"],
+        row["host"],
+        row["in_inventory"],
+        engine=row["engine"],
+        name=row["name"],
+        owner_id=row["owner_id"],
+        memory_mb=row["memory_mb"],
+        settings=row["settings"],
+    )
 
 
 async def get_any(db: Executor, instance_id: str) -> Instance | None:
@@ -191,6 +208,29 @@ async def set_status(
         list(only_from) if only_from else None,
     )
     return result.endswith(" 1")
+
+
+async def reconfigured(
+    db: Executor, instance_id: str, settings: dict[str, Any], memory_mb: int, facts: dict[str, Any] | None
+) -> None:
+    """A settings change took effect: the row holds the new settings and size."""
+    await db.execute(
+        "UPDATE instances SET settings = $2, memory_mb = $3, facts = coalesce($4, facts), updated_at = now()"
+        " WHERE id = $1 AND deleted_at IS NULL",
+        instance_id,
+        settings,
+        memory_mb,
+        facts,
+    )
+
+
+async def rekeyed(db: Executor, instance_id: str, secrets: bytes) -> None:
+    """A password rotation took effect: the row holds the new (sealed) credentials."""
+    await db.execute(
+        "UPDATE instances SET secrets = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        instance_id,
+        secrets,
+    )
 
 
 async def move(db: Executor, instance_id: str, host: str, port: int) -> None:

@@ -1,4 +1,4 @@
-"""Operations: every create and delete, who asked, with what, and how it ended.
+"""Operations: every create, delete and day-2 action, who asked, with what, and how it ended.
 
 A worker claims open operations with FOR UPDATE SKIP LOCKED and holds a lease it
 renews; an operation whose lease ran out (its worker died) is claimed again. Every claim
@@ -83,16 +83,22 @@ async def insert(
     requested_by: int | None,
     params: dict[str, Any],
     max_attempts: int,
+    sealed: bytes | None = None,
+    delay_seconds: float = 0,
 ) -> Operation:
+    """`sealed`: secrets the operation needs (SecretBox-sealed, never in params);
+    `delay_seconds`: not claimed before then (a password's grace period)."""
     row = await db.fetchrow(
-        "INSERT INTO operations (id, kind, instance_id, requested_by, params, max_attempts)"
-        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        "INSERT INTO operations (id, kind, instance_id, requested_by, params, max_attempts, sealed,"
+        " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) RETURNING *",
         id,
         kind,
         instance_id,
         requested_by,
         params,
         max_attempts,
+        sealed,
+        float(delay_seconds),
     )
     await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{id}")
     assert row is not None
@@ -182,7 +188,8 @@ async def finish(
     """Record the end; False (nothing written) when the lease was lost."""
     result = await db.execute(
         "UPDATE operations SET status = $4, error = $5, facts = $6, finished_at = now(),"
-        f" lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND {_FENCE}",
+        " lease_owner = NULL, lease_expires_at = NULL, sealed = NULL"
+        f" WHERE id = $1 AND {_FENCE}",
         lease.operation_id,
         lease.owner,
         lease.generation,
@@ -194,6 +201,25 @@ async def finish(
         return False
     await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"done:{lease.operation_id}")
     return True
+
+
+async def sealed(db: Executor, operation_id: str) -> bytes | None:
+    """The operation's sealed secrets (a rotation's), for the worker only."""
+    value = await db.fetchval("SELECT sealed FROM operations WHERE id = $1", operation_id)
+    return bytes(value) if value is not None else None
+
+
+async def open_growth(db: Executor, owner_id: int) -> int:
+    """Memory (MB) the owner's open resizes add on top of their instances' recorded sizes:
+    a quota check counts it, so two resizes in a row cannot both pass on the old sizes."""
+    value = await db.fetchval(
+        "SELECT coalesce(sum(greatest(0, (o.params->>'memory_mb')::int - i.memory_mb)), 0)"
+        " FROM operations o JOIN instances i ON i.id = o.instance_id"
+        " WHERE i.owner_id = $1 AND i.deleted_at IS NULL AND o.kind = 'reconfigure'"
+        " AND o.status IN ('pending', 'running')",
+        owner_id,
+    )
+    return int(value)
 
 
 async def retry_later(
@@ -220,7 +246,7 @@ async def retry_later(
 async def cancel_pending(db: Executor, instance_id: str, kind: str, reason: str) -> list[str]:
     """Cancel unclaimed operations of a kind (a create made moot by a delete)."""
     rows = await db.fetch(
-        "UPDATE operations SET status = 'failed', error = $3, finished_at = now()"
+        "UPDATE operations SET status = 'failed', error = $3, finished_at = now(), sealed = NULL"
         " WHERE instance_id = $1 AND kind = $2 AND status = 'pending' RETURNING id",
         instance_id,
         kind,

@@ -123,3 +123,55 @@ def delete_outcome(
     if attempts < max_attempts:
         return DeleteDecision(Delete.RETRY, error)
     return DeleteDecision(Delete.FAILED, error)
+
+
+class Action(Enum):
+    SUCCEEDED = "succeeded"  # record the requested state (and the new settings or secrets)
+    RETRY = "retry"  # run the operation again later: every day-2 play is idempotent
+    FAILED = "failed"  # out of attempts: the instance stays as it was, the operation says why
+
+
+@dataclass(frozen=True)
+class ActionDecision:
+    action: Action
+    error: str | None = None
+
+
+# The status a day-2 action leaves a running (or stopped) instance in when it succeeds.
+ACTION_TARGET = {
+    "stop": "stopped",
+    "start": "running",
+    "restart": "running",
+    "reconfigure": "running",
+    "rotate": "running",
+}
+
+
+def action_outcome(
+    outcome: HostOutcome,
+    facts: dict[str, Any] | None,
+    not_ready: str | None,
+    attempts: int,
+    max_attempts: int,
+) -> ActionDecision:
+    """A stop/start/restart/reconfigure/rotate play's result for one instance. Nothing is
+    ever moved (the instance keeps its host, port and data): any failure, of the host or of
+    the server, is retried until the attempts run out."""
+    if not_ready is None and outcome.ok and facts:
+        return ActionDecision(Action.SUCCEEDED)
+    error = not_ready or outcome.error or "the playbook reported no facts for this instance"
+    if attempts < max_attempts:
+        return ActionDecision(Action.RETRY, error)
+    return ActionDecision(Action.FAILED, error)
+
+
+def gave_up(attempts: int, max_attempts: int) -> bool:
+    """Claimed more often than allowed: each claim past the last was a worker that died in
+    the middle (a crash loop), so the operation ends rather than runs once more."""
+    return attempts > max_attempts
+
+
+def status_after(kind: str, succeeded: bool, previous: str) -> str:
+    """What the instance's status is once the operation has ended: the requested state, or
+    the one it had before. Never anything in between."""
+    return ACTION_TARGET[kind] if succeeded else previous

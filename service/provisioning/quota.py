@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..db import users
+from ..db import operations, users
 
 if TYPE_CHECKING:
     from ..db import Conn
@@ -45,6 +45,37 @@ def verdict(usage: users.Usage, memory_mb: int, defaults: QuotaDefaults) -> Quot
 
 async def check(conn: Conn, owner_id: int, memory_mb: int, defaults: QuotaDefaults) -> None:
     """Raise QuotaExceeded; the caller's transaction keeps the user's lock until it ends."""
-    refused = verdict(await users.lock_usage(conn, owner_id), memory_mb, defaults)
+    usage = await users.lock_usage(conn, owner_id)
+    refused = verdict(
+        _with_open_growth(usage, await operations.open_growth(conn, owner_id)), memory_mb, defaults
+    )
+    if refused is not None:
+        raise refused
+
+
+def _with_open_growth(usage: users.Usage, pending_mb: int) -> users.Usage:
+    return users.Usage(
+        usage.quota_instances, usage.quota_memory_mb, usage.instances, usage.memory_mb + pending_mb
+    )
+
+
+def growth_verdict(usage: users.Usage, growth_mb: int, defaults: QuotaDefaults) -> QuotaExceeded | None:
+    """Why an instance growing by `growth_mb` would not fit (the instance count is unchanged)."""
+    max_memory = defaults.memory_mb if usage.quota_memory_mb is None else usage.quota_memory_mb
+    if growth_mb > 0 and usage.memory_mb + growth_mb > max_memory:
+        return QuotaExceeded(
+            "quota.memory_mb",
+            f"memory quota exceeded: this change needs {growth_mb} MB more and your instances use"
+            f" {usage.memory_mb} MB of at most {max_memory} MB",
+        )
+    return None
+
+
+async def check_growth(conn: Conn, owner_id: int, growth_mb: int, defaults: QuotaDefaults) -> None:
+    """A resize's check, under the user's row lock like a create's; open resizes count at
+    their new size."""
+    usage = await users.lock_usage(conn, owner_id)
+    pending = await operations.open_growth(conn, owner_id)
+    refused = growth_verdict(_with_open_growth(usage, pending), growth_mb, defaults)
     if refused is not None:
         raise refused

@@ -2,7 +2,8 @@
 
 A new kind (stop, start, ...) is a module here with a class that has `name` and
 `async def run(ctx, ops)` (base.OperationKind), its outcome decision as a pure function in
-../outcomes.py, and an entry in KINDS. The worker claims only the kinds in KINDS."""
+../outcomes.py, and an entry in KINDS. The worker claims only the kinds in KINDS. The
+day-2 kinds share their run in day2.py."""
 
 from __future__ import annotations
 
@@ -11,8 +12,25 @@ from collections.abc import Mapping
 from .base import LeaseLost, OperationKind, RunContext
 from .create import CreateKind
 from .delete import DeleteKind
+from .reconfigure import ReconfigureKind
 from .repair import RepairKind
+from .restart import RestartKind
+from .rotate import RotateKind
+from .start import StartKind
+from .stop import StopKind
 
-KINDS: Mapping[str, OperationKind] = {kind.name: kind for kind in (CreateKind(), DeleteKind(), RepairKind())}
+KINDS: Mapping[str, OperationKind] = {
+    kind.name: kind
+    for kind in (
+        CreateKind(),
+        DeleteKind(),
+        RepairKind(),
+        StopKind(),
+        StartKind(),
+        RestartKind(),
+        ReconfigureKind(),
+        RotateKind(),
+    )
+}
 
 __all__ = ["KINDS", "LeaseLost", "OperationKind", "RunContext"]

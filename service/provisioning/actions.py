@@ -1,0 +1,219 @@
+"""Taking a day-2 request (stop, start, restart, a settings change, a password rotation):
+check it, then record the operation the worker runs, all in one transaction.
+
+The instance's row is locked first (instances.lock_live), so two requests on one instance
+are decided one after the other: the second sees the first's open operation and is
+refused. Then, where the request needs more of the host (a start, a bigger size), the
+owner's quota (their row lock) and the host's capacity (placement's advisory lock), in the
+order a create takes them. A refused request records nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..crypto import SecretBox
+from ..db import hosts, instances, operations
+from ..engines import Credentials, FieldError, SettingsError, get_engine
+from ..engines.base import SettingsChange, random_password
+from . import quota
+from .intake import PLACEMENT_LOCK, Conflict, NoCapacity, new_id
+
+if TYPE_CHECKING:
+    from ..db import Conn, Pool
+    from ..db.users import User
+
+MAX_GRACE_SECONDS = 86400
+# What each action needs the instance to be; the status it asks for, when it is one.
+_NEEDS = {
+    "stop": ("running", "stopped"),
+    "start": ("stopped", "running"),
+    "restart": ("running", None),
+    "reconfigure": ("running", None),
+    "rotate": ("running", None),
+}
+
+
+@dataclass(frozen=True)
+class ActionAccepted:
+    """operation_id None: the instance is in the asked-for state already, nothing recorded."""
+
+    instance_id: str
+    operation_id: str | None
+    change: SettingsChange | None = None
+    password: str | None = field(default=None, repr=False)
+    grace_seconds: int = 0
+
+
+async def request_action(
+    pool: Pool,
+    instance_id: str,
+    requester: User,
+    kind: str,
+    *,
+    owner_id: int | None,
+    max_attempts: int,
+) -> ActionAccepted | None:
+    """stop, start or restart; None when the instance does not exist for this caller."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _lock(conn, instance_id, kind, owner_id)
+        if row is None:
+            return None
+        if row.status == _NEEDS[kind][1]:
+            return ActionAccepted(instance_id, None)  # stopped (or running) already
+        await _no_open_operation(conn, instance_id, kind)
+        if kind == "start":
+            await _fits(conn, row.host, row.memory_mb, instance_id)
+        operation_id = await _queue(conn, row, requester, kind, {}, max_attempts=max_attempts)
+    return ActionAccepted(instance_id, operation_id)
+
+
+async def request_reconfigure(
+    pool: Pool,
+    instance_id: str,
+    requester: User,
+    raw_settings: dict[str, Any],
+    *,
+    convert: bool,
+    owner_id: int | None,
+    max_attempts: int,
+    quotas: quota.QuotaDefaults,
+) -> ActionAccepted | None:
+    """A settings change, validated as a create's (SettingsError naming the field)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _lock(conn, instance_id, "reconfigure", owner_id)
+        if row is None:
+            return None
+        engine = get_engine(row.engine)
+        change = engine.change_settings(
+            engine.load_settings(row.settings or {}), raw_settings, convert=convert, instance_name=row.name
+        )
+        if not change.changed:
+            return ActionAccepted(instance_id, None, change)  # nothing to change: nothing recorded
+        await _no_open_operation(conn, instance_id, "reconfigure")
+        memory_mb = engine.memory_mb(change.after)
+        growth = memory_mb - row.memory_mb
+        if growth > 0:
+            await quota.check_growth(conn, row.owner_id, growth, quotas)
+            await _fits(conn, row.host, growth, instance_id)
+        params = {
+            "settings": change.after.model_dump(mode="json"),
+            "memory_mb": memory_mb,
+            "live": list(change.live),
+            "restart": list(change.restart),
+            "convert": change.convert,
+        }
+        operation_id = await _queue(conn, row, requester, "reconfigure", params, max_attempts=max_attempts)
+    return ActionAccepted(instance_id, operation_id, change)
+
+
+async def request_rotate(
+    pool: Pool,
+    box: SecretBox,
+    instance_id: str,
+    requester: User,
+    *,
+    grace_seconds: int,
+    owner_id: int | None,
+    max_attempts: int,
+) -> ActionAccepted | None:
+    """A new password for the application account, sealed in the operation (never in its
+    params) until the worker has made it the server's; returned here, once."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _lock(conn, instance_id, "rotate", owner_id)
+        if row is None:
+            return None
+        engine = get_engine(row.engine)
+        if grace_seconds and not engine.password_grace:
+            raise SettingsError(
+                [
+                    FieldError(
+                        "grace_seconds",
+                        f"{engine.name} instances cannot keep two passwords: MariaDB has no dual"
+                        " passwords, so the old one stops working at once (leave grace_seconds out or 0)",
+                    )
+                ]
+            )
+        await _no_open_operation(conn, instance_id, "rotate")
+        inst = await instances.get(conn, instance_id)
+        assert inst is not None
+        old = Credentials.from_secrets(inst.username, box.open(inst.secrets))
+        new = Credentials(old.username, random_password(), old.admin_password)
+        operation_id = await _queue(
+            conn,
+            row,
+            requester,
+            "rotate",
+            {"phase": "rotate", "grace_seconds": grace_seconds},
+            max_attempts=max_attempts,
+            sealed=box.seal(new.secrets()),
+        )
+    return ActionAccepted(instance_id, operation_id, password=new.password, grace_seconds=grace_seconds)
+
+
+async def _lock(conn: Conn, instance_id: str, kind: str, owner_id: int | None) -> instances.Locked | None:
+    row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+    if row is None:
+        return None
+    needs, target = _NEEDS[kind]
+    if row.status not in (needs, target):
+        raise Conflict(
+            f"instance {instance_id} is {row.status}; {_verb(kind)} needs it {needs}", field="status"
+        )
+    if not row.host_in_inventory:
+        raise Conflict(
+            f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
+            f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) first"
+        )
+    return row
+
+
+def _verb(kind: str) -> str:
+    return {"reconfigure": "a settings change", "rotate": "a password rotation"}.get(kind, f"a {kind}")
+
+
+async def _no_open_operation(conn: Conn, instance_id: str, kind: str) -> None:
+    busy = await operations.open_for(conn, instance_id)
+    if busy:
+        op = busy[0]
+        raise Conflict(
+            f"instance {instance_id} is busy: operation {op.id} ({op.kind}) is {op.status};"
+            f" {_verb(kind)} can be asked for once it has ended"
+        )
+
+
+async def _fits(conn: Conn, host: str, memory_mb: int, instance_id: str) -> None:
+    """Under placement's lock, so a create cannot take the memory between check and record
+    (the open operation reserves it from then on: db/hosts.py _COMMITTED)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+    load = await hosts.load_of(conn, host)
+    if load is None or not load.fits(memory_mb):
+        free = max(0, load.capacity_mb - load.committed_mb) if load else 0
+        raise NoCapacity(f"host {host} has {free} MB free; instance {instance_id} needs {memory_mb} MB more")
+
+
+async def _queue(
+    conn: Conn,
+    row: instances.Locked,
+    requester: User,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    max_attempts: int,
+    sealed: bytes | None = None,
+) -> str:
+    operation_id = new_id("op-", 12)
+    await operations.insert(
+        conn,
+        id=operation_id,
+        kind=kind,
+        instance_id=row.id,
+        requested_by=requester.id,
+        params={**params, "previous_status": row.status},
+        max_attempts=max_attempts,
+        sealed=sealed,
+    )
+    return operation_id
+
+
+__all__ = ["MAX_GRACE_SECONDS", "ActionAccepted", "request_action", "request_reconfigure", "request_rotate"]

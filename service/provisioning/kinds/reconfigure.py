@@ -1,0 +1,69 @@
+"""reconfigure (PATCH /instances/{id}): reconfigure.yml with the new settings' role
+variables and the engine's reconfigure_vars (what to change live, what by one restart),
+then the readiness check. The row gets the new settings and memory only on success.
+
+The change is computed again from the row's settings and the recorded target, so a re-run
+after a crash sees the same change (the row is unchanged until the success is recorded)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...db import instances
+from ...engines import get_engine
+from .day2 import Day2Kind, Plan, Refused
+
+if TYPE_CHECKING:
+    from ...db import Conn
+    from ...db.operations import Operation
+    from .base import RunContext
+
+
+class ReconfigureKind(Day2Kind):
+    name = "reconfigure"
+    playbook = "reconfigure.yml"
+
+    async def plan(self, ctx: RunContext, op: Operation, inst: instances.Instance) -> Plan:
+        base = await super().plan(ctx, op, inst)
+        target = op.params.get("settings")
+        if not isinstance(target, dict):
+            raise Refused("the operation records no settings")
+        engine = get_engine(inst.engine)
+        change = engine.change_settings(
+            base.settings, target, convert=bool(op.params.get("convert")), instance_name=inst.name
+        )
+        return Plan(
+            change.after,
+            base.credentials,
+            extra_vars=engine.reconfigure_vars(change),
+            data={
+                "settings": change.after.model_dump(mode="json"),
+                "memory_mb": engine.memory_mb(change.after),
+            },
+        )
+
+    async def succeeded(
+        self,
+        ctx: RunContext,
+        conn: Conn,
+        op: Operation,
+        inst: instances.Instance,
+        plan: Plan,
+        facts: dict[str, Any],
+    ) -> None:
+        await instances.reconfigured(conn, inst.id, plan.data["settings"], plan.data["memory_mb"], facts)
+
+    async def undo_plan(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance
+    ) -> tuple[str, Plan] | None:
+        """The row still holds the old settings: change the server back to them."""
+        forward = await self.plan(ctx, op, inst)
+        base = await super().plan(ctx, op, inst)
+        engine = get_engine(inst.engine)
+        back = engine.change_settings(
+            forward.settings,
+            base.settings.model_dump(mode="json"),
+            convert=bool(op.params.get("convert")),
+            instance_name=inst.name,
+        )
+        return "reconfigure.yml", Plan(back.after, base.credentials, extra_vars=engine.reconfigure_vars(back))
