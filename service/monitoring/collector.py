@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..crypto import SecretBox
 from ..db import host_samples as host_samples_repo
 from ..db import instances as instances_repo
+from ..db import repairs as repairs_repo
 from ..db import samples as samples_repo
 from ..db.host_samples import HostSample
 from ..db.instances import Instance
@@ -130,6 +131,10 @@ class InstanceCollector:
         targets: dict[str, list[Instance]] = {}
         for name in hosts:
             running = [i for i in await instances_repo.live_on_host(self.pool, name) if i.status == "running"]
+            # A stop, restart or reconfigure in flight takes the server down on purpose:
+            # such an instance is not judged until its operation has ended.
+            settled = await repairs_repo.settled(self.pool, [i.id for i in running])
+            running = [i for i in running if i.id in settled]
             if running:
                 targets[name] = running
         if self._previous is None:  # a new leader continues from the store
