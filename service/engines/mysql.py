@@ -1,4 +1,5 @@
-"""The `mysql` engine (served by MariaDB 10.11 here): settings, sizing, URIs."""
+"""The `mysql` engine (served by MariaDB 10.11 here): settings, how they may change, sizing,
+URIs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from . import mysql_client
-from .base import Credentials, Engine, cpus_for_memory
+from .base import Credentials, Engine, FieldError, SettingsChange, SettingsError, cpus_for_memory
 from .mysql_charsets import CHARSETS
 from .probe import ProbeResult
 
@@ -23,6 +24,11 @@ _CHARSET_ALIASES = {"utf8": "utf8mb3"}
 _DATABASE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 RESERVED_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 _LEGACY_PREFIX = "#mysql50#"  # MariaDB maps "#mysql50#x" onto the file name "x"
+BINLOG_FORMATS = ("ROW", "STATEMENT", "MIXED")
+CONVERT_NEEDED = (
+    'changing the character set of an existing database needs "convert": true (ALTER DATABASE); '
+    "existing tables keep theirs"
+)
 
 
 def reserved_database(name: str) -> bool:
@@ -40,6 +46,21 @@ class MysqlSettings(BaseModel):
     database: str | None = Field(
         default=None, max_length=64, description="database name; default from the instance name"
     )
+    binlog_format: str | None = Field(
+        default=None,
+        max_length=16,
+        description="ROW, STATEMENT or MIXED: binary logging on in that format; null: off",
+    )
+    binlog_expire_logs_seconds: int = Field(default=604800, ge=3600, le=7776000)
+
+    @field_validator("binlog_format")
+    @classmethod
+    def _binlog_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in BINLOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(BINLOG_FORMATS)} (or null: no binary log)")
+        return value.upper()
 
     @field_validator("charset")
     @classmethod
@@ -98,6 +119,13 @@ class MysqlConnection(BaseModel):
     cli: str
 
 
+def _charset_of(value: object) -> object:
+    """A raw charset as the model will store it (to tell whether a change names a new one)."""
+    if isinstance(value, str):
+        return _CHARSET_ALIASES.get(value.lower(), value.lower())
+    return value
+
+
 class MysqlEngine(Engine):
     name: ClassVar[str] = "mysql"
     default_port: ClassVar[int] = 3306
@@ -107,6 +135,65 @@ class MysqlEngine(Engine):
         "mysql_connections": ("threads_connected", "max_connections", "Threads_connected / max_connections"),
     }
     counter_metrics: ClassVar[dict[str, str]] = {"slow_queries": "slow queries since the previous round"}
+    # SET GLOBAL, Docker's update of the memory limit, ALTER DATABASE (with convert).
+    # binlog_format is live only while binary logging stays on (applies_live).
+    live_settings: ClassVar[frozenset[str]] = frozenset(
+        {
+            "max_connections",
+            "memory_mb",
+            "binlog_format",
+            "binlog_expire_logs_seconds",
+            "charset",
+            "collation",
+        }
+    )
+    # MariaDB has no dual passwords (MySQL 8's RETAIN CURRENT PASSWORD).
+    password_grace: ClassVar[bool] = False
+
+    def merge_change(self, current: BaseModel, raw: Mapping[str, Any]) -> dict[str, Any]:
+        assert isinstance(current, MysqlSettings)
+        merged = super().merge_change(current, raw)
+        # A new charset alone takes that charset's default collation, as on create.
+        if "collation" not in raw and "charset" in raw and _charset_of(raw["charset"]) != current.charset:
+            merged["collation"] = None
+        return merged
+
+    def check_change(self, before: BaseModel, after: BaseModel, *, convert: bool) -> None:
+        assert isinstance(before, MysqlSettings)
+        assert isinstance(after, MysqlSettings)
+        errors = []
+        if after.database != before.database:
+            errors.append(
+                FieldError("settings.database", "the database of an existing instance cannot be renamed")
+            )
+        if not convert:
+            for name in ("charset", "collation"):
+                if getattr(after, name) != getattr(before, name):
+                    errors.append(FieldError(f"settings.{name}", CONVERT_NEEDED))
+        if errors:
+            raise SettingsError(errors)
+
+    def applies_live(self, name: str, before: BaseModel, after: BaseModel) -> bool:
+        if name == "binlog_format":
+            # Switching binary logging on or off takes a restart; the format alone is SET GLOBAL.
+            return getattr(before, name) is not None and getattr(after, name) is not None
+        return name in self.live_settings
+
+    def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
+        return {"mysql_convert": change.convert}
+
+    def rotate_vars(self, old: Credentials, new: Credentials, *, grace_seconds: int) -> dict[str, Any]:
+        if grace_seconds > 0:
+            raise SettingsError(
+                [
+                    FieldError(
+                        "grace_seconds",
+                        "MariaDB has no dual passwords: the old password stops working at once "
+                        "(its open sessions are ended)",
+                    )
+                ]
+            )
+        return {"mysql_password_grace_seconds": 0}
 
     def complete(self, settings: BaseModel, *, instance_name: str) -> BaseModel:
         assert isinstance(settings, MysqlSettings)
@@ -129,6 +216,8 @@ class MysqlEngine(Engine):
             "mysql_memory_mb": settings.memory_mb,
             "mysql_max_connections": settings.max_connections,
             "mysql_database": settings.database,
+            "mysql_binlog_format": settings.binlog_format,
+            "mysql_binlog_expire_logs_seconds": settings.binlog_expire_logs_seconds,
             "mysql_cpus": cpus_for_memory(settings.memory_mb),
             "mysql_username": credentials.username,
             "mysql_password_hash": mysql_native_password(credentials.password),

@@ -101,8 +101,9 @@ async def test_mysql_instance_with_its_settings_privileges_and_lifecycle(
     (container,) = dbvend_containers(docker_client, inst["id"])
     host_config = container.attrs["HostConfig"]
     assert host_config["Memory"] == 320 * 1024 * 1024
-    assert host_config["NanoCpus"] == 500_000_000  # 320 MiB: 0.5 CPU (the engine's derivation)
-    assert host_config["PidsLimit"] == 512
+    # 320 MiB: 0.5 CPU (the engine's derivation), as a CFS quota Docker updates in place.
+    assert (host_config["CpuQuota"], host_config["CpuPeriod"]) == (50_000, 100_000)
+    assert host_config["PidsLimit"] == 10256  # fixed: docker_container cannot update it in place
     assert host_config["LogConfig"]["Type"] == "json-file"
     assert host_config["LogConfig"]["Config"]["max-size"] == "10m"
     # Published on the inventory's dbvend_bind_address only.

@@ -116,8 +116,9 @@ def test_mysql_instance_settings_privileges_idempotence_and_no_secrets(deployer:
     assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
     assert host_config["PortBindings"]["3306/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
     # Limits: 0.5 CPU (1 per GiB, steps of 0.5, at least 0.5), pids, rotated logs.
-    assert host_config["NanoCpus"] == 500_000_000
-    assert host_config["PidsLimit"] == 512
+    assert (host_config["CpuQuota"], host_config["CpuPeriod"]) == (50_000, 100_000)
+    assert host_config["PidsLimit"] == 10256
+    assert host_config["MemorySwap"] == 320 * MIB  # no swap
     assert host_config["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
     # The container's env and command line hold hashes, never a password; root is local.
     inspected = json.dumps(
@@ -132,11 +133,14 @@ def test_mysql_instance_settings_privileges_idempotence_and_no_secrets(deployer:
     env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
     assert env["MARIADB_ROOT_HOST"] == "localhost"
     assert "MARIADB_ROOT_PASSWORD" not in env
-    assert "MARIADB_PASSWORD" not in env
     assert env["MARIADB_ROOT_PASSWORD_HASH"].startswith("*")
-    # Settings are mariadbd options on the command line; the data directory is root-only.
-    assert "--collation-server=latin1_general_cs" in container.attrs["Config"]["Cmd"]
-    assert "--max_connections=57" in container.attrs["Config"]["Cmd"]
+    # The application account comes from the init file: nothing of it in the env.
+    assert not {"MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_PASSWORD_HASH", "MARIADB_DATABASE"} & set(env)
+    # Settings are in a file on the host, not on the command line; the data directory is root-only.
+    assert container.attrs["Config"]["Cmd"] == ["mariadbd"]
+    config = (deployer.tmp / "data" / instance_id / "config" / "dbvend.cnf").read_text()
+    assert "collation-server = latin1_general_cs" in config
+    assert "max_connections = 57" in config
     assert stat.S_IMODE((deployer.tmp / "data" / instance_id).stat().st_mode) == 0o700
 
     second = deployer.provision("mysql", instance_id, "-vvv", **variables)
@@ -145,10 +149,10 @@ def test_mysql_instance_settings_privileges_idempotence_and_no_secrets(deployer:
         for value in secrets.values():
             assert value not in run.output
 
-    # A changed setting recreates the container on the same data: the table is still there.
+    # A changed setting rewrites the file and restarts the same container on the same data.
     third = deployer.provision("mysql", instance_id, **{**variables, "mysql_max_connections": 58})
     assert third.changed() > 0
-    assert deployer.container(instance_id).id != container.id
+    assert deployer.container(instance_id).id == container.id
     app = connect(port, "u_orders", secrets["mysql_password"], "orders")
     assert query(app, "SELECT @@max_connections") == [(58,)]
     assert query(app, "SELECT name FROM t") == [("x",)]
