@@ -59,3 +59,8 @@ async def for_instance(db: Executor, instance_id: str) -> list[dict[str, Any]]:
         instance_id,
     )
     return [dict(r["event"]) for r in rows]
+
+
+async def alive(db: Executor) -> None:
+    """A round trip: a silently dropped connection does not close its socket."""
+    await db.execute("SELECT 1")
