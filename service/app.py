@@ -32,8 +32,8 @@ from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
 from .db.pool import create_pool
-from .events.delivery import DeliveryLoop
 from .events.hub import EventHub
+from .monitoring.delivery import DeliveryLoop
 from .monitoring.egress import EgressPolicy
 from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor

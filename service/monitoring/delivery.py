@@ -9,12 +9,12 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from ..monitoring.notify import Dispatcher
+from .notify import Dispatcher
 
 if TYPE_CHECKING:
     from ..crypto import SecretBox
     from ..db import Pool
-    from ..monitoring.egress import EgressPolicy
+    from .egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
