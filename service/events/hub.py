@@ -116,6 +116,11 @@ class EventHub:
     def open_streams(self) -> int:
         return len(self._subscribers)
 
+    def listener_pid(self) -> int | None:
+        """The PostgreSQL backend of the LISTEN connection (for operators and tests)."""
+        conn = self._conn
+        return conn.get_server_pid() if conn is not None and not conn.is_closed() else None
+
     def publish(self, message: Message, owner_id: int | None) -> None:
         for sub in list(self._subscribers):
             if sub.sees(owner_id):
