@@ -63,9 +63,12 @@ async def test_alert_and_event_deliveries_are_signed(
     )
     dispatcher = Dispatcher(scratch_db, EgressPolicy(allow=[ip_network("127.0.0.0/8")]), box=box)
     try:
-        assert await dispatcher.send_due() == 3
+        # The scratch database is shared: other tests' deliveries (to unresolvable names) go too.
+        while await dispatcher.send_due():
+            pass
     finally:
         await dispatcher.close()
+    assert len(got) == 3
     signed = [(h, b) for h, b in got if "X-Dbvend-Signature" in h]
     assert len(signed) == 2
     assert sorted(h["X-Dbvend-Event"] for h, _ in signed) == ["alerts", "instance.stopped"]
