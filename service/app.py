@@ -20,6 +20,7 @@ from .api import (
     openapi,
     operations,
     rules,
+    stream,
     users,
     webhooks,
 )
@@ -32,6 +33,8 @@ from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
 from .db.pool import create_pool
+from .events.hub import EventHub
+from .monitoring.delivery import DeliveryLoop
 from .monitoring.egress import EgressPolicy
 from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
@@ -93,6 +96,7 @@ def build_app(settings: Settings) -> web.Application:
         alerts.routes,
         rules.routes,
         webhooks.routes,
+        stream.routes,
         metrics.routes,
     ):
         app.router.add_routes(table)
@@ -134,13 +138,26 @@ def build_app(settings: Settings) -> web.Application:
         pruner = RetentionJob(pool, settings, owner=settings.worker_id)
         pruner.start()
         gateway.recorder.start(pool)
+        deliveries: DeliveryLoop | None = None
         if settings.collect_interval > 0:
             svc.monitoring = Monitor(pool, settings, runner, lambda: svc.hosts, svc.box, gateway.registry)
             svc.monitoring.start()
+            wake = svc.monitoring.wake_dispatch
+        else:
+            # Without monitoring, webhooks still get instance events.
+            deliveries = DeliveryLoop(pool, EgressPolicy.from_settings(settings), svc.box)
+            deliveries.start()
+            wake = deliveries.wake
+        hub = EventHub(settings.database_url, limit=settings.stream_limit, on_instance_event=wake)
+        await hub.start()
+        app[stream.HUB] = hub
         _reload_on_sighup(svc)
         try:
             yield
         finally:
+            await hub.stop()
+            if deliveries is not None:
+                await deliveries.stop()
             if svc.monitoring is not None:
                 await svc.monitoring.stop()
             await gateway.recorder.stop()

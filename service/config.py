@@ -108,6 +108,11 @@ class Settings:
     # one user may have (service/monitoring/egress.py).
     webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
     webhook_limit: int = 10
+    # GET /api/v1/events/stream (service/events): heartbeat every stream_heartbeat seconds
+    # (ping + a heartbeat message; the token is re-checked then), at most stream_limit open
+    # streams per user in one service process.
+    stream_heartbeat: float = 15.0
+    stream_limit: int = 5
 
     @property
     def development(self) -> bool:
@@ -235,6 +240,8 @@ def load_settings() -> Settings:
         password_queue=_int("DBVEND_PASSWORD_QUEUE", 16, 0, 1024),
         webhook_allow=_webhook_allow(),
         webhook_limit=_int("DBVEND_WEBHOOK_LIMIT", 10, 0, 1000),
+        stream_heartbeat=float(_int("DBVEND_STREAM_HEARTBEAT", 15, 1, 300)),
+        stream_limit=_int("DBVEND_STREAM_LIMIT", 5, 0, 1000),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

@@ -49,11 +49,42 @@ def bearer_token(request: web.Request) -> str:
     return request.headers.get("Authorization", "").partition(" ")[2].strip()
 
 
+# A handler marked so may get a WebSocket upgrade without an Authorization header (browsers
+# cannot set one): it must then authenticate the first message itself (`authenticate`).
+_FIRST_MESSAGE = "__dbvend_token_in_first_message__"
+
+
+def token_in_first_message(handler: Handler) -> Handler:
+    setattr(handler, _FIRST_MESSAGE, True)
+    return handler
+
+
+def _websocket_without_token(request: web.Request) -> bool:
+    return (
+        bool(getattr(request.match_info.handler, _FIRST_MESSAGE, False))
+        and "Authorization" not in request.headers
+        and request.headers.get("Upgrade", "").lower() == "websocket"
+    )
+
+
+async def authenticate(request: web.Request, token: str) -> User | None:
+    """The user the token belongs to, or None (the failure noted for the monitoring gateway)."""
+    if not _TOKEN.fullmatch(token):  # undecodable header bytes would not even hash
+        request[AUTH_FAILURE] = AuthFailure("malformed token")
+        return None
+    user = await tokens.user_for(services(request).pool, crypto.token_digest(token))
+    if user is None:
+        request[AUTH_FAILURE] = AuthFailure("invalid or expired token")
+    return user
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     declared = contract_of(request.match_info.handler)
     # The contract says which routes need no token (one declaration, also in the document).
     if not request.path.startswith("/api/v1/") or (declared is not None and declared.public):
+        return await handler(request)
+    if _websocket_without_token(request):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -61,12 +92,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "send Authorization: Bearer <token> (POST /api/v1/auth/login)", headers=challenge)
-    if not _TOKEN.fullmatch(token):  # undecodable header bytes would not even hash
-        request[AUTH_FAILURE] = AuthFailure("malformed token")
-        raise ApiError(401, "the token is invalid or expired", headers=challenge)
-    user = await tokens.user_for(services(request).pool, crypto.token_digest(token))
+    user = await authenticate(request, token)
     if user is None:
-        request[AUTH_FAILURE] = AuthFailure("invalid or expired token")
         raise ApiError(401, "the token is invalid or expired", headers=challenge)
     request[USER] = user
     return await handler(request)

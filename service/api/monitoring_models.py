@@ -93,7 +93,9 @@ class EventPage(Out):
 class Delivery(Out):
     id: int
     status: Literal["pending", "delivered", "failed"]
-    payload_status: str | None = Field(description="firing or resolved")
+    payload_status: str | None = Field(
+        description="firing or resolved (alerts), or the instance event's type"
+    )
     attempts: int
     response_status: int | None = Field(description="the receiver's HTTP status; its body is never read")
     error: str | None = Field(description="why the last attempt failed: our words and the status code only")
@@ -107,7 +109,17 @@ class Webhook(Out):
     send_resolved: bool
     owner: str
     scope: str
+    events: list[Literal["alerts", "instances"]] = Field(description="what it receives")
+    signed: bool = Field(
+        description="deliveries carry X-Dbvend-Signature (false only for webhooks made before signing)"
+    )
     created_at: datetime | None
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(
+        description="the signing secret, shown only in this response: verify X-Dbvend-Signature with it"
+    )
 
 
 class WebhookDetail(Webhook):

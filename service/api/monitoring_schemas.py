@@ -82,10 +82,24 @@ class AckRequest(Body):
 class CreateWebhookRequest(Body):
     url: str = Field(
         max_length=MAX_URL_LENGTH,
-        description="http or https URL that receives Alertmanager v4 payloads; its host must be public "
-        "unless DBVEND_WEBHOOK_ALLOW allows its network",
+        description="http or https URL that receives Alertmanager v4 payloads (alerts) and instance "
+        "events; its host must be public unless DBVEND_WEBHOOK_ALLOW allows its network",
     )
     send_resolved: StrictBool = True
+    events: list[Literal["alerts", "instances"]] = Field(
+        default=["alerts"],
+        min_length=1,
+        max_length=2,
+        description="what it receives: alerts (Alertmanager v4 payloads), instances (instance.* events)"
+        " or both",
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("names each kind once")
+        return sorted(value)
 
     @field_validator("url")
     @classmethod

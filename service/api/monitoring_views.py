@@ -83,13 +83,20 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _scope(hook: Webhook) -> str:
+    what = " and ".join({"alerts": "alerts", "instances": "instance events"}[e] for e in hook.events)
+    return f"all {what}" if hook.owner_is_admin else f"{what} of the owner's instances"
+
+
 def webhook_view(hook: Webhook, deliveries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": hook.id,
         "url": redact(hook.url),  # the owner sees the URL, never its credentials
         "send_resolved": hook.send_resolved,
         "owner": hook.owner,
-        "scope": "all alerts" if hook.owner_is_admin else "alerts of the owner's instances",
+        "scope": _scope(hook),
+        "events": hook.events,
+        "signed": hook.signed,
         "created_at": _iso(hook.created_at),
     }
     if deliveries is not None:

@@ -1,8 +1,9 @@
-"""/api/v1/webhooks: receivers of alert notifications (Alertmanager webhook v4 payloads),
-owned by the caller. An admin's webhook gets every alert; a user's gets the alerts of
-the user's own instances. A URL is registered only when the egress policy lets the
-service call it (service/monitoring/egress.py), and each user has at most
-DBVEND_WEBHOOK_LIMIT of them."""
+"""/api/v1/webhooks: receivers of alert notifications (Alertmanager webhook v4 payloads)
+and instance events (docs/events.md), owned by the caller. An admin's webhook gets every
+alert and event; a user's gets those of the user's own instances. A URL is registered only
+when the egress policy lets the service call it (service/monitoring/egress.py), and each
+user has at most DBVEND_WEBHOOK_LIMIT of them. Each webhook gets a signing secret, shown
+once in the creation's response and stored encrypted."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from aiohttp import web
 
 from ..db import webhooks as webhooks_repo
 from ..engines import FieldError
+from ..events import signing
 from ..monitoring.egress import EgressRefused
 from .auth import current_user
 from .context import services
 from .contract import contract, respond
 from .errors import ApiError, not_found, read_json, validation
-from .monitoring_models import Webhook, WebhookDetail, WebhookList
+from .monitoring_models import WebhookCreated, WebhookDetail, WebhookList
 from .monitoring_schemas import CreateWebhookRequest
 from .monitoring_views import webhook_view
 from .params import path_int
@@ -27,13 +29,15 @@ _ID = {"id": "webhook id"}
 
 @routes.post("/api/v1/webhooks")
 @contract(
-    "Receive alerts as Alertmanager webhook (v4) payloads: an admin's webhook gets every alert, "
-    "a user's the alerts of the user's instances",
+    "Receive alerts (Alertmanager webhook v4 payloads) and/or instance events: an admin's webhook "
+    "gets every one, a user's those of the user's instances",
     description="The URL must be http(s) and its host public (not loopback, private, link-local, "
     "unique-local, multicast, reserved, nor this service) unless DBVEND_WEBHOOK_ALLOW allows its "
-    "network; 403 quota_exceeded past DBVEND_WEBHOOK_LIMIT webhooks per user.",
+    "network; 403 quota_exceeded past DBVEND_WEBHOOK_LIMIT webhooks per user. The response holds the "
+    "webhook's signing secret, shown only here: every delivery carries X-Dbvend-Timestamp and "
+    'X-Dbvend-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">.',
     request=CreateWebhookRequest,
-    responses={201: Webhook},
+    responses={201: WebhookCreated},
     errors=(400, 401, 403, 415, 422),
     tags=("monitoring",),
 )
@@ -45,8 +49,15 @@ async def create_webhook(request: web.Request) -> web.Response:
     except EgressRefused as exc:
         raise validation([FieldError("url", str(exc))]) from None
     limit = svc.settings.webhook_limit
+    secret = signing.new_secret()
     hook = await webhooks_repo.create_within(
-        svc.pool, current_user(request).id, body.url, body.send_resolved, limit=limit
+        svc.pool,
+        current_user(request).id,
+        body.url,
+        body.send_resolved,
+        limit=limit,
+        events=body.events,
+        secret=svc.box.seal({"secret": secret}),
     )
     if hook is None:
         raise ApiError(
@@ -56,7 +67,10 @@ async def create_webhook(request: web.Request) -> web.Response:
             details=[FieldError("webhooks", f"limit of {limit} reached; delete one first")],
         )
     return respond(
-        Webhook, webhook_view(hook), status=201, headers={"Location": f"/api/v1/webhooks/{hook.id}"}
+        WebhookCreated,
+        {**webhook_view(hook), "secret": secret},
+        status=201,
+        headers={"Location": f"/api/v1/webhooks/{hook.id}", "Cache-Control": "no-store"},
     )
 
 

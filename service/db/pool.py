@@ -17,3 +17,10 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
     )
     assert pool is not None
     return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection of its own (a LISTEN connection), decoding JSON like the pool's."""
+    conn = await asyncpg.connect(dsn, command_timeout=30)
+    await _init_connection(conn)
+    return conn

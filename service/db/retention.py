@@ -3,7 +3,8 @@
 Two policies. `prune` (monitoring, DBVEND_RETENTION_DAYS): samples, request minutes,
 delivered or failed notifications and resolved alerts; open alerts and undelivered
 notifications are kept whatever their age. `prune_records` (service/provisioning/
-retention.py): expired or revoked tokens, finished operations, deleted instances and events.
+retention.py): expired or revoked tokens, finished operations, deleted instances, events and
+instance events (the stream's outbox, after DBVEND_RETENTION_EVENTS_DAYS).
 What is still in use never goes: a pending or running operation, the latest operation of a
 live instance, a live instance, a deleted instance whose container is not known to be gone
 (it still holds a port claim or owes a cleanup) or that still has operations."""
@@ -88,6 +89,9 @@ _DELETED = (
     " LIMIT $2)"
 )
 _EVENTS = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT $2)"
+_INSTANCE_EVENTS = (
+    "DELETE FROM instance_events WHERE id IN (SELECT id FROM instance_events WHERE at < $1 LIMIT $2)"
+)
 
 
 async def prune_records(db: Executor, cutoffs: Cutoffs, batch: int = BATCH) -> dict[str, int]:
@@ -97,4 +101,5 @@ async def prune_records(db: Executor, cutoffs: Cutoffs, batch: int = BATCH) -> d
         "operations": await _in_batches(db, _OPERATIONS, cutoffs.operations, batch),
         "instances": await _in_batches(db, _DELETED, cutoffs.deleted, batch),
         "events": await _in_batches(db, _EVENTS, cutoffs.events, batch),
+        "instance_events": await _in_batches(db, _INSTANCE_EVENTS, cutoffs.events, batch),
     }

@@ -1,5 +1,7 @@
 """Webhooks (owned by users; an admin's receives everything) and every delivery to them
-or to Alertmanager, with its attempts and outcome."""
+or to Alertmanager, with its attempts and outcome. A webhook subscribes to alerts,
+instance events or both; its signing secret is stored encrypted (the service's SecretBox),
+and instance events are queued for it by PostgreSQL itself (migration 0012)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ class Webhook:
     url: str
     send_resolved: bool
     created_at: datetime
+    events: list[str]
+    signed: bool  # made before webhooks had secrets (migration 0012): deliveries go unsigned
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,12 @@ class Delivery:
     payload: Any  # a webhook payload (object) or Alertmanager's list of alerts
     attempts: int
     max_attempts: int
+    secret: bytes | None = None  # the webhook's encrypted signing secret
 
 
 _SELECT = (
-    "SELECT w.*, u.username AS owner, u.is_admin AS owner_is_admin FROM webhooks w"
+    "SELECT w.id, w.owner_id, w.url, w.send_resolved, w.created_at, w.events,"
+    " w.secret IS NOT NULL AS signed, u.username AS owner, u.is_admin AS owner_is_admin FROM webhooks w"
     " JOIN users u ON u.id = w.owner_id WHERE w.deleted_at IS NULL"
 )
 
@@ -45,12 +51,23 @@ def _webhook(r: Record) -> Webhook:
     return Webhook(**{k: r[k] for k in Webhook.__dataclass_fields__})
 
 
-async def create(db: Executor, owner_id: int, url: str, send_resolved: bool) -> Webhook:
+async def create(
+    db: Executor,
+    owner_id: int,
+    url: str,
+    send_resolved: bool,
+    *,
+    events: Sequence[str] = ("alerts",),
+    secret: bytes | None = None,
+) -> Webhook:
     new_id = await db.fetchval(
-        "INSERT INTO webhooks (owner_id, url, send_resolved) VALUES ($1, $2, $3) RETURNING id",
+        "INSERT INTO webhooks (owner_id, url, send_resolved, events, secret)"
+        " VALUES ($1, $2, $3, $4::text[], $5) RETURNING id",
         owner_id,
         url,
         send_resolved,
+        list(events),
+        secret,
     )
     row = await db.fetchrow(f"{_SELECT} AND w.id = $1", new_id)
     assert row is not None
@@ -58,7 +75,14 @@ async def create(db: Executor, owner_id: int, url: str, send_resolved: bool) -> 
 
 
 async def create_within(
-    pool: Pool, owner_id: int, url: str, send_resolved: bool, *, limit: int
+    pool: Pool,
+    owner_id: int,
+    url: str,
+    send_resolved: bool,
+    *,
+    limit: int,
+    events: Sequence[str] = ("alerts",),
+    secret: bytes | None = None,
 ) -> Webhook | None:
     """A new webhook, unless the owner already has `limit` of them (None, nothing written).
     The owner's row is locked first, so concurrent creates cannot both pass the count."""
@@ -69,12 +93,18 @@ async def create_within(
         )
         if count >= limit:
             return None
-        return await create(conn, owner_id, url, send_resolved)
+        return await create(conn, owner_id, url, send_resolved, events=events, secret=secret)
 
 
-async def list_for(db: Executor, owner_id: int | None) -> list[Webhook]:
-    """One user's webhooks, or every webhook (owner_id None)."""
-    rows = await db.fetch(f"{_SELECT} AND ($1::bigint IS NULL OR w.owner_id = $1) ORDER BY w.id", owner_id)
+async def list_for(db: Executor, owner_id: int | None, *, subscribed: str | None = None) -> list[Webhook]:
+    """One user's webhooks, or every webhook (owner_id None); with `subscribed`, only those
+    that receive it (alerts or instances)."""
+    rows = await db.fetch(
+        f"{_SELECT} AND ($1::bigint IS NULL OR w.owner_id = $1)"
+        " AND ($2::text IS NULL OR $2 = ANY (w.events)) ORDER BY w.id",
+        owner_id,
+        subscribed,
+    )
     return [_webhook(r) for r in rows]
 
 
@@ -110,7 +140,8 @@ async def claim_due(db: Executor, limit: int, lease_seconds: float) -> list[Deli
         "UPDATE deliveries d SET next_attempt_at = now() + make_interval(secs => $2)"
         " WHERE d.id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()"
         " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING d.id, d.webhook_id, d.target, d.payload, d.attempts, d.max_attempts",
+        " RETURNING d.id, d.webhook_id, d.target, d.payload, d.attempts, d.max_attempts,"
+        " (SELECT w.secret FROM webhooks w WHERE w.id = d.webhook_id) AS secret",
         limit,
         lease_seconds,
     )
@@ -143,7 +174,8 @@ async def record(
 async def recent_for(db: Executor, webhook_id: int, limit: int = 20) -> list[dict[str, Any]]:
     rows = await db.fetch(
         "SELECT id, status, attempts, response_status, error, created_at, delivered_at,"
-        " payload->>'status' AS payload_status FROM deliveries WHERE webhook_id = $1"
+        " coalesce(payload->>'type', payload->>'status') AS payload_status"
+        " FROM deliveries WHERE webhook_id = $1"
         " ORDER BY id DESC LIMIT $2",
         webhook_id,
         limit,

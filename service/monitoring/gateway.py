@@ -33,6 +33,8 @@ class AuthFailure:
 ERROR_TYPE = web.RequestKey("dbvend_error_type", str)  # exception class or error code of a 5xx
 REJECTED_FIELDS = web.RequestKey("dbvend_rejected_fields", list)  # fields of a 422
 AUTH_FAILURE = web.RequestKey("dbvend_auth_failure", AuthFailure)
+# Set by a handler that holds the request open on purpose (the event stream): never slow.
+LONG_LIVED = web.RequestKey("dbvend_long_lived", bool)
 
 # Up to the longest ?wait= a client may ask for.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -131,7 +133,7 @@ class Gateway:
                     details={**base, "fields": fields},
                 )
             )
-        if seconds > self.slow_seconds and "wait" not in request.query:
+        if seconds > self.slow_seconds and "wait" not in request.query and not request.get(LONG_LIVED):
             events.append(
                 Event(
                     kind="slow_request",

@@ -64,7 +64,7 @@ class Monitor:
         external = f"http://{settings.listen_host}:{settings.listen_port}"
         self.notifier = Notifier(external, settings.alertmanager_url)
         self.evaluator = AlertEvaluator(pool, self.notifier)
-        self.dispatcher = Dispatcher(pool, EgressPolicy.from_settings(settings))
+        self.dispatcher = Dispatcher(pool, EgressPolicy.from_settings(settings), box=box)
         self.last_round: Round | None = None
         self.round_seconds: deque[float] = deque(maxlen=1000)
         self._evaluating = asyncio.Lock()
@@ -160,6 +160,10 @@ class Monitor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake_dispatch.wait(), timeout=DISPATCH_POLL_SECONDS)
                 self._wake_dispatch.clear()
+
+    def wake_dispatch(self) -> None:
+        """Something was queued (an instance event): send it now rather than at the next poll."""
+        self._wake_dispatch.set()
 
     # -- one step each (tests and benchmarks call these directly) -------------------------
     async def collect_round(self) -> Round:

@@ -8,13 +8,19 @@ every attempt's outcome there.
 Webhook URLs are the users': each delivery is checked by the egress policy against the
 address actually connected to (the session's resolver), redirects are not followed and
 the receiver's answer is never read, so a webhook cannot probe or read internal services.
-An attempt's error holds our own words and the status code, never the URL or the body."""
+An attempt's error holds our own words and the status code, never the URL or the body.
+
+Instance events (service/events, migration 0012) are queued by PostgreSQL itself for the
+webhooks subscribed to them; this dispatcher sends them like alerts. Every delivery to a
+webhook that has a secret is signed (service/events/signing.py) over the exact bytes sent."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -27,9 +33,11 @@ from yarl import URL
 from ..db import webhooks as webhooks_repo
 from ..db.alerts import Alert
 from ..db.webhooks import Delivery, Webhook
+from ..events import signing
 from .egress import EgressPolicy, EgressRefused
 
 if TYPE_CHECKING:
+    from ..crypto import SecretBox
     from ..db import Executor, Pool
     from .alerting import Change
 
@@ -109,7 +117,7 @@ class Notifier:
 
     async def queue(self, db: Executor, changes: Sequence[Change]) -> None:
         """Queue the deliveries for these alert changes, in the caller's transaction."""
-        hooks = await webhooks_repo.list_for(db, None)
+        hooks = await webhooks_repo.list_for(db, None, subscribed="alerts")
         owners = await webhooks_repo.owners_of(
             db, [c.alert.instance_id for c in changes if c.alert.instance_id]
         )
@@ -200,10 +208,30 @@ def _failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
     return f"request failed: {type(exc).__name__}", True
 
 
+def body_of(payload: Any) -> bytes:
+    """The exact bytes posted, and signed."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_name(payload: Any) -> str:
+    """X-Dbvend-Event: the instance event's type, or `alerts` for an Alertmanager payload."""
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) and kind.startswith("instance.") else "alerts"
+
+
 class Dispatcher:
-    def __init__(self, pool: Pool, policy: EgressPolicy, *, timeout: float = 10.0, batch: int = 20) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        policy: EgressPolicy,
+        *,
+        box: SecretBox | None = None,
+        timeout: float = 10.0,
+        batch: int = 20,
+    ) -> None:
         self.pool = pool
         self.policy = policy
+        self.box = box  # opens webhooks' signing secrets
         self.timeout = timeout
         self.batch = batch
         # webhooks (users' URLs, guarded) and Alertmanager (the admin's DBVEND_ALERTMANAGER_URL)
@@ -244,8 +272,10 @@ class Dispatcher:
         try:
             if guarded:
                 self.policy.preflight(delivery.target)
+            body = body_of(delivery.payload)
+            headers = {"Content-Type": "application/json", **self._signed(delivery, body)}
             async with self._session(guarded).post(
-                delivery.target, json=delivery.payload, allow_redirects=False
+                delivery.target, data=body, headers=headers, allow_redirects=False
             ) as response:
                 # The body is never read: a webhook must not become a way to read what
                 # an address answers.
@@ -275,6 +305,17 @@ class Dispatcher:
             error=error,
             retry_in=retry,
         )
+
+    def _signed(self, delivery: Delivery, body: bytes) -> dict[str, str]:
+        """The signature headers (none for Alertmanager, or a webhook made before secrets)."""
+        if delivery.webhook_id is None:
+            return {}
+        found = {signing.EVENT_HEADER: event_name(delivery.payload)}
+        if delivery.secret is not None and self.box is not None:
+            # ValueError (a key rotated away) fails the attempt; the secret is never logged.
+            secret = self.box.open(delivery.secret)["secret"]
+            found |= signing.headers(secret, int(time.time()), body)
+        return found
 
 
 def _netloc(url: str) -> str:
