@@ -187,3 +187,76 @@ async def test_a_start_that_fails_for_good_leaves_the_instance_stopped(
     finally:
         await svc.stop()
         await db.close()
+
+
+def _redis_client(conn: dict[str, object]) -> redis.Redis:
+    return redis.Redis(
+        host=str(conn["host"]),
+        port=int(str(conn["port"])),
+        username=str(conn["username"]),
+        password=str(conn["password"]),
+        socket_timeout=5,
+    )
+
+
+async def test_kill_9_in_the_middle_of_restart_reconfigure_and_rotate(
+    own_database: str, tmp_path: Path, docker_client: docker.DockerClient, cleanup: None
+) -> None:
+    """After each kill and restart the row and the server agree: the settings the row holds
+    are the ones CONFIG GET shows, the password it holds works and the other one does not,
+    and the data written before is there."""
+    inventory = write_inventory(tmp_path / "inventory", ports=(26800, 26899))
+    svc = ServiceProcess(own_database, tmp_path / "state", inventory, tmp_path / "service.log")
+    db = await asyncpg.create_pool(own_database, min_size=1, max_size=2)
+    await svc.start()
+    try:
+        status, inst = await svc.call(
+            "POST", "/instances?wait=240", json={"engine": "redis", "settings": {**_SMALL, "maxclients": 500}}
+        )
+        assert status == 201, inst
+        iid = inst["id"]
+        _redis_client(inst["connection"]).set("kept", "yes")
+        actions: list[tuple[str, str, dict[str, object] | None]] = [
+            ("POST", f"/instances/{iid}/restart", None),
+            ("PATCH", f"/instances/{iid}", {"settings": {"maxclients": 700, "appendfsync": "always"}}),
+            ("POST", f"/instances/{iid}/rotate-password", {}),
+        ]
+        for method, path, body in actions:
+            before = (await svc.call("GET", f"/instances/{iid}"))[1]
+            status, op = await svc.call(method, path, json=body)
+            assert status == 202, op
+            await _kill_mid(svc, db, op["id"])
+            await svc.start()
+            await wait_for_operations(db, 300)
+            row = await db.fetchrow("SELECT status, error, attempts FROM operations WHERE id = $1", op["id"])
+            assert row["attempts"] >= 2, dict(row)
+            status, now = await svc.call("GET", f"/instances/{iid}")
+            assert now["status"] == "running", now
+            client = _redis_client(now["connection"])
+            assert client.get("kept") == b"yes"
+            # The settings the row holds are the server's.
+            assert client.ping()
+            admin_password = secret_box(tmp_path / "state").open(
+                await db.fetchval("SELECT secrets FROM instances WHERE id = $1", iid)
+            )["admin_password"]
+            admin = redis.Redis(
+                host="127.0.0.1",
+                port=now["placement"]["port"],
+                username="dbvend-admin",
+                password=admin_password,
+            )
+            assert admin.config_get("maxclients")["maxclients"] == str(now["settings"]["maxclients"])
+            assert admin.config_get("appendfsync")["appendfsync"] == now["settings"]["appendfsync"]
+            if row["status"] == "succeeded" and "rotate" in path:
+                # The password changed; the old one is refused.
+                assert now["connection"]["password"] != before["connection"]["password"]
+                with pytest.raises(redis.AuthenticationError):
+                    _redis_client(before["connection"]).ping()
+            elif row["status"] != "succeeded":
+                assert row["error"], dict(row)
+                assert "stays running" in row["error"], dict(row)
+                assert now["connection"]["password"] == before["connection"]["password"]
+        assert (await svc.call("DELETE", f"/instances/{iid}?wait=120"))[0] == 204
+    finally:
+        await svc.stop()
+        await db.close()
