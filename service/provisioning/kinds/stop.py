@@ -4,42 +4,12 @@ A stop that fails for good starts the container again: the row still says `runni
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ...db import instances
-from .day2 import Day2Kind, Plan
-
-if TYPE_CHECKING:
-    from ...db import Conn
-    from ...db.operations import Operation
-    from .base import RunContext
+from .lifecycle import LifecycleKind
 
 
-class StopKind(Day2Kind):
+class StopKind(LifecycleKind):
     name = "stop"
-    playbook = "lifecycle.yml"
+    action = "stop"
+    ends_as = "stopped"
+    undo_action = "start"
     wait_ready = False
-
-    async def plan(self, ctx: RunContext, op: Operation, inst: instances.Instance) -> Plan:
-        plan = await super().plan(ctx, op, inst)
-        plan.extra_vars["action"] = "stop"
-        return plan
-
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
-        await instances.set_status(conn, inst.id, "stopped", only_from=("running",), facts=facts)
-
-    async def undo_plan(
-        self, ctx: RunContext, op: Operation, inst: instances.Instance
-    ) -> tuple[str, Plan] | None:
-        # Still `running` in its row: start the container again if the stop got that far.
-        plan = await super().plan(ctx, op, inst)
-        plan.extra_vars["action"] = "start"
-        return "lifecycle.yml", plan
