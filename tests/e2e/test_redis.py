@@ -86,7 +86,7 @@ async def test_redis_instance_with_its_settings_acl_and_lifecycle(
     assert host_config["Memory"] > 64 * MIB
     assert container.labels["dbvend.engine"] == "redis"
     # Limits: 128 MiB container -> 0.5 CPU (the engine's derivation), pids, rotated logs.
-    assert host_config["NanoCpus"] == 500_000_000
+    assert (host_config["CpuQuota"], host_config["CpuPeriod"]) == (50_000, 100_000)
     assert host_config["PidsLimit"] == 256
     assert host_config["LogConfig"]["Type"] == "json-file"
     # Published on the inventory's dbvend_bind_address only; no secret in env or arguments.

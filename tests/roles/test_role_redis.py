@@ -90,7 +90,7 @@ def test_redis_instance_settings_acls_idempotence_and_no_secrets(deployer: Deplo
     assert host_config["Memory"] == (96 + 64) * MIB
     assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
     # Limits: 0.5 CPU (160 MiB: 1 per GiB in steps of 0.5, at least 0.5), pids, rotated logs.
-    assert host_config["NanoCpus"] == 500_000_000
+    assert (host_config["CpuQuota"], host_config["CpuPeriod"]) == (50_000, 100_000)
     assert host_config["PidsLimit"] == 256
     assert host_config["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
 
