@@ -172,3 +172,12 @@ async def lock_usage(conn: Conn, user_id: int) -> Usage:
     )
     assert used is not None
     return Usage(row["quota_instances"], row["quota_memory_mb"], int(used["n"]), int(used["mb"]))
+
+
+async def lock_backup_quota(conn: Conn, user_id: int) -> int | None:
+    """The user's backup quota override (None: the default), holding the user's row lock."""
+    row = await conn.fetchrow("SELECT quota_backup_mb FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+    if row is None:
+        raise LookupError(f"user {user_id} does not exist")
+    value = row["quota_backup_mb"]
+    return int(value) if value is not None else None
