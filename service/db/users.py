@@ -37,6 +37,8 @@ class Account:
     quota_memory_mb: int | None
     used_instances: int
     used_memory_mb: int
+    quota_backup_mb: int | None = None
+    used_backup_mb: int = 0
 
 
 def _user(row: Record) -> User:
@@ -50,7 +52,12 @@ _ACCOUNT = (
     "   SELECT count(*) AS instances, coalesce(sum(i.memory_mb), 0) AS memory_mb FROM instances i"
     "   WHERE i.owner_id = u.id AND i.deleted_at IS NULL"
     " ) n"
+    " CROSS JOIN LATERAL ("
+    "   SELECT coalesce(sum(b.size_bytes), 0) AS bytes FROM backups b"
+    "   WHERE b.owner_id = u.id AND b.deleted_at IS NULL AND b.status = 'completed'"
+    " ) bk"
 )
+_MIB = 1024 * 1024
 
 
 def _account(row: Record) -> Account:
@@ -61,6 +68,8 @@ def _account(row: Record) -> Account:
         quota_memory_mb=row["quota_memory_mb"],
         used_instances=int(row["used_instances"]),
         used_memory_mb=int(row["used_memory_mb"]),
+        quota_backup_mb=row["quota_backup_mb"],
+        used_backup_mb=-(-int(row["bytes"]) // _MIB),
     )
 
 
@@ -128,12 +137,15 @@ async def update_account(
     quota_memory_mb: int | None,
     set_memory: bool,
     disabled: bool | None,
+    quota_backup_mb: int | None = None,
+    set_backup: bool = False,
 ) -> None:
     """Only the fields flagged are written; `disabled=None` leaves the mark as it is."""
     await conn.execute(
         "UPDATE users SET"
         " quota_instances = CASE WHEN $3 THEN $2 ELSE quota_instances END,"
         " quota_memory_mb = CASE WHEN $5 THEN $4 ELSE quota_memory_mb END,"
+        " quota_backup_mb = CASE WHEN $8 THEN $7 ELSE quota_backup_mb END,"
         " disabled_at = CASE WHEN $6::boolean IS NULL THEN disabled_at"
         "   WHEN $6 THEN coalesce(disabled_at, now()) ELSE NULL END"
         " WHERE id = $1",
@@ -143,6 +155,8 @@ async def update_account(
         quota_memory_mb,
         set_memory,
         disabled,
+        quota_backup_mb,
+        set_backup,
     )
 
 
