@@ -47,7 +47,8 @@ def _user(row: Record) -> User:
 
 # Usage per user through the (owner_id) index of live instances, not a scan of all owners.
 _ACCOUNT = (
-    "SELECT u.*, n.instances AS used_instances, n.memory_mb AS used_memory_mb FROM users u"
+    "SELECT u.*, n.instances AS used_instances, n.memory_mb AS used_memory_mb,"
+    " bk.bytes AS used_backup_bytes FROM users u"
     " CROSS JOIN LATERAL ("
     "   SELECT count(*) AS instances, coalesce(sum(i.memory_mb), 0) AS memory_mb FROM instances i"
     "   WHERE i.owner_id = u.id AND i.deleted_at IS NULL"
@@ -69,7 +70,7 @@ def _account(row: Record) -> Account:
         used_instances=int(row["used_instances"]),
         used_memory_mb=int(row["used_memory_mb"]),
         quota_backup_mb=row["quota_backup_mb"],
-        used_backup_mb=-(-int(row["bytes"]) // _MIB),
+        used_backup_mb=-(-int(row["used_backup_bytes"]) // _MIB),
     )
 
 
