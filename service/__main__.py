@@ -43,7 +43,7 @@ async def _worker() -> None:
     from .api.hosts import reload_hosts
     from .crypto import SecretBox
     from .monitoring.egress import EgressPolicy
-    from .provisioning.recovery import recover
+    from .provisioning.recovery import recover, sweep_backups
     from .provisioning.runner import PlaybookRunner
     from .provisioning.waiter import OperationWaiter
     from .provisioning.worker import Worker
@@ -63,6 +63,7 @@ async def _worker() -> None:
     )
     await reload_hosts(svc)
     await recover(pool, settings.runs_dir)
+    await sweep_backups(pool, settings, SecretBox(settings.secret_keys))
     worker = Worker(pool, settings, svc.box, runner, svc.hosts)
     await worker.start()
     stop = asyncio.Event()

@@ -12,6 +12,7 @@ from aiohttp import web
 from .api import (
     alerts,
     auth,
+    backups,
     hosts,
     instance_actions,
     instances,
@@ -41,7 +42,7 @@ from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
 from .passwords import PasswordPool
 from .provisioning.health import HostMonitor
-from .provisioning.recovery import recover
+from .provisioning.recovery import recover, sweep_backups
 from .provisioning.retention import RetentionJob
 from .provisioning.runner import PlaybookRunner
 from .provisioning.waiter import OperationWaiter
@@ -90,6 +91,7 @@ def build_app(settings: Settings) -> web.Application:
         users.routes,
         instances.routes,
         instance_actions.routes,
+        backups.routes,
         operations.routes,
         hosts.routes,
         openapi.routes,
@@ -121,6 +123,7 @@ def build_app(settings: Settings) -> web.Application:
         await hosts.reload_hosts(svc)
         await ensure_admin(pool, settings)
         await recover(pool, settings.runs_dir)
+        await sweep_backups(pool, settings, svc.box)
         await svc.waiter.start()
         if settings.run_worker:
             svc.worker = Worker(pool, settings, svc.box, runner, svc.hosts)

@@ -91,6 +91,9 @@ class Settings:
     # Per-user limits unless an admin set others (PATCH /api/v1/users/{name}).
     quota_instances: int = 20
     quota_memory_mb: int = 8192
+    quota_backup_mb: int = 10240
+    # The backup store (DBVEND_BACKUP_DIR; default <state dir>/backups): encrypted files.
+    backup_root: Path | None = None
     # argon2 runs on its own threads; past workers + queue jobs a login answers 503.
     password_workers: int = 2
     password_queue: int = 16
@@ -121,6 +124,15 @@ class Settings:
     @property
     def runs_dir(self) -> Path:
         return self.state_dir / "runs"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup_root or self.state_dir / "backups"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Plaintext backups while the service handles them (0700, swept at start)."""
+        return self.state_dir / "staging"
 
     @property
     def admin_password_file(self) -> Path:
@@ -187,6 +199,20 @@ def _webhook_allow() -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(nets)
 
 
+def backup_quota_default() -> int:
+    """DBVEND_QUOTA_BACKUP_MB: a user's backup storage unless an admin set another."""
+    return _int("DBVEND_QUOTA_BACKUP_MB", 10240, 0, 1024 * 1024 * 1024)
+
+
+def _backup_dir() -> Path | None:
+    raw = os.environ.get("DBVEND_BACKUP_DIR", "")
+    if not raw:
+        return None
+    if "\x00" in raw or not raw.startswith("/"):
+        raise ConfigError(f"DBVEND_BACKUP_DIR must be an absolute directory path, got {raw!r}")
+    return Path(raw).resolve()
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -236,6 +262,8 @@ def load_settings() -> Settings:
         alertmanager_url=_alertmanager_url(),
         quota_instances=_int("DBVEND_QUOTA_INSTANCES", 20, 0, 100_000),
         quota_memory_mb=_int("DBVEND_QUOTA_MEMORY_MB", 8192, 0, 16 * 1024 * 1024),
+        quota_backup_mb=backup_quota_default(),
+        backup_root=_backup_dir(),
         password_workers=_int("DBVEND_PASSWORD_WORKERS", 2, 1, 8),
         password_queue=_int("DBVEND_PASSWORD_QUEUE", 16, 0, 1024),
         webhook_allow=_webhook_allow(),

@@ -8,6 +8,7 @@ from .schemas import Body
 
 MAX_QUOTA_INSTANCES = 100_000
 MAX_QUOTA_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB: more than any fleet, well inside integer
+MAX_QUOTA_BACKUP_MB = 1024 * 1024 * 1024  # 1 PiB
 
 
 class QuotaPatch(Body):
@@ -15,6 +16,7 @@ class QuotaPatch(Body):
 
     instances: StrictInt | None = Field(default=None, ge=0, le=MAX_QUOTA_INSTANCES)
     memory_mb: StrictInt | None = Field(default=None, ge=0, le=MAX_QUOTA_MEMORY_MB)
+    backup_mb: StrictInt | None = Field(default=None, ge=0, le=MAX_QUOTA_BACKUP_MB)
 
 
 class UpdateUserRequest(Body):

@@ -10,7 +10,7 @@ from .models import User as UserView
 
 
 def quota_defaults(settings: Settings) -> QuotaDefaults:
-    return QuotaDefaults(settings.quota_instances, settings.quota_memory_mb)
+    return QuotaDefaults(settings.quota_instances, settings.quota_memory_mb, settings.quota_backup_mb)
 
 
 def _line(override: int | None, default: int, used: int) -> QuotaLine:
@@ -27,6 +27,7 @@ def account_view(account: Account, defaults: QuotaDefaults) -> UserView:
         quota=Quota(
             instances=_line(account.quota_instances, defaults.instances, account.used_instances),
             memory_mb=_line(account.quota_memory_mb, defaults.memory_mb, account.used_memory_mb),
+            backup_mb=_line(account.quota_backup_mb, defaults.backup_mb, account.used_backup_mb),
         ),
     )
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from ..db import instances, operations
 from ..engines import FieldError
 from ..monitoring.health import instance_health
-from ..provisioning import intake, quota
+from ..provisioning import intake, quota, restorable
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
@@ -55,11 +55,13 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
     description="Validated and recorded at once; a worker deploys it. `settings` follow the engine's "
     f"settings schema ({SETTINGS_SCHEMAS}); unknown keys are rejected. "
     "With ?wait=N the answer is 201 once it runs. "
-    "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded.",
+    "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded. "
+    "With restore_from (a clone) the new instance gets that backup's data and its own credentials: the"
+    " backup must be yours (404), completed (409) and of the same engine (422 naming restore_from).",
     request=CreateInstanceRequest,
     query=WaitQuery,
     responses={201: AcceptedInstance, 202: AcceptedInstance},
-    errors=(403, 409, 503),
+    errors=(403, 404, 409, 503),
 )
 async def create_instance(request: web.Request) -> web.Response:
     svc = services(request)
@@ -76,7 +78,12 @@ async def create_instance(request: web.Request) -> web.Response:
             body.settings,
             max_attempts=svc.settings.max_attempts,
             quotas=quota_defaults(svc.settings),
+            restore_from=body.restore_from,
         )
+    except restorable.NotFound as exc:
+        raise not_found(exc.what) from None
+    except restorable.NotCompleted as exc:
+        raise ApiError(409, str(exc), details=[FieldError(exc.field, str(exc))]) from None
     except quota.QuotaExceeded as exc:
         raise ApiError(
             403, str(exc), code="quota_exceeded", details=[FieldError(exc.field, str(exc))]

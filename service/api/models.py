@@ -48,6 +48,7 @@ class QuotaLine(Out):
 class Quota(Out):
     instances: QuotaLine
     memory_mb: QuotaLine
+    backup_mb: QuotaLine = Field(description="store space of the user's backups (completed, not deleted)")
 
 
 class User(Out):

@@ -48,6 +48,12 @@ class CreateInstanceRequest(Body):
         max_length=MAX_SETTINGS,
         description=f"engine settings; see {SETTINGS_SCHEMAS}",
     )
+    restore_from: str | None = Field(
+        default=None,
+        max_length=42,
+        pattern=r"^b-[a-z0-9]{6,40}$",
+        description="a clone: the id of one of your completed backups of the same engine",
+    )
 
 
 M = TypeVar("M", bound=BaseModel)

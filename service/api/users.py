@@ -98,9 +98,10 @@ async def get_user(request: web.Request) -> web.Response:
     path=_NAME,
     admin=True,
     tags=("users",),
-    description="quota.instances / quota.memory_mb: a number, or null for the configured default;"
-    " a key left out is kept. disabled: true revokes every token of the user at once and refuses"
-    " its logins; the user's instances keep running. An administrator cannot disable themself.",
+    description="quota.instances / quota.memory_mb / quota.backup_mb: a number, or null for the"
+    " configured default; a key left out is kept. disabled: true revokes every token of the user at"
+    " once and refuses its logins; the user's instances keep running. An administrator cannot"
+    " disable themself.",
 )
 async def update_user(request: web.Request) -> web.Response:
     admin = require_admin(request)
@@ -120,6 +121,8 @@ async def update_user(request: web.Request) -> web.Response:
             set_instances="instances" in given,
             quota_memory_mb=quota.memory_mb if quota is not None else None,
             set_memory="memory_mb" in given,
+            quota_backup_mb=quota.backup_mb if quota is not None else None,
+            set_backup="backup_mb" in given,
             disabled=body.disabled,
         )
         if body.disabled:

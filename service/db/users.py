@@ -37,6 +37,8 @@ class Account:
     quota_memory_mb: int | None
     used_instances: int
     used_memory_mb: int
+    quota_backup_mb: int | None = None
+    used_backup_mb: int = 0
 
 
 def _user(row: Record) -> User:
@@ -45,12 +47,18 @@ def _user(row: Record) -> User:
 
 # Usage per user through the (owner_id) index of live instances, not a scan of all owners.
 _ACCOUNT = (
-    "SELECT u.*, n.instances AS used_instances, n.memory_mb AS used_memory_mb FROM users u"
+    "SELECT u.*, n.instances AS used_instances, n.memory_mb AS used_memory_mb,"
+    " bk.bytes AS used_backup_bytes FROM users u"
     " CROSS JOIN LATERAL ("
     "   SELECT count(*) AS instances, coalesce(sum(i.memory_mb), 0) AS memory_mb FROM instances i"
     "   WHERE i.owner_id = u.id AND i.deleted_at IS NULL"
     " ) n"
+    " CROSS JOIN LATERAL ("
+    "   SELECT coalesce(sum(b.size_bytes), 0) AS bytes FROM backups b"
+    "   WHERE b.owner_id = u.id AND b.deleted_at IS NULL AND b.status = 'completed'"
+    " ) bk"
 )
+_MIB = 1024 * 1024
 
 
 def _account(row: Record) -> Account:
@@ -61,6 +69,8 @@ def _account(row: Record) -> Account:
         quota_memory_mb=row["quota_memory_mb"],
         used_instances=int(row["used_instances"]),
         used_memory_mb=int(row["used_memory_mb"]),
+        quota_backup_mb=row["quota_backup_mb"],
+        used_backup_mb=-(-int(row["used_backup_bytes"]) // _MIB),
     )
 
 
@@ -128,12 +138,15 @@ async def update_account(
     quota_memory_mb: int | None,
     set_memory: bool,
     disabled: bool | None,
+    quota_backup_mb: int | None = None,
+    set_backup: bool = False,
 ) -> None:
     """Only the fields flagged are written; `disabled=None` leaves the mark as it is."""
     await conn.execute(
         "UPDATE users SET"
         " quota_instances = CASE WHEN $3 THEN $2 ELSE quota_instances END,"
         " quota_memory_mb = CASE WHEN $5 THEN $4 ELSE quota_memory_mb END,"
+        " quota_backup_mb = CASE WHEN $8 THEN $7 ELSE quota_backup_mb END,"
         " disabled_at = CASE WHEN $6::boolean IS NULL THEN disabled_at"
         "   WHEN $6 THEN coalesce(disabled_at, now()) ELSE NULL END"
         " WHERE id = $1",
@@ -143,6 +156,8 @@ async def update_account(
         quota_memory_mb,
         set_memory,
         disabled,
+        quota_backup_mb,
+        set_backup,
     )
 
 
@@ -172,3 +187,12 @@ async def lock_usage(conn: Conn, user_id: int) -> Usage:
     )
     assert used is not None
     return Usage(row["quota_instances"], row["quota_memory_mb"], int(used["n"]), int(used["mb"]))
+
+
+async def lock_backup_quota(conn: Conn, user_id: int) -> int | None:
+    """The user's backup quota override (None: the default), holding the user's row lock."""
+    row = await conn.fetchrow("SELECT quota_backup_mb FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+    if row is None:
+        raise LookupError(f"user {user_id} does not exist")
+    value = row["quota_backup_mb"]
+    return int(value) if value is not None else None

@@ -17,6 +17,7 @@ from ..db import hosts, instances, operations, ports
 from ..engines import get_engine
 from ..placement import choose_host, lowest_free_port
 from . import quota
+from .restorable import restorable
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
@@ -72,7 +73,10 @@ async def request_create(
     *,
     max_attempts: int,
     quotas: quota.QuotaDefaults,
+    restore_from: str | None = None,
 ) -> Accepted:
+    """`restore_from`: a clone of this completed backup of the owner's (checked before
+    anything is recorded; the create kind restores it after provisioning)."""
     engine = get_engine(engine_name)
     instance_id = new_id("i-")
     if name is None:
@@ -84,6 +88,8 @@ async def request_create(
     stored_settings = settings.model_dump(mode="json")
     operation_id = new_id("op-", 12)
     async with pool.acquire() as conn, conn.transaction():
+        if restore_from is not None:
+            await restorable(conn, restore_from, owner_id=owner.id, engine=engine.name, field="restore_from")
         # The user's lock first, then placement's: every create takes them in this order.
         await quota.check(conn, owner.id, memory_mb, quotas)
         await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
@@ -116,6 +122,7 @@ async def request_create(
                 "settings": stored_settings,
                 "host": host,
                 "port": port,
+                **({"restore_from": restore_from} if restore_from else {}),
             },
             max_attempts=max_attempts,
         )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class QuotaDefaults:
     instances: int
     memory_mb: int
+    backup_mb: int = 10240
 
 
 class QuotaExceeded(Exception):

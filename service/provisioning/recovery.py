@@ -10,11 +10,16 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
+from ..backups.staging import Staging
+from ..backups.store import BackupStore
+from ..db import backups
 from .runner import process_alive, sweep_stale_runs
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ..config import Settings
+    from ..crypto import SecretBox
     from ..db import Executor
 
 log = logging.getLogger(__name__)
@@ -47,3 +52,10 @@ async def recover(db: Executor, runs_dir: Path) -> None:
     if removed:
         log.warning("removed %d run directorie(s) left by a crashed worker", removed)
     await expire_dead_local_leases(db)
+
+
+async def sweep_backups(db: Executor, settings: Settings, box: SecretBox) -> None:
+    """Plaintext left in staging by a dead process, and store files no row stands behind as
+    completed or in the making (a partial of a crashed backup, a failed or deleted one's)."""
+    Staging(settings.staging_dir).sweep()
+    BackupStore(settings.backup_dir, box).sweep(await backups.store_paths(db))

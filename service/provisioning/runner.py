@@ -29,6 +29,7 @@ from ansible_runner.runner import Runner
 log = logging.getLogger(__name__)
 
 FACTS_KEY = "dbvend_instances"
+REPORT_KEYS = ("dbvend_backups", "dbvend_restores")
 _HIDDEN = "[secret]"
 
 # What ansible-playbook may inherit from the service's environment, by name. None holds a
@@ -52,6 +53,11 @@ class RunResult:
     outcomes: dict[str, HostOutcome] = field(default_factory=dict)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     message: str | None = None
+    # Other set_stats keys (dbvend_backups, dbvend_restores): key -> instance id -> report.
+    reports: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def report(self, key: str, host: str) -> dict[str, Any] | None:
+        return self.reports.get(key, {}).get(host)
 
     def outcome(self, host: str) -> HostOutcome:
         return self.outcomes.get(host) or HostOutcome(
@@ -119,11 +125,17 @@ class _Collector:
             elif host in processed:
                 outcomes[host] = HostOutcome(ok=True)
         facts = self.artifact.get(FACTS_KEY) or {}
+        reports = {
+            key: {k: dict(v) for k, v in value.items() if isinstance(v, Mapping)}
+            for key, value in self.artifact.items()
+            if key in REPORT_KEYS and isinstance(value, Mapping)
+        }
         return RunResult(
             status=status,
             rc=rc,
             outcomes=outcomes,
             facts={k: dict(v) for k, v in facts.items() if isinstance(v, Mapping)},
+            reports=reports,
         )
 
 

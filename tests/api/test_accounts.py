@@ -58,6 +58,7 @@ async def test_me_and_the_user_views_show_quota_and_usage(service: Api, admin_to
     assert me["quota"] == {
         "instances": {"limit": 20, "used": 0, "default": True},
         "memory_mb": {"limit": 8192, "used": 0, "default": True},
+        "backup_mb": {"limit": 10240, "used": 0, "default": True},
     }
     status, one = await service.call("GET", f"/users/{username}", admin_token)
     assert status == 200
@@ -75,18 +76,25 @@ async def test_me_and_the_user_views_show_quota_and_usage(service: Api, admin_to
 
 async def test_admins_set_quotas_and_null_restores_the_default(service: Api, admin_token: str) -> None:
     username, _, token = await new_user(service, admin_token, "acc-s")
-    status, body = await patch(service, admin_token, username, {"quota": {"instances": 3, "memory_mb": 1024}})
+    status, body = await patch(
+        service, admin_token, username, {"quota": {"instances": 3, "memory_mb": 1024, "backup_mb": 50}}
+    )
     assert status == 200, body
     assert body["quota"] == {
         "instances": {"limit": 3, "used": 0, "default": False},
         "memory_mb": {"limit": 1024, "used": 0, "default": False},
+        "backup_mb": {"limit": 50, "used": 0, "default": False},
     }
     # A key left out is kept; null goes back to the default.
     status, body = await patch(service, admin_token, username, {"quota": {"instances": None}})
     assert status == 200, body
     assert body["quota"]["instances"] == {"limit": 20, "used": 0, "default": True}
     assert body["quota"]["memory_mb"]["limit"] == 1024
+    assert body["quota"]["backup_mb"]["limit"] == 50
+    status, body = await patch(service, admin_token, username, {"quota": {"backup_mb": None}})
+    assert body["quota"]["backup_mb"] == {"limit": 10240, "used": 0, "default": True}
     for bad, field in [
+        ({"quota": {"backup_mb": -1}}, "quota.backup_mb"),
         ({"quota": {"instances": -1}}, "quota.instances"),
         ({"quota": {"instances": "5"}}, "quota.instances"),
         ({"quota": {"memory_mb": 10**12}}, "quota.memory_mb"),

@@ -90,7 +90,18 @@ async def _claim(db: asyncpg.Pool, worker: str, op_ids: set[str], kinds: list[st
 
 
 def test_every_kind_is_registered_under_its_name() -> None:
-    assert set(KINDS) == {"create", "delete", "repair", "stop", "start", "restart", "reconfigure", "rotate"}
+    assert set(KINDS) == {
+        "create",
+        "delete",
+        "repair",
+        "stop",
+        "start",
+        "restart",
+        "reconfigure",
+        "rotate",
+        "backup",
+        "restore",
+    }
     for name, kind in KINDS.items():
         assert kind.name == name
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .backup import BackupKind
 from .base import LeaseLost, OperationKind, RunContext
 from .create import CreateKind
 from .delete import DeleteKind
 from .reconfigure import ReconfigureKind
 from .repair import RepairKind
 from .restart import RestartKind
+from .restore import RestoreKind
 from .rotate import RotateKind
 from .start import StartKind
 from .stop import StopKind
@@ -30,6 +32,8 @@ KINDS: Mapping[str, OperationKind] = {
         RestartKind(),
         ReconfigureKind(),
         RotateKind(),
+        BackupKind(),
+        RestoreKind(),
     )
 }
 

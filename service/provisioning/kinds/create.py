@@ -12,6 +12,7 @@ from ...placement import lowest_free_port
 from ..intake import PLACEMENT_LOCK, NoCapacity, place
 from ..outcomes import Create, backoff, container_gone, create_outcome
 from .base import RunContext, held, log
+from .clone import restore_clones
 from .shared import ProvisionBatch, deprovision, enlist, failure_event, keep_held, provision
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ async def creates(ctx: RunContext, ops: list[Operation]) -> None:
         return
     log.info("provisioning %d instance(s) in one run: %s", len(batch.members), ", ".join(batch.members))
     result, not_ready = await provision(ctx, batch)
+    await restore_clones(ctx, batch, result, not_ready)
     retry_cleanup: list[tuple[Operation, instances.Instance, str]] = []
     for instance_id, (op, inst) in batch.members.items():
         facts = result.facts.get(instance_id)

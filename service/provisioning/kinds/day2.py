@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ...db import Conn
     from ...db.operations import Operation
     from ...inventory import DockerHost
+    from ..runner import RunResult
 
 
 class Refused(Exception):
@@ -72,6 +73,32 @@ class Day2Kind:
         what its row still records (the play may have got part of the way), or None."""
         return None
 
+    def facts_of(self, result: RunResult, instance_id: str) -> dict[str, Any] | None:
+        """What the play reported for the instance (its set_stats key)."""
+        return result.facts.get(instance_id)
+
+    async def settle(
+        self, ctx: RunContext, op: Operation, inst: instances.Instance, plan: Plan, facts: dict[str, Any]
+    ) -> str | None:
+        """After a play that succeeded, before its success is recorded: the service's own part
+        (a backup's file into the store). Returns why it failed (retried like the play), or None."""
+        return None
+
+    def failure_note(self, result: RunResult, instance_id: str) -> str:
+        """Appended to the error of a failed play (a restore says which data the instance has)."""
+        return ""
+
+    async def failed(self, ctx: RunContext, conn: Conn, op: Operation, error: str) -> None:
+        """In the transaction that fails the operation for good (a backup's row fails with it)."""
+
+    def release(self, ctx: RunContext, plans: dict[str, Plan]) -> None:
+        """After the batch, however it ended (a backup's staging files go)."""
+
+    async def _superseded(self, ctx: RunContext, op: Operation, error: str) -> None:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            held(await operations.finish(conn, op.lease, "failed", error=error))
+            await self.failed(ctx, conn, op, error)
+
     async def run(self, ctx: RunContext, ops: list[Operation]) -> None:
         batch = ProvisionBatch()
         plans: dict[str, Plan] = {}
@@ -87,7 +114,7 @@ class Day2Kind:
                     )
                     if inst is not None and host is None:
                         error = f"host {inst.host!r} is not in the inventory; the {self.name} was not done"
-                    held(await operations.finish(ctx.pool, op.lease, "failed", error=error))
+                    await self._superseded(ctx, op, error)
                     continue
                 if gave_up(op.attempts, op.max_attempts):
                     given_up.append(
@@ -101,6 +128,18 @@ class Day2Kind:
                     continue
                 plans[inst.id] = plan
                 _enlist(batch, op, inst, host, plan)
+        try:
+            await self._run_planned(ctx, batch, plans, given_up)
+        finally:
+            self.release(ctx, plans)
+
+    async def _run_planned(
+        self,
+        ctx: RunContext,
+        batch: ProvisionBatch,
+        plans: dict[str, Plan],
+        given_up: list[tuple[Operation, instances.Instance, str]],
+    ) -> None:
         if given_up:
             await self._give_up(ctx, given_up)
         if not await keep_held(ctx, batch, self.name):
@@ -110,10 +149,20 @@ class Day2Kind:
         not_ready = await await_ready(ctx, batch, result) if self.wait_ready else {}
         failed: list[tuple[Operation, instances.Instance, str]] = []
         for instance_id, (op, inst) in batch.members.items():
-            facts = result.facts.get(instance_id)
+            facts = self.facts_of(result, instance_id)
             decision = action_outcome(
                 result.outcome(instance_id), facts, not_ready.get(instance_id), op.attempts, op.max_attempts
             )
+            if decision.action is Action.SUCCEEDED and facts:
+                problem = await self.settle(ctx, op, inst, plans[instance_id], facts)
+                if problem is not None:
+                    decision = action_outcome(
+                        result.outcome(instance_id), None, problem, op.attempts, op.max_attempts
+                    )
+            elif decision.error is not None:
+                decision = type(decision)(
+                    decision.action, decision.error + self.failure_note(result, instance_id)
+                )
             async with ctx.outcome(op, f"{self.name} ({decision.action.value})"):
                 error = decision.error or ""
                 if decision.action is Action.SUCCEEDED and facts:
@@ -176,6 +225,7 @@ class Day2Kind:
         error = f"{error}; the instance stays {inst.status}"
         async with ctx.pool.acquire() as conn, conn.transaction():
             held(await operations.finish(conn, op.lease, "failed", error=error))
+            await self.failed(ctx, conn, op, error)
             await events_repo.insert(conn, failure_event(op, inst, error))
         log.error("%s %s of %s failed: %s", self.name, op.id, inst.id, error)
 

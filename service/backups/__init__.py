@@ -1,0 +1,1 @@
+"""Backups: the encrypted store, the staging area for plaintext, and taking requests."""
