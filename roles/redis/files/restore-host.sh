@@ -9,8 +9,8 @@
 #                             for removal.
 #   data.previous/      the old data, kept until the new data serves.
 # Steps (each safe to repeat after a crash at any point):
-#   prepare   check that the instance has data, make restore/: dbvend-prepared.
-#   state     print the marker and whether the staged file is the backup: dbvend-marker:<phase>:<sha>,
+#   prepare   check that the instance has data, print the marker, make restore/: dbvend-prepared.
+#   state     whether the staged file is the backup:
 #             dbvend-verified | dbvend-mismatch:<sha256 found> | dbvend-not-rdb | dbvend-missing.
 #   swap      mark swap, move data/ aside, put the RDB in a new data/ (with appendonly yes in
 #             config/redis.conf also as the base of a new AOF, else Redis 7 would load an
@@ -38,14 +38,13 @@ finish() {
 case $step in
 prepare)
   [ -d "$dir/data" ] || [ -d "$dir/data.previous" ] || fail "no instance directory $dir/data: provision the instance first"
-  mkdir -p -- "$dir/restore" && echo dbvend-prepared
-  ;;
-state)
-  [ -d "$dir/data" ] || [ -d "$dir/data.previous" ] || fail "no instance directory $dir/data: provision the instance first"
   if [ -f "$marker" ]; then
     read -r phase was < "$marker" || true
     echo "dbvend-marker:${phase:-}:${was:-}"
   fi
+  mkdir -p -- "$dir/restore" && echo dbvend-prepared
+  ;;
+state)
   if [ ! -f "$staged" ]; then
     echo dbvend-missing
     exit 0
