@@ -8,6 +8,7 @@ the next run and never leaves the instance empty; no backup file stays on the Do
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -39,7 +40,12 @@ def file_sha(path: Path) -> str:
 
 def connect(port: int, username: str, secret: str | None) -> redis.Redis:
     return redis.Redis(
-        host="127.0.0.1", port=port, username=username, password=secret, socket_timeout=15, decode_responses=True
+        host="127.0.0.1",
+        port=port,
+        username=username,
+        password=secret,
+        socket_timeout=15,
+        decode_responses=True,
     )
 
 
@@ -203,12 +209,14 @@ def test_backup_change_restore_in_place_reads_back_exactly(deployer: Deployer, a
     assert snapshot(inst.app) != before
 
     restored = inst.restore(path)
-    assert restored["restored"] is True and restored["rolled_back"] is False
+    assert restored["restored"] is True
+    assert restored["rolled_back"] is False
     assert restored["keys"] == 208
     # The old password still works (the ACL file is the instance's, not the backup's).
     app = connect(inst.port, "u_app", inst.app_pw)
     assert snapshot(app) == before
-    assert app.ttl("s:ttl") <= 3600 and app.ttl("h:ttl") <= 7200
+    assert 0 < app.ttl("s:ttl") <= 3600
+    assert 0 < app.ttl("h:ttl") <= 7200
     assert inst.host_leftovers() == []
     admin = connect(inst.port, "dbvend-admin", inst.admin_pw)
     assert admin.config_get("appendonly")["appendonly"] == ("yes" if appendonly else "no")
@@ -225,7 +233,8 @@ def test_backup_change_restore_in_place_reads_back_exactly(deployer: Deployer, a
     if appendonly:
         assert admin.info("persistence")["aof_enabled"] == 1
         manifest = (inst.dir / "data" / "appendonlydir" / "appendonly.aof.manifest").read_text()
-        assert "type b" in manifest and "type i" in manifest
+        assert "type b" in manifest
+        assert "type i" in manifest
 
 
 @pytest.mark.slow
@@ -241,7 +250,17 @@ def test_rdb_loads_into_plain_redis_server_and_bad_files_are_refused(
     port = deployer.free_port()
     plain = docker_engine.containers.run(
         REDIS_IMAGE,
-        ["redis-server", "--dir", "/backup", "--dbfilename", path.name, "--save", "", "--protected-mode", "no"],
+        [
+            "redis-server",
+            "--dir",
+            "/backup",
+            "--dbfilename",
+            path.name,
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+        ],
         volumes={str(path.parent): {"bind": "/backup", "mode": "rw"}},
         ports={"6379/tcp": ("127.0.0.1", port)},
         detach=True,
@@ -309,11 +328,16 @@ def test_interrupted_restore_is_finished_or_rolled_back(deployer: Deployer) -> N
 
     # 1. kill -9 of the play as soon as the marker appears (the old data is being moved
     #    aside): the next run of the same restore finishes it.
+    vars_file = write_vars(deployer.tmp / "restore-vars.json", inst.restore_vars(path))
+    playbook = str(ROOT / "playbooks" / "restore.yml")
     proc = subprocess.Popen(
-        [str(BIN / "ansible-playbook"), "-i", str(deployer.inventory), str(ROOT / "playbooks" / "restore.yml"),
-         "-e", "@" + str(write_vars(deployer.tmp / "restore-vars.json", inst.restore_vars(path)))],
-        cwd=ROOT, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [str(BIN / "ansible-playbook"), "-i", str(deployer.inventory), playbook, "-e", f"@{vars_file}"],
+        cwd=ROOT,
+        env=ansible_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     marker = inst.dir / "restore.marker"
     deadline = time.monotonic() + 300
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -340,7 +364,8 @@ def test_interrupted_restore_is_finished_or_rolled_back(deployer: Deployer) -> N
     corrupt = deployer.tmp / "corrupt.rdb"
     corrupt.write_bytes(path.read_bytes()[:-1] + b"\x00")
     run = deployer.playbook("restore.yml", inst.restore_vars(corrupt, digest=digest))
-    assert run.rc != 0 and "DBVEND_CHECKSUM_MISMATCH" in run.output, run.output[-4000:]
+    assert run.rc != 0
+    assert "DBVEND_CHECKSUM_MISMATCH" in run.output, run.output[-4000:]
     app = connect(inst.port, "u_app", inst.app_pw)
     wait_ready(app)
     assert snapshot(app) == old
@@ -367,8 +392,6 @@ def test_interrupted_restore_is_finished_or_rolled_back(deployer: Deployer) -> N
 
 
 def write_vars(path: Path, extravars: dict[str, Any]) -> Path:
-    import json
-
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(extravars, handle)
