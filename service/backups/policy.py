@@ -40,7 +40,9 @@ def load(stored: dict[str, Any] | None) -> BackupPolicy | None:
         return None
 
 
-def due_at(policy: BackupPolicy, last_scheduled: datetime | None, now: datetime, hour_seconds: int) -> datetime:
+def due_at(
+    policy: BackupPolicy, last_scheduled: datetime | None, now: datetime, hour_seconds: int
+) -> datetime:
     """When the next scheduled backup is due: one interval after the last one was asked for
     (whatever became of it: a failed one is not retried before its next turn), or at once
     when the instance has none yet."""
