@@ -70,7 +70,9 @@ class Placement(Out):
     host_in_inventory: bool
 
 
-class BackupPolicy(Out):
+class BackupPolicyView(Out):
+    """An instance's backup schedule as shown."""
+
     interval_hours: int = Field(description="a scheduled backup every this many hours")
     keep: int = Field(description="completed scheduled backups kept; older ones are deleted")
 
@@ -87,7 +89,7 @@ class Instance(Out):
     reachable: bool = Field(description="running, on a host that answers")
     connection: ConnectionDetails = Field(description="what a client needs; its shape is the engine's")
     facts: dict[str, Any] = Field(description="what Ansible reported when it deployed the instance")
-    backup_policy: BackupPolicy | None = Field(
+    backup_policy: BackupPolicyView | None = Field(
         description="the backup schedule (PATCH /instances/{id}); null when there is none"
     )
     created_at: datetime
