@@ -10,6 +10,7 @@ from ..db.users import User
 from ..engines import FieldError
 from ..monitoring.health import instance_health
 from ..provisioning import intake, quota
+from ..provisioning.restorable import NotFound
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
@@ -138,12 +139,13 @@ async def get_instance(request: web.Request) -> web.Response:
     "Remove the container, its data and its port",
     description="With `final_backup=true` a backup operation is queued first and the delete runs"
     " after it; the backup (`final: true`) outlives the instance and can be restored into a new one"
-    " (POST /instances with restore_from). 409 when the instance cannot be backed up now (not"
-    " running, or another operation is open); nothing is recorded then.",
+    " (POST /instances with restore_from). 409 when the instance cannot be backed up now (it is"
+    " neither running nor stopped), 403 quota_exceeded when the owner's backups are over their"
+    " quota; nothing is recorded then.",
     path=_ID,
     query=DeleteQuery,
     responses={202: Operation, 204: None},
-    errors=(409,),
+    errors=(403, 409),
 )
 async def delete_instance(request: web.Request) -> web.Response:
     svc = services(request)
@@ -181,7 +183,7 @@ async def _final_backup(svc: Services, instance_id: str, user: User) -> None:
     """Queued before the delete, so the worker (an instance's operations run oldest first)
     takes it while the data is still there."""
     try:
-        accepted = await request_backup(
+        await request_backup(
             svc.pool,
             user,
             instance_id,
@@ -189,7 +191,11 @@ async def _final_backup(svc: Services, instance_id: str, user: User) -> None:
             final=True,
             max_attempts=svc.settings.max_attempts,
         )
+    except NotFound:
+        raise not_found("instance") from None
     except intake.Conflict as exc:
         raise ApiError(409, f"no final backup: {exc}") from None
-    if accepted is None:
-        raise not_found("instance")
+    except quota.QuotaExceeded as exc:
+        raise ApiError(
+            403, f"no final backup: {exc}", code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
+        ) from None

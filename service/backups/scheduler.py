@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..db import backup_schedules, leases
 from ..provisioning import intake
+from ..provisioning.quota import QuotaExceeded
+from ..provisioning.restorable import NotFound
 from . import policy as policies
-from .intake import request_backup
-from .store import delete_backup
+from .intake import delete_backup, request_backup
+from .store import BackupStore
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -30,7 +32,7 @@ ROUND_LOCK = 0x64627362  # "dbsb"
 
 
 class BackupScheduler:
-    def __init__(self, pool: Pool, settings: Settings, store: Any, *, owner: str) -> None:
+    def __init__(self, pool: Pool, settings: Settings, store: BackupStore, *, owner: str) -> None:
         self.pool = pool
         self.settings = settings
         self.store = store
@@ -97,6 +99,12 @@ class BackupScheduler:
             # Busy (another operation open) or no longer running: the next round tries again.
             log.info("scheduled backup of %s deferred: %s", item.instance_id, exc)
             return False
+        except NotFound:
+            return False  # deleted since the round read it
+        except QuotaExceeded as exc:
+            # No backup row is written, so BackupFailing cannot see this one: say it loudly.
+            log.warning("scheduled backup of %s refused: %s", item.instance_id, exc)
+            return False
         return True
 
     async def _prune(self, instance_id: str, owner_id: int, keep: int) -> list[str]:
@@ -104,6 +112,9 @@ class BackupScheduler:
         doomed = policies.to_prune([policies.Kept(i, at) for i, at in completed], keep)
         gone: list[str] = []
         for backup_id in doomed:
-            if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id):
-                gone.append(backup_id)
+            try:
+                if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id):
+                    gone.append(backup_id)
+            except intake.Conflict as exc:  # a restore or clone reads it now: next round
+                log.info("pruning %s deferred: %s", backup_id, exc)
         return gone
