@@ -9,8 +9,7 @@ from ..db import instances, operations
 from ..db.users import User
 from ..engines import FieldError
 from ..monitoring.health import instance_health
-from ..provisioning import intake, quota
-from ..provisioning.restorable import NotFound
+from ..provisioning import intake, quota, restorable
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
@@ -190,8 +189,9 @@ async def _final_backup(svc: Services, instance_id: str, user: User) -> None:
             owner_id=owner_filter(user),
             final=True,
             max_attempts=svc.settings.max_attempts,
+            quota_mb=svc.settings.quota_backup_mb,
         )
-    except NotFound:
+    except restorable.NotFound:
         raise not_found("instance") from None
     except intake.Conflict as exc:
         raise ApiError(409, f"no final backup: {exc}") from None

@@ -94,6 +94,7 @@ class BackupScheduler:
                 owner_id=item.owner.id,
                 scheduled=True,
                 max_attempts=self.settings.max_attempts,
+                quota_mb=self.settings.quota_backup_mb,
             )
         except intake.Conflict as exc:
             # Busy (another operation open) or no longer running: the next round tries again.

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import docker
 import pytest
@@ -85,13 +86,21 @@ async def hook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         await runner.cleanup()
 
 
-async def _user(svc: ServiceProcess) -> dict[str, str]:
+async def _as(svc: ServiceProcess, owner: str, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+    """A call with the owner's token (ServiceProcess.call speaks as the admin)."""
+    headers = {"Authorization": f"Bearer {owner}"}
+    async with aiohttp.ClientSession() as s, s.request(method, svc.base + path, headers=headers, **kw) as r:
+        body = await r.json() if r.content_type == "application/json" else await r.text()
+        return r.status, body
+
+
+async def _user(svc: ServiceProcess) -> str:
     name, password = f"sched{secrets.token_hex(3)}", secrets.token_urlsafe(16)
     status, body = await svc.call("POST", "/users", json={"username": name, "password": password})
     assert status == 201, body
     status, body = await svc.call("POST", "/auth/login", json={"username": name, "password": password})
     assert status == 200, body
-    return {"Authorization": f"Bearer {body['token']}"}
+    return str(body["token"])
 
 
 def _redis(c: dict[str, Any]) -> redis.Redis:
@@ -115,12 +124,13 @@ async def test_schedules_fire_prune_raise_backup_failing_and_keep_a_final_backup
     a, b, db = two_services
     url, received = hook
     owner = await _user(a)
-    status, body = await a.call("POST", "/webhooks", headers=owner, json={"url": url, "send_resolved": True})
+    status, body = await _as(a, owner, "POST", "/webhooks", json={"url": url, "send_resolved": True})
     assert status == 201, body
-    status, inst = await a.call(
+    status, inst = await _as(
+        a,
+        owner,
         "POST",
         "/instances?wait=180",
-        headers=owner,
         json={"engine": "redis", "settings": {"maxmemory": "32mb"}},
     )
     assert status == 201, inst
@@ -128,10 +138,11 @@ async def test_schedules_fire_prune_raise_backup_failing_and_keep_a_final_backup
     client = _redis(inst["connection"])
     client.set("k", "before")
 
-    status, reply = await b.call(
+    status, reply = await _as(
+        b,
+        owner,
         "PATCH",
         f"/instances/{iid}",
-        headers=owner,
         json={"backup_policy": {"interval_hours": INTERVAL, "keep": 2}},
     )
     assert status == 200, reply
@@ -148,13 +159,14 @@ async def test_schedules_fire_prune_raise_backup_failing_and_keep_a_final_backup
     assert all(g >= timedelta(seconds=INTERVAL * HOUR) - timedelta(milliseconds=50) for g in gaps), gaps
 
     # Pruned to keep: stop the schedule, let one more round run, count what is left.
-    status, _ = await a.call("PATCH", f"/instances/{iid}", headers=owner, json={"backup_policy": None})
+    status, _ = await _as(a, owner, "PATCH", f"/instances/{iid}", json={"backup_policy": None})
     assert status == 200
     await asyncio.sleep(3)
-    status, _ = await a.call(
+    status, _ = await _as(
+        a,
+        owner,
         "PATCH",
         f"/instances/{iid}",
-        headers=owner,
         json={"backup_policy": {"interval_hours": 720, "keep": 2}},
     )
     assert status == 200
@@ -164,7 +176,12 @@ async def test_schedules_fire_prune_raise_backup_failing_and_keep_a_final_backup
         return sum(r["status"] == "completed" and r["deleted_at"] is None for r in rows) == 2
 
     assert await wait_until(pruned, 60), await _scheduled(db, iid)
-    status, listed = await a.call("GET", f"/instances/{iid}/backups", headers=owner)
+    status, listed = await _as(
+        a,
+        owner,
+        "GET",
+        f"/instances/{iid}/backups",
+    )
     assert status == 200, listed
     live_scheduled = [x for x in listed["items"] if x["status"] == "completed"]
     assert len(live_scheduled) == 2
@@ -174,8 +191,8 @@ async def test_schedules_fire_prune_raise_backup_failing_and_keep_a_final_backup
     for c in dbvend_containers(docker_client, iid):
         c.remove(force=True, v=True)
     docker_client.close()
-    status, _ = await b.call(
-        "PATCH", f"/instances/{iid}", headers=owner, json={"backup_policy": {"interval_hours": 1, "keep": 2}}
+    status, _ = await _as(
+        b, owner, "PATCH", f"/instances/{iid}", json={"backup_policy": {"interval_hours": 1, "keep": 2}}
     )
     assert status == 200
 
@@ -201,10 +218,11 @@ async def test_final_backup_outlives_the_instance_and_restores_into_a_clone(
 ) -> None:
     a, _, db = two_services
     owner = await _user(a)
-    status, inst = await a.call(
+    status, inst = await _as(
+        a,
+        owner,
         "POST",
         "/instances?wait=180",
-        headers=owner,
         json={"engine": "redis", "settings": {"maxmemory": "32mb"}},
     )
     assert status == 201, inst
@@ -213,19 +231,30 @@ async def test_final_backup_outlives_the_instance_and_restores_into_a_clone(
     client.mset({f"k{n}": f"v{n}" for n in range(100)})
     client.close()
 
-    status, body = await a.call("DELETE", f"/instances/{iid}?final_backup=true&wait=240", headers=owner)
+    status, body = await _as(
+        a,
+        owner,
+        "DELETE",
+        f"/instances/{iid}?final_backup=true&wait=240",
+    )
     assert status == 204, body
-    status, listed = await a.call("GET", f"/backups?instance_id={iid}", headers=owner)
+    status, listed = await _as(
+        a,
+        owner,
+        "GET",
+        f"/backups?instance_id={iid}",
+    )
     assert status == 200, listed
     finals = [x for x in listed["items"] if x.get("final")]
     assert len(finals) == 1, listed
     assert finals[0]["status"] == "completed"
     assert await db.fetchval("SELECT final FROM backups WHERE id = $1", finals[0]["id"])
 
-    status, clone = await a.call(
+    status, clone = await _as(
+        a,
+        owner,
         "POST",
         "/instances?wait=240",
-        headers=owner,
         json={"engine": "redis", "restore_from": finals[0]["id"]},
     )
     assert status == 201, clone
