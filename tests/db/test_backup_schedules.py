@@ -35,7 +35,8 @@ async def _backup(
     await db.execute(
         "INSERT INTO backups (id, instance_id, owner_id, engine, status, format, scheduled, final, error,"
         " size_bytes, sha256, path, created_at, finished_at)"
-        " VALUES ($1, $2, $3, 'redis', $4, 'rdb', $5, $6, $7, 1, repeat('0', 64), $1 || '.rdb.enc', $8::timestamptz,"
+        " VALUES ($1, $2, $3, 'redis', $4, 'rdb', $5, $6, $7, 1, repeat('0', 64), $1 || '.rdb.enc',"
+        " $8::timestamptz,"
         " CASE WHEN $4::text IN ('completed', 'failed') THEN $8::timestamptz END)",
         bid,
         iid,
