@@ -1,6 +1,6 @@
 # dbvend: `make run` serves the API, `make test` runs every check. Both set up what
 # they need first (venv, PostgreSQL, Docker engine, images) and skip what is done.
-.PHONY: setup run test lint bench bench-fleet clean
+.PHONY: setup run test lint bench bench-backup bench-fleet clean
 
 setup:
 	bash scripts/setup.sh
@@ -13,6 +13,10 @@ test:
 
 bench: setup
 	.venv/bin/python bench/provision.py
+
+# 1 GiB per engine, backup and restore through the service vs plain mariadb-dump / redis-cli --rdb.
+bench-backup: setup
+	.venv/bin/python bench/backup.py
 
 # Builds three netns Docker hosts (scripts/fleet-testbed.sh), needs root; tears them down after.
 bench-fleet: setup

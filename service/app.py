@@ -29,6 +29,8 @@ from .api.context import PASSWORDS, SERVICES, Services
 from .api.edge import edge_middleware
 from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
+from .backups.scheduler import BackupScheduler
+from .backups.store import BackupStore
 from .bootstrap import ensure_admin
 from .config import Settings
 from .crypto import SecretBox
@@ -140,6 +142,10 @@ def build_app(settings: Settings) -> web.Application:
         app[MONITOR] = monitor
         pruner = RetentionJob(pool, settings, owner=settings.worker_id)
         pruner.start()
+        schedules = BackupScheduler(
+            pool, settings, BackupStore(settings.backup_dir, svc.box), owner=settings.worker_id
+        )
+        schedules.start()
         gateway.recorder.start(pool)
         deliveries: DeliveryLoop | None = None
         if settings.collect_interval > 0:
@@ -164,6 +170,7 @@ def build_app(settings: Settings) -> web.Application:
             if svc.monitoring is not None:
                 await svc.monitoring.stop()
             await gateway.recorder.stop()
+            await schedules.stop()
             await pruner.stop()
             await monitor.stop()
             if svc.worker is not None:

@@ -116,6 +116,15 @@ class Settings:
     # streams per user in one service process.
     stream_heartbeat: float = 15.0
     stream_limit: int = 5
+    # Backup schedules (service/backups/scheduler.py): how many seconds one of a policy's
+    # interval_hours lasts. 3600 in service; a test knob (DBVEND_BACKUP_HOUR_SECONDS=2) makes
+    # schedules fire within seconds. The scheduler looks for due backups every
+    # backup_check_interval seconds (derived: at most 30 s late with real hours).
+    backup_hour_seconds: int = 3600
+
+    @property
+    def backup_check_interval(self) -> float:
+        return min(30.0, max(0.5, self.backup_hour_seconds / 120))
 
     @property
     def development(self) -> bool:
@@ -270,6 +279,7 @@ def load_settings() -> Settings:
         webhook_limit=_int("DBVEND_WEBHOOK_LIMIT", 10, 0, 1000),
         stream_heartbeat=float(_int("DBVEND_STREAM_HEARTBEAT", 15, 1, 300)),
         stream_limit=_int("DBVEND_STREAM_LIMIT", 5, 0, 1000),
+        backup_hour_seconds=_int("DBVEND_BACKUP_HOUR_SECONDS", 3600, 1, 3600),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

@@ -143,16 +143,25 @@ async def restart_instance(request: web.Request) -> web.Response:
 
 def _summary(accepted: ActionAccepted) -> dict[str, Any]:
     change = accepted.change
-    assert change is not None
+    if change is None:  # a backup schedule alone
+        return {"changes": {"live": [], "restart": [], "convert": False}}
     return {
         "changes": {"live": list(change.live), "restart": list(change.restart), "convert": change.convert}
     }
 
 
+def _policy(body: ReconfigureRequest) -> dict[str, Any] | actions.Keep | None:
+    if "backup_policy" not in body.model_fields_set:
+        return actions.KEEP
+    return body.backup_policy.model_dump() if body.backup_policy is not None else None
+
+
 @routes.patch("/api/v1/instances/{id}")
 @contract(
-    "Change a running instance's settings",
-    description="Validated as a create's settings (422 naming the field; unknown keys rejected);"
+    "Change a running instance's settings and/or its backup schedule",
+    description="`backup_policy` (`{interval_hours: 1..720, keep: 1..100}`, or null to switch it off)"
+    " alone records no operation and answers 200 with the instance; with `settings` both apply."
+    " Settings are validated as a create's (422 naming the field; unknown keys rejected);"
     " the answer's `changes` says which settings are applied live and which by one restart."
     " Changing the database charset/collation needs `convert: true`. A bigger size re-checks the"
     " quota (403 quota_exceeded) and the host's capacity (409 no_capacity); nothing is recorded"
@@ -168,6 +177,9 @@ async def reconfigure_instance(request: web.Request) -> web.Response:
     user = current_user(request)
     wait = wait_seconds(request, svc)
     body = parse(ReconfigureRequest, await read_json(request))
+    policy = _policy(body)
+    if body.settings is None and isinstance(policy, actions.Keep):
+        raise validation([FieldError("settings", "give settings, backup_policy or both")])
     try:
         accepted = await actions.request_reconfigure(
             svc.pool,
@@ -178,6 +190,7 @@ async def reconfigure_instance(request: web.Request) -> web.Response:
             owner_id=owner_filter(user),
             max_attempts=svc.settings.max_attempts,
             quotas=quota_defaults(svc.settings),
+            backup_policy=policy,
         )
     except SettingsError as exc:
         raise validation(exc.errors) from None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..backups.intake import request_backup
 from ..db import instances, operations
+from ..db.users import User
 from ..engines import FieldError
 from ..monitoring.health import instance_health
 from ..provisioning import intake, quota, restorable
@@ -16,7 +18,7 @@ from .cursors import decode_cursor, encode_cursor
 from .errors import ApiError, not_found, read_json, validation
 from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
 from .monitoring_views import health_view
-from .queries import InstanceListQuery, WaitQuery
+from .queries import DeleteQuery, InstanceListQuery, WaitQuery
 from .schemas import SETTINGS_SCHEMAS, CreateInstanceRequest, parse
 from .views import instance_view, operation_view
 
@@ -141,15 +143,22 @@ async def get_instance(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/instances/{id}")
 @contract(
     "Remove the container, its data and its port",
+    description="With `final_backup=true` a backup operation is queued first and the delete runs"
+    " after it; the backup (`final: true`) outlives the instance and can be restored into a new one"
+    " (POST /instances with restore_from). 409 when the instance cannot be backed up now (it is"
+    " neither running nor stopped), 403 quota_exceeded when the owner's backups are over their"
+    " quota; nothing is recorded then.",
     path=_ID,
-    query=WaitQuery,
+    query=DeleteQuery,
     responses={202: Operation, 204: None},
-    errors=(409,),
+    errors=(403, 409),
 )
 async def delete_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = wait_seconds(request, svc)
+    if read_query(request, DeleteQuery).final_backup:
+        await _final_backup(svc, request.match_info["id"], user)
     try:
         operation_id = await intake.request_delete(
             svc.pool,
@@ -174,3 +183,26 @@ async def delete_instance(request: web.Request) -> web.Response:
         status=202,
         headers={"Operation-Location": f"/api/v1/operations/{op.id}"},
     )
+
+
+async def _final_backup(svc: Services, instance_id: str, user: User) -> None:
+    """Queued before the delete, so the worker (an instance's operations run oldest first)
+    takes it while the data is still there."""
+    try:
+        await request_backup(
+            svc.pool,
+            user,
+            instance_id,
+            owner_id=owner_filter(user),
+            final=True,
+            max_attempts=svc.settings.max_attempts,
+            quota_mb=svc.settings.quota_backup_mb,
+        )
+    except restorable.NotFound:
+        raise not_found("instance") from None
+    except intake.Conflict as exc:
+        raise ApiError(409, f"no final backup: {exc}") from None
+    except quota.QuotaExceeded as exc:
+        raise ApiError(
+            403, f"no final backup: {exc}", code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
+        ) from None

@@ -71,6 +71,13 @@ class Placement(Out):
     host_in_inventory: bool
 
 
+class BackupPolicyView(Out):
+    """An instance's backup schedule as shown."""
+
+    interval_hours: int = Field(description="a scheduled backup every this many hours")
+    keep: int = Field(description="completed scheduled backups kept; older ones are deleted")
+
+
 class Instance(Out):
     id: str = Field(examples=["i-7f3k2q9x"])
     name: str
@@ -83,6 +90,9 @@ class Instance(Out):
     reachable: bool = Field(description="running, on a host that answers")
     connection: ConnectionDetails = Field(description="what a client needs; its shape is the engine's")
     facts: dict[str, Any] = Field(description="what Ansible reported when it deployed the instance")
+    backup_policy: BackupPolicyView | None = Field(
+        description="the backup schedule (PATCH /instances/{id}); null when there is none"
+    )
     created_at: datetime
     updated_at: datetime
     error: str | None

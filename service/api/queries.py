@@ -37,6 +37,14 @@ class WaitQuery(Query):
     wait: Whole = Field(default=0, ge=0, le=3600, description="seconds to wait for the operation to finish")
 
 
+class DeleteQuery(WaitQuery):
+    final_backup: bool = Field(
+        default=False,
+        description="take one last backup before the instance goes; it is kept (`final: true`) and"
+        " listed by GET /backups?instance_id= after the instance is gone",
+    )
+
+
 class InstanceListQuery(Query):
     engine: EngineName | None = Field(default=None, description="filter")
     status: InstanceStatus | None = Field(default=None, description="filter")

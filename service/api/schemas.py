@@ -6,6 +6,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..backups.policy import BackupPolicy
 from ..engines import ENGINES, EngineName
 from ..engines.base import pydantic_errors
 from .errors import validation
@@ -67,9 +68,14 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
 
 
 class ReconfigureRequest(Body):
-    settings: dict[SettingKey, Any] = Field(
+    settings: dict[SettingKey, Any] | None = Field(
+        default=None,
         max_length=MAX_SETTINGS,
         description="the settings to change (others keep their values); see MysqlSettings and RedisSettings",
+    )
+    backup_policy: BackupPolicy | None = Field(
+        default=None,
+        description="the backup schedule; null switches it off, leaving it out keeps the one there is",
     )
     convert: bool = Field(
         default=False,

@@ -38,6 +38,7 @@ def instance_view(inst: Instance, box: SecretBox, health: dict[str, Any] | None 
         # The admin password stays with dbvend: only the user's own credentials go out.
         "connection": engine.connection(settings, credentials, inst.address, inst.port),
         "facts": inst.facts,
+        "backup_policy": inst.backup_policy or None,
         "created_at": inst.created_at.isoformat(),
         "updated_at": inst.updated_at.isoformat(),
         "error": inst.error,

@@ -35,6 +35,7 @@ class Instance:
     updated_at: datetime
     host_state: str = "up"
     host_in_inventory: bool = True
+    backup_policy: dict[str, Any] | None = None  # {"interval_hours", "keep"}; None: no schedule
 
 
 _SELECT = (
@@ -65,6 +66,7 @@ def _instance(r: Record) -> Instance:
         updated_at=r["updated_at"],
         host_state=r["host_state"],
         host_in_inventory=r["host_in_inventory"],
+        backup_policy=r.get("backup_policy"),
     )
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..db import backup_schedules, request_stats
 from ..db import events as events_repo
-from ..db import request_stats
 from ..db.host_samples import HostSample
 from ..db.rules import Rule
 from ..db.samples import Sample
@@ -198,6 +198,13 @@ CONDITIONS: dict[str, Condition] = {
             (1, 1_000_000),
             params={"window": Param("int", 900, 10)},
         ),
+        Condition(
+            "backup_failing",
+            "service",
+            "the newest finished scheduled backup of an instance failed (clear once a later"
+            " scheduled backup completes)",
+            "none",
+        ),
     )
 }
 
@@ -341,6 +348,8 @@ def check_hosts(rule: Rule, hosts: list[HostSample]) -> list[Finding]:
 
 async def check_service(rule: Rule, db: Executor) -> list[Finding]:
     kind = rule.condition
+    if kind == "backup_failing":
+        return await _backups_failing(db)
     window = float(rule.params.get("window", CONDITIONS[kind].params["window"].default))
     threshold = rule.threshold if rule.threshold is not None else CONDITIONS[kind].default_threshold
     assert threshold is not None
@@ -370,3 +379,19 @@ async def check_service(rule: Rule, db: Executor) -> list[Finding]:
             if n >= threshold
         ]
     return []
+
+
+async def _backups_failing(db: Executor) -> list[Finding]:
+    found: list[Finding] = []
+    for f in await backup_schedules.failing(db):
+        # The error is the worker's own words (the play's failure, never a secret); bounded.
+        why = (f.error or "no reason recorded")[:300]
+        found.append(
+            Finding(
+                {"instance_id": f.instance_id},
+                0.0,
+                f"{f.instance_id}: scheduled backup {f.backup_id} failed: {why}",
+                f.instance_id,
+            )
+        )
+    return found

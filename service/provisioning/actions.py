@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
-from ..db import hosts, instances, operations
+from ..db import backup_schedules, hosts, instances, operations
 from ..engines import Credentials, FieldError, SettingsError, get_engine
 from ..engines.base import SettingsChange, random_password
 from . import quota
@@ -32,6 +32,13 @@ _NEEDS = {
     "reconfigure": ("running", None),
     "rotate": ("running", None),
 }
+
+
+class Keep:
+    """The backup schedule stays as it is (the PATCH left `backup_policy` out)."""
+
+
+KEEP = Keep()
 
 
 @dataclass(frozen=True)
@@ -72,39 +79,74 @@ async def request_reconfigure(
     pool: Pool,
     instance_id: str,
     requester: User,
-    raw_settings: dict[str, Any],
+    raw_settings: dict[str, Any] | None,
     *,
     convert: bool,
     owner_id: int | None,
     max_attempts: int,
     quotas: quota.QuotaDefaults,
+    backup_policy: dict[str, Any] | Keep | None = KEEP,
 ) -> ActionAccepted | None:
-    """A settings change, validated as a create's (SettingsError naming the field)."""
+    """A settings change, validated as a create's (SettingsError naming the field), and/or
+    a new backup schedule (None: switched off). The schedule is the row's at once and needs
+    no operation; with a settings change both are decided in one transaction, so a refused
+    change leaves the schedule as it was."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, instance_id, "reconfigure", owner_id)
-        if row is None:
-            return None
-        engine = get_engine(row.engine)
-        change = engine.change_settings(
-            engine.load_settings(row.settings or {}), raw_settings, convert=convert, instance_name=row.name
-        )
-        if not change.changed:
-            return ActionAccepted(instance_id, None, change)  # nothing to change: nothing recorded
-        await _no_open_operation(conn, instance_id, "reconfigure")
-        memory_mb = engine.memory_mb(change.after)
-        growth = memory_mb - row.memory_mb
-        if growth > 0:
-            await quota.check_growth(conn, row.owner_id, growth, quotas)
-            await _fits(conn, row.host, growth, instance_id)
-        params = {
-            "settings": change.after.model_dump(mode="json"),
-            "memory_mb": memory_mb,
-            "live": list(change.live),
-            "restart": list(change.restart),
-            "convert": change.convert,
-        }
-        operation_id = await _queue(conn, row, requester, "reconfigure", params, max_attempts=max_attempts)
+        if raw_settings is None:
+            row = await _lock_for_policy(conn, instance_id, owner_id)
+            if row is None:
+                return None
+            operation_id, change = None, None
+        else:
+            row = await _lock(conn, instance_id, "reconfigure", owner_id)
+            if row is None:
+                return None
+            operation_id, change = await _reconfigure(
+                conn, row, requester, raw_settings, convert, max_attempts, quotas
+            )
+        if not isinstance(backup_policy, Keep):
+            await backup_schedules.set_policy(conn, instance_id, backup_policy)
     return ActionAccepted(instance_id, operation_id, change)
+
+
+async def _reconfigure(
+    conn: Conn,
+    row: instances.Locked,
+    requester: User,
+    raw_settings: dict[str, Any],
+    convert: bool,
+    max_attempts: int,
+    quotas: quota.QuotaDefaults,
+) -> tuple[str | None, SettingsChange]:
+    engine = get_engine(row.engine)
+    change = engine.change_settings(
+        engine.load_settings(row.settings or {}), raw_settings, convert=convert, instance_name=row.name
+    )
+    if not change.changed:
+        return None, change  # nothing to change: nothing recorded
+    await _no_open_operation(conn, row.id, "reconfigure")
+    memory_mb = engine.memory_mb(change.after)
+    growth = memory_mb - row.memory_mb
+    if growth > 0:
+        await quota.check_growth(conn, row.owner_id, growth, quotas)
+        await _fits(conn, row.host, growth, row.id)
+    params = {
+        "settings": change.after.model_dump(mode="json"),
+        "memory_mb": memory_mb,
+        "live": list(change.live),
+        "restart": list(change.restart),
+        "convert": change.convert,
+    }
+    return await _queue(conn, row, requester, "reconfigure", params, max_attempts=max_attempts), change
+
+
+async def _lock_for_policy(conn: Conn, instance_id: str, owner_id: int | None) -> instances.Locked | None:
+    """A schedule may be set on an instance in any status but on its way out; the
+    scheduler backs up only running ones."""
+    row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+    if row is not None and row.status == "deleting":
+        raise Conflict(f"instance {instance_id} is deleting: it takes no backup schedule", field="status")
+    return row
 
 
 async def request_rotate(
@@ -216,4 +258,12 @@ async def _queue(
     return operation_id
 
 
-__all__ = ["MAX_GRACE_SECONDS", "ActionAccepted", "request_action", "request_reconfigure", "request_rotate"]
+__all__ = [
+    "KEEP",
+    "MAX_GRACE_SECONDS",
+    "ActionAccepted",
+    "Keep",
+    "request_action",
+    "request_reconfigure",
+    "request_rotate",
+]

@@ -16,6 +16,7 @@ BUILTIN = {
     "ProvisioningFailing",
     "HostDataRootFilling",
     "InstanceDiskLarge",
+    "BackupFailing",
 }
 
 

@@ -1,0 +1,121 @@
+"""Scheduled backups. One service process at a time leads (a lease in PostgreSQL, like
+retention): every few seconds it asks for the backups that are due and prunes completed
+scheduled backups beyond each policy's `keep`. Due times come from the store (the newest
+scheduled backup of each instance), so a restart or a new leader takes up where the last
+one stopped; a round runs under an advisory lock and re-reads the store, so two processes
+that both believe they lead (a lease handed over mid-round) still take one backup per due
+time, not two."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..db import backup_schedules, leases
+from ..provisioning import intake
+from ..provisioning.quota import QuotaExceeded
+from ..provisioning.restorable import NotFound
+from . import policy as policies
+from .intake import delete_backup, request_backup
+from .store import BackupStore
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..db import Pool
+
+log = logging.getLogger(__name__)
+LEASE = "backup-schedules"
+ROUND_LOCK = 0x64627362  # "dbsb"
+
+
+class BackupScheduler:
+    def __init__(self, pool: Pool, settings: Settings, store: BackupStore, *, owner: str) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.store = store
+        self.owner = owner
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="dbvend-backup-schedules")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        interval = self.settings.backup_check_interval
+        while True:
+            try:
+                # Held past the next round, so a live leader keeps it and a dead one's expires.
+                if await leases.acquire(self.pool, LEASE, self.owner, max(10.0, interval * 3)):
+                    await self.run_once()
+            except Exception:
+                log.exception("backup schedule round failed")
+            await asyncio.sleep(interval)
+
+    async def run_once(self) -> tuple[list[str], list[str]]:
+        """One round: (instances a backup was asked for, backups pruned)."""
+        async with self.pool.acquire() as lock:
+            if not await lock.fetchval("SELECT pg_try_advisory_lock($1)", ROUND_LOCK):
+                return [], []  # another process is in a round; it reads the same store
+            try:
+                return await self._round()
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock($1)", ROUND_LOCK)
+
+    async def _round(self) -> tuple[list[str], list[str]]:
+        now = datetime.now(UTC)
+        taken: list[str] = []
+        pruned: list[str] = []
+        for item in await backup_schedules.with_policy(self.pool):
+            policy = policies.load(item.policy)
+            if policy is None:
+                continue
+            due = policies.is_due(policy, item.last_scheduled, now, self.settings.backup_hour_seconds)
+            if item.status == "running" and due and await self._take(item):
+                taken.append(item.instance_id)
+            pruned += await self._prune(item.instance_id, item.owner.id, policy.keep)
+        if taken or pruned:
+            log.info("backup schedules: asked for %d backup(s), pruned %d", len(taken), len(pruned))
+        return taken, pruned
+
+    async def _take(self, item: backup_schedules.Scheduled) -> bool:
+        try:
+            await request_backup(
+                self.pool,
+                item.owner,
+                item.instance_id,
+                owner_id=item.owner.id,
+                scheduled=True,
+                max_attempts=self.settings.max_attempts,
+                quota_mb=self.settings.quota_backup_mb,
+            )
+        except intake.Conflict as exc:
+            # Busy (another operation open) or no longer running: the next round tries again.
+            log.info("scheduled backup of %s deferred: %s", item.instance_id, exc)
+            return False
+        except NotFound:
+            return False  # deleted since the round read it
+        except QuotaExceeded as exc:
+            # No backup row is written, so BackupFailing cannot see this one: say it loudly.
+            log.warning("scheduled backup of %s refused: %s", item.instance_id, exc)
+            return False
+        return True
+
+    async def _prune(self, instance_id: str, owner_id: int, keep: int) -> list[str]:
+        completed = await backup_schedules.completed_scheduled(self.pool, instance_id)
+        doomed = policies.to_prune([policies.Kept(i, at) for i, at in completed], keep)
+        gone: list[str] = []
+        for backup_id in doomed:
+            try:
+                if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id):
+                    gone.append(backup_id)
+            except intake.Conflict as exc:  # a restore or clone reads it now: next round
+                log.info("pruning %s deferred: %s", backup_id, exc)
+        return gone
