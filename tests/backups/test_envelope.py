@@ -42,7 +42,8 @@ def _decrypt(blob: bytes, box: SecretBox, sha: str) -> bytes:
 def test_round_trip(size: int) -> None:
     data = os.urandom(size)
     blob = _encrypt(data, _box(KEY1))
-    assert data not in blob or size == 0
+    # Plaintext of 16 bytes or more never shows through (shorter runs may by chance).
+    assert size < 16 or data[:16] not in blob
     assert _decrypt(blob, _box(KEY1), hashlib.sha256(data).hexdigest()) == data
 
 
