@@ -58,7 +58,10 @@ async def _rule(db: asyncpg.Pool) -> Rule:
     return found[0]
 
 
-async def test_backup_failing_raises_for_the_instance_and_clears_on_a_later_success(db: asyncpg.Pool) -> None:
+async def test_backup_failing_raises_for_the_instance_and_clears_on_a_later_success(
+    scratch_db: asyncpg.Pool,
+) -> None:
+    db = scratch_db  # hand-written rows: a database no service of the session sees
     owner, host = await records.user(db), await records.host(db)
     sick, well = await records.instance(db, owner, host), await records.instance(db, owner, host)
     rule = await _rule(db)
@@ -87,7 +90,8 @@ async def test_backup_failing_raises_for_the_instance_and_clears_on_a_later_succ
     assert not [f for f in await check_service(rule, db) if f.instance_id == gone]
 
 
-async def test_due_times_and_prune_candidates_come_from_the_store(db: asyncpg.Pool) -> None:
+async def test_due_times_and_prune_candidates_come_from_the_store(scratch_db: asyncpg.Pool) -> None:
+    db = scratch_db  # hand-written rows: a database no service of the session sees
     owner, host = await records.user(db), await records.host(db)
     iid = await records.instance(db, owner, host)
     await backup_schedules.set_policy(db, iid, {"interval_hours": 2, "keep": 2})
