@@ -216,7 +216,7 @@ async def delete_backup(request: web.Request) -> web.Response:
     path=_BID,
     responses={200: None},
     errors=(409,),
-    raw={200: "application/gzip (sql.gz) or application/octet-stream (rdb)"},
+    raw={200: "application/gzip, application/octet-stream"},
 )
 async def download_backup(request: web.Request) -> web.StreamResponse:
     svc = services(request)

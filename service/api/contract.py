@@ -34,7 +34,8 @@ class Contract:
     public: bool = False  # no bearer token needed
     admin: bool = False
     tags: tuple[str, ...] = ()
-    # a body that is not JSON (Prometheus text, a file): content type -> description
+    # a body that is not JSON (Prometheus text, a file): status -> its content type, or
+    # several separated by commas
     raw: Mapping[int, str] = field(default_factory=dict)
 
 

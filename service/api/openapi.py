@@ -130,10 +130,11 @@ def _operation(declared: Contract, path: str, schemas: _Schemas) -> dict[str, An
     for status, model in declared.responses.items():
         text = _STATUS_TEXT.get(status, "OK")
         if status in declared.raw:
-            content_type = declared.raw[status]
+            # One content type, or several separated by commas (a download of either kind).
+            types = [part.strip() for part in declared.raw[status].split(",")]
             responses[str(status)] = {
                 "description": text,
-                "content": {content_type: {"schema": {"type": "string"}}},
+                "content": {content_type: {"schema": {"type": "string"}} for content_type in types},
             }
         elif model is None:
             responses[str(status)] = {"description": text}
