@@ -205,3 +205,54 @@ async def test_a_create_whose_host_dies_mid_play_moves_and_the_leftovers_are_cle
     finally:
         client.close()
     await delete_all(fleet_service, [inst])
+
+
+def _client(inst: dict[str, Any]) -> redis.Redis:
+    conn = inst["connection"]
+    return redis.Redis(
+        host=conn["host"],
+        port=conn["port"],
+        username=conn["username"],
+        password=conn["password"],
+        socket_timeout=5,
+        socket_connect_timeout=5,
+    )
+
+
+async def test_day2_actions_over_ssh_keep_the_data_and_move_the_limits(
+    fleet_service: ServiceProcess, fleet: Fleet
+) -> None:
+    """Stop, start, a live PATCH and a rotation on an instance of a remote host: the plays
+    run over SSH against that host's engine, the data stays, the memory limit moves in
+    place, and the new password is the one that works."""
+    status, inst = await fleet_service.call(
+        "POST", "/instances?wait=240", json={"engine": "redis", "settings": {"maxmemory": "32mb"}}
+    )
+    assert status == 201, inst
+    iid, host = inst["id"], inst["placement"]["host"]
+    await asyncio.to_thread(_client(inst).set, "kept", "yes")
+    docker_client = fleet.docker(host)
+    try:
+        before = docker_client.containers.get(f"dbvend-{iid}")
+        for action, target in (("stop", "stopped"), ("start", "running")):
+            status, body = await fleet_service.call("POST", f"/instances/{iid}/{action}?wait=180")
+            assert status == 200, body
+            assert body["status"] == target
+        status, body = await fleet_service.call(
+            "PATCH", f"/instances/{iid}?wait=180", json={"settings": {"maxmemory": "96mb"}}
+        )
+        assert status == 200, body
+        assert body["changes"]["live"] == ["maxmemory"]
+        after = docker_client.containers.get(f"dbvend-{iid}")
+        assert after.id == before.id
+        assert after.attrs["HostConfig"]["Memory"] == body["memory_mb"] * 1024 * 1024
+        status, rotated = await fleet_service.call(
+            "POST", f"/instances/{iid}/rotate-password?wait=180", json={}
+        )
+        assert status == 200, rotated
+        assert await asyncio.to_thread(_client(rotated).get, "kept") == b"yes"
+        with pytest.raises(redis.AuthenticationError):
+            await asyncio.to_thread(_client(inst).ping)
+    finally:
+        docker_client.close()
+    await delete_all(fleet_service, [inst])
