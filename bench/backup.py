@@ -187,7 +187,9 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-backup-"))
     url = await create_database()
     inventory = write_inventory(work / "inventory", ports=(24000, 24999))
-    svc = ServiceProcess(url, work / "state", inventory, work / "service.log", **UNLIMITED)
+    svc = ServiceProcess(
+        url, work / "state", inventory, work / "service.log", **UNLIMITED, DBVEND_MAX_WAIT=str(WAIT)
+    )
     client = docker.from_env()
     results: dict[str, dict[str, list[float]]] = {}
     sizes: dict[str, dict[str, list[int]]] = {}
