@@ -128,8 +128,12 @@ async def plain_redis_restore(client: docker.DockerClient, rdb: Path, keys: int)
     start = time.monotonic()
     container = client.containers.run(
         "dbvend/redis:7.0",
-        ["redis-server", "--dir", "/data", "--dbfilename", "dump.rdb", "--appendonly", "no", "--save", ""]
-        + ["--protected-mode", "no"],  # reached only through the loopback-published port
+        # protected mode off: the server is reached only through its loopback-published port
+        [
+            "redis-server",
+            *("--dir", "/data", "--dbfilename", "dump.rdb", "--appendonly", "no", "--save", ""),
+            *("--protected-mode", "no"),
+        ],
         detach=True,
         name=f"dbvend-bench-rdb-{secrets.token_hex(3)}",
         ports={"6379/tcp": ("127.0.0.1", port)},
