@@ -8,14 +8,13 @@ time, not two."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..db import backup_schedules, leases
+from ..db import backup_schedules
 from ..provisioning import intake
+from ..provisioning.leader import LeaderJob
 from ..provisioning.quota import QuotaExceeded
 from ..provisioning.restorable import NotFound
 from . import policy as policies
@@ -31,33 +30,23 @@ LEASE = "backup-schedules"
 ROUND_LOCK = 0x64627362  # "dbsb"
 
 
-class BackupScheduler:
+class BackupScheduler(LeaderJob):
+    lease = LEASE
+    task_name = "dbvend-backup-schedules"
+
     def __init__(self, pool: Pool, settings: Settings, store: BackupStore, *, owner: str) -> None:
-        self.pool = pool
+        super().__init__(pool, owner=owner)
         self.settings = settings
         self.store = store
-        self.owner = owner
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="dbvend-backup-schedules")
+    def interval(self) -> float:
+        return self.settings.backup_check_interval
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def lease_seconds(self) -> float:
+        return max(10.0, self.interval() * 3)
 
-    async def _loop(self) -> None:
-        interval = self.settings.backup_check_interval
-        while True:
-            try:
-                # Held past the next round, so a live leader keeps it and a dead one's expires.
-                if await leases.acquire(self.pool, LEASE, self.owner, max(10.0, interval * 3)):
-                    await self.run_once()
-            except Exception:
-                log.exception("backup schedule round failed")
-            await asyncio.sleep(interval)
+    async def round(self) -> object:
+        return await self.run_once()
 
     async def run_once(self) -> tuple[list[str], list[str]]:
         """One round: (instances a backup was asked for, backups pruned)."""

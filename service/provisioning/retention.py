@@ -4,13 +4,12 @@ seconds, each in bounded batches (db/retention.py says what is never pruned)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..db import leases, retention
+from ..db import retention
+from .leader import LeaderJob
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -31,32 +30,19 @@ def cutoffs(settings: Settings, now: datetime) -> retention.Cutoffs:
     )
 
 
-class RetentionJob:
+class RetentionJob(LeaderJob):
+    lease = LEASE
+    task_name = "dbvend-retention"
+
     def __init__(self, pool: Pool, settings: Settings, *, owner: str) -> None:
-        self.pool = pool
+        super().__init__(pool, owner=owner)
         self.settings = settings
-        self.owner = owner
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="dbvend-retention")
+    def interval(self) -> float:
+        return self.settings.retention_interval
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        interval = self.settings.retention_interval
-        while True:
-            try:
-                # Held past the next round, so a live leader keeps it and a dead one's expires.
-                if await leases.acquire(self.pool, LEASE, self.owner, interval * 1.5):
-                    await self.prune_once()
-            except Exception:
-                log.exception("retention round failed")
-            await asyncio.sleep(interval)
+    async def round(self) -> object:
+        return await self.prune_once()
 
     async def prune_once(self) -> dict[str, int]:
         removed = await retention.prune_records(self.pool, cutoffs(self.settings, datetime.now(UTC)))
