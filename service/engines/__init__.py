@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from .base import Credentials, Engine, FieldError, SettingsChange, SettingsError
+from .base import Credentials, Engine, FieldError, Rekey, RekeyFailed, SettingsChange, SettingsError
 from .mysql import MysqlEngine
 from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine
@@ -45,6 +45,8 @@ __all__ = [
     "EngineUnavailable",
     "FieldError",
     "ProbeResult",
+    "Rekey",
+    "RekeyFailed",
     "SettingsChange",
     "SettingsError",
     "get_engine",

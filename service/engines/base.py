@@ -106,6 +106,26 @@ class SettingsChange:
         return self.live + self.restart
 
 
+@dataclass(frozen=True)
+class Rekey:
+    """What a claim turns a ready pool slot into (the warm pool, service/pool/): the new
+    tenant's account and settings, applied over the engine's own protocol."""
+
+    address: str
+    port: int
+    # The slot's settings as deployed, and the instance's (complete, validated, claimable).
+    slot_settings: BaseModel
+    settings: BaseModel
+    # The instance's new credentials; admin_password is the slot's admin secret, which the
+    # claimed instance keeps (dbvend's own account, never shown to the tenant).
+    credentials: Credentials
+
+
+class RekeyFailed(Exception):
+    """A claim could not re-key the slot (unreachable, refused, wrong state). The slot is
+    marked broken and another is tried; the message never holds a secret."""
+
+
 class Engine(ABC):
     name: ClassVar[str]
     default_port: ClassVar[int]
@@ -193,6 +213,32 @@ class Engine(ABC):
     @abstractmethod
     async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
         """Monitoring: connect with dbvend's own account and read what tells health; never raises."""
+
+    # -- the warm pool (service/pool/) --------------------------------------------------
+    def slot_settings(self, memory_mb: int) -> BaseModel | None:
+        """The settings a pool slot of this size class (container memory, MB) is deployed
+        with: the engine's defaults sized to memory_mb; None when no settings give exactly
+        that container size (the inventory's class is then refused)."""
+        return None
+
+    def claimable(self, slot: BaseModel, wanted: BaseModel) -> bool:
+        """Whether a claim can turn a slot deployed with `slot` into `wanted` without Docker
+        or a restart: same container size and every other difference applied live."""
+        if self.memory_mb(slot) != self.memory_mb(wanted):
+            return False
+        fields = type(wanted).model_fields
+        return all(
+            self.applies_live(name, slot, wanted)
+            for name in fields
+            if getattr(slot, name) != getattr(wanted, name)
+        )
+
+    async def rekey(self, target: Rekey, limit: float) -> None:
+        """Claim a slot: wipe what a tenant-less slot may hold, create the new tenant's
+        account from a password hash and apply its settings live and durably (the server's
+        own files), within `limit` seconds. Idempotent: a retry after any failure converges.
+        Raise RekeyFailed."""
+        raise RekeyFailed(f"the {self.name} engine has no warm pool")
 
     @abstractmethod
     def connection(
