@@ -9,7 +9,16 @@ import docker
 import pytest
 
 from tests.conftest import UserFactory
-from tests.helpers import Api, dbvend_containers
+from tests.helpers import TEST_PORTS, Api, dbvend_containers
+
+
+def _session_containers(client: docker.DockerClient) -> set[str]:
+    """Containers on this worker's ports (another pytest worker runs its own service)."""
+    return {
+        c.id
+        for c in dbvend_containers(client)
+        if TEST_PORTS[0] <= int(c.labels.get("dbvend.port") or 0) <= TEST_PORTS[1]
+    }
 
 
 async def counts(db: asyncpg.Pool) -> tuple[int, int, int]:
@@ -55,7 +64,7 @@ async def test_bad_create_is_422_and_records_nothing(
 ) -> None:
     _, token = await make_user("val")
     before = await counts(db)
-    containers_before = len(dbvend_containers(docker_client))
+    containers_before = _session_containers(docker_client)
     status, reply = await service.call("POST", "/instances", token, json=body)
     assert status == 422, reply
     error = reply["error"]
@@ -63,7 +72,7 @@ async def test_bad_create_is_422_and_records_nothing(
     assert field in {d["field"] for d in error["details"]}
     assert all(d["message"] for d in error["details"])
     assert await counts(db) == before
-    assert len(dbvend_containers(docker_client)) == containers_before
+    assert _session_containers(docker_client) == containers_before
 
 
 async def test_malformed_bodies(service: Api, make_user: UserFactory) -> None:

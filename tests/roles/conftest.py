@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.ansible_recap import play_recap
+from tests.helpers import worker_share
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = (
@@ -28,7 +29,7 @@ BIN = (
     if (ROOT / ".venv" / "bin" / "ansible-playbook").exists()
     else Path(sys.executable).parent
 )
-PORTS = (21500, 21599)
+PORTS = worker_share(21500, 21599)
 # Another build of an image can be tried without retagging the one others use.
 MYSQL_IMAGE = os.environ.get("DBVEND_TEST_MYSQL_IMAGE", "dbvend/mariadb:10.11")
 REDIS_IMAGE = os.environ.get("DBVEND_TEST_REDIS_IMAGE", "dbvend/redis:7.0")
