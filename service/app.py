@@ -29,6 +29,7 @@ from .api.context import PASSWORDS, SERVICES, Services
 from .api.edge import edge_middleware
 from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
+from .backups.remote import StoreHosts
 from .backups.scheduler import BackupScheduler
 from .backups.store import BackupStore
 from .bootstrap import ensure_admin
@@ -143,7 +144,11 @@ def build_app(settings: Settings) -> web.Application:
         pruner = RetentionJob(pool, settings, owner=settings.worker_id)
         pruner.start()
         schedules = BackupScheduler(
-            pool, settings, BackupStore(settings.backup_dir, svc.box), owner=settings.worker_id
+            pool,
+            settings,
+            BackupStore(settings.backup_dir, svc.box),
+            owner=settings.worker_id,
+            hosts=StoreHosts(runner, lambda: svc.hosts),
         )
         schedules.start()
         gateway.recorder.start(pool)

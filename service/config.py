@@ -8,6 +8,7 @@ production start fails loudly instead of running insecurely.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -94,6 +95,10 @@ class Settings:
     quota_backup_mb: int = 10240
     # The backup store (DBVEND_BACKUP_DIR; default <state dir>/backups): encrypted files.
     backup_root: Path | None = None
+    # DBVEND_BACKUP_HOST: an inventory host that keeps the encrypted files instead (in
+    # backup_host_dir there, DBVEND_BACKUP_HOST_DIR); the key never leaves the service.
+    backup_host: str | None = None
+    backup_host_dir: str = "/var/lib/dbvend-backups"
     # argon2 runs on its own threads; past workers + queue jobs a login answers 503.
     password_workers: int = 2
     password_queue: int = 16
@@ -222,6 +227,26 @@ def _backup_dir() -> Path | None:
     return Path(raw).resolve()
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_REMOTE_DIR = re.compile(r"(/[A-Za-z0-9._@+-]{1,255}){1,32}")
+
+
+def _backup_host() -> tuple[str | None, str]:
+    """DBVEND_BACKUP_HOST (an inventory host name; checked against the inventory at start)
+    and DBVEND_BACKUP_HOST_DIR (absolute, plain path parts only: it goes into a playbook)."""
+    host = os.environ.get("DBVEND_BACKUP_HOST", "").strip() or None
+    if host is not None and not _HOST_NAME.fullmatch(host):
+        raise ConfigError(f"DBVEND_BACKUP_HOST must be an inventory host name, got {host[:80]!r}")
+    raw = os.environ.get("DBVEND_BACKUP_HOST_DIR", "").strip() or "/var/lib/dbvend-backups"
+    parts = raw.rstrip("/").split("/")[1:] if len(raw) <= 1024 else []
+    if not _REMOTE_DIR.fullmatch(raw.rstrip("/")) or any(p in (".", "..") for p in parts):
+        raise ConfigError(
+            "DBVEND_BACKUP_HOST_DIR must be an absolute directory of plain names"
+            f" (letters, digits, . _ @ + -; no . or ..), got {raw[:80]!r}"
+        )
+    return host, raw.rstrip("/")
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -230,6 +255,7 @@ def load_settings() -> Settings:
     state_dir = Path(_env("DBVEND_STATE_DIR", str(PROJECT_ROOT / ".state"))).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     listen_host, listen_port = _listen(_env("DBVEND_LISTEN", "127.0.0.1:8080"))
+    backup_host, backup_host_dir = _backup_host()
     admin_password = os.environ.get("DBVEND_ADMIN_PASSWORD") or None
     if admin_password is not None and len(admin_password) < 12:
         raise ConfigError("DBVEND_ADMIN_PASSWORD must be at least 12 characters")
@@ -273,6 +299,8 @@ def load_settings() -> Settings:
         quota_memory_mb=_int("DBVEND_QUOTA_MEMORY_MB", 8192, 0, 16 * 1024 * 1024),
         quota_backup_mb=backup_quota_default(),
         backup_root=_backup_dir(),
+        backup_host=backup_host,
+        backup_host_dir=backup_host_dir,
         password_workers=_int("DBVEND_PASSWORD_WORKERS", 2, 1, 8),
         password_queue=_int("DBVEND_PASSWORD_QUEUE", 16, 0, 1024),
         webhook_allow=_webhook_allow(),

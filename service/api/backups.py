@@ -5,13 +5,18 @@ operations (kinds/backup.py, kinds/restore.py) and answers 202, or the result wi
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from ..backups import intake as backup_intake
 from ..backups.envelope import CorruptBackup
+from ..backups.remote import StoreHostError, StoreHosts, readable
+from ..backups.staging import Staging
 from ..backups.store import BackupStore
 from ..db import backups, instances, operations
 from ..db.backups import Backup as BackupRow
@@ -36,6 +41,7 @@ from .queries import WaitQuery
 from .schemas import parse
 from .views import instance_view, operation_view
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 _BACKUP_ID = re.compile(r"b-[a-z0-9]{6,40}")
@@ -66,6 +72,10 @@ def backup_view(b: BackupRow) -> dict[str, Any]:
 
 def store_of(svc: Services) -> BackupStore:
     return BackupStore(svc.settings.backup_dir, svc.box)
+
+
+def store_hosts(svc: Services) -> StoreHosts:
+    return StoreHosts(svc.runner, lambda: svc.hosts)
 
 
 def _conflict(exc: intake.Conflict | backup_intake.NotCompleted) -> ApiError:
@@ -198,7 +208,11 @@ async def delete_backup(request: web.Request) -> web.Response:
     found = await _backup(request)
     try:
         deleted = await backup_intake.delete_backup(
-            svc.pool, store_of(svc), found.id, owner_id=owner_filter(current_user(request))
+            svc.pool,
+            store_of(svc),
+            found.id,
+            owner_id=owner_filter(current_user(request)),
+            hosts=store_hosts(svc),
         )
     except intake.Conflict as exc:
         raise _conflict(exc) from None
@@ -212,10 +226,11 @@ async def delete_backup(request: web.Request) -> web.Response:
     "Download a completed backup (decrypted)",
     description="A MariaDB backup is a gzip'd SQL dump (`gunzip < x.sql.gz | mysql ...`); a Redis"
     f" backup is an RDB file redis-server loads. {SHA256_HEADER} holds its SHA-256. 409 when the"
-    " backup is not completed, or its stored file does not authenticate.",
+    " backup is not completed, or its stored file does not authenticate; 503 when its store host"
+    " (DBVEND_BACKUP_HOST) does not give the file back now.",
     path=_BID,
     responses={200: None},
-    errors=(409,),
+    errors=(409, 503),
     raw={200: "application/gzip, application/octet-stream"},
 )
 async def download_backup(request: web.Request) -> web.StreamResponse:
@@ -223,8 +238,30 @@ async def download_backup(request: web.Request) -> web.StreamResponse:
     found = await _backup(request)
     if found.status != "completed" or found.path is None or found.size_bytes is None:
         raise ApiError(409, f"backup {found.id} is {found.status}; only a completed backup downloads")
+    # A backup on a store host: its ciphertext comes back into a staging dir first.
+    staging = Staging(svc.settings.staging_dir).make() if found.store_host else None
     try:
-        src, chunks = await asyncio.to_thread(store_of(svc).chunks, found.path)
+        return await _stream(request, svc, found, staging)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+async def _stream(
+    request: web.Request, svc: Services, found: BackupRow, staging: Path | None
+) -> web.StreamResponse:
+    assert found.path is not None
+    store = store_of(svc)
+    if staging is not None:
+        try:
+            store = await readable(store_hosts(svc), store, found, staging, svc.box)
+        except StoreHostError as exc:
+            log.error("download of %s: %s", found.id, exc)
+            raise ApiError(
+                503, f"backup {found.id}'s store host {found.store_host!r} did not give its file back"
+            ) from None
+    try:
+        src, chunks = await asyncio.to_thread(store.chunks, found.path)
     except OSError:
         raise ApiError(409, f"backup {found.id}'s file is missing from the store") from None
     it: Any = chunks

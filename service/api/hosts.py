@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..backups.remote import check_store_host
+from ..config import ConfigError
 from ..db import hosts as hosts_repo
 from ..inventory import InventoryError, load_inventory
 from .auth import require_admin
@@ -24,6 +26,8 @@ async def reload_hosts(svc: Services) -> None:
     """Read the inventory again and record its hosts; hosts dropped from it stay, flagged,
     so their instances remain visible. A broken inventory changes nothing."""
     loaded = await load_inventory(svc.settings.inventory)
+    # An inventory without the backup store host would strand every backup kept there.
+    check_store_host(svc.settings.backup_host, {h.name: h for h in loaded}, svc.settings.inventory)
     async with svc.pool.acquire() as conn:
         await hosts_repo.sync(conn, loaded)
     svc.hosts = {h.name: h for h in loaded}
@@ -103,7 +107,7 @@ async def reload(request: web.Request) -> web.Response:
     svc = services(request)
     try:
         await reload_hosts(svc)
-    except InventoryError as exc:
+    except (InventoryError, ConfigError) as exc:
         raise ApiError(422, f"the inventory was not reloaded: {exc}", code="invalid_inventory") from None
     retried = await hosts_repo.retry_failed_cleanups(svc.pool)
     if retried:

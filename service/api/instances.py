@@ -147,7 +147,8 @@ async def get_instance(request: web.Request) -> web.Response:
     " after it; the backup (`final: true`) outlives the instance and can be restored into a new one"
     " (POST /instances with restore_from). 409 when the instance cannot be backed up now (it is"
     " neither running nor stopped), 403 quota_exceeded when the owner's backups are over their"
-    " quota; nothing is recorded then.",
+    " quota; nothing is recorded then. When the final backup fails, the delete fails with it"
+    ' ("final backup failed: ...") and the instance keeps its status, data and credentials.',
     path=_ID,
     query=DeleteQuery,
     responses={202: Operation, 204: None},
@@ -157,8 +158,9 @@ async def delete_instance(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = wait_seconds(request, svc)
+    final_backup_id = None
     if read_query(request, DeleteQuery).final_backup:
-        await _final_backup(svc, request.match_info["id"], user)
+        final_backup_id = await _final_backup(svc, request.match_info["id"], user)
     try:
         operation_id = await intake.request_delete(
             svc.pool,
@@ -166,6 +168,7 @@ async def delete_instance(request: web.Request) -> web.Response:
             user,
             owner_id=owner_filter(user),
             max_attempts=svc.settings.max_attempts,
+            final_backup_id=final_backup_id,
         )
     except intake.Conflict as exc:
         raise ApiError(409, str(exc)) from None
@@ -185,11 +188,11 @@ async def delete_instance(request: web.Request) -> web.Response:
     )
 
 
-async def _final_backup(svc: Services, instance_id: str, user: User) -> None:
+async def _final_backup(svc: Services, instance_id: str, user: User) -> str:
     """Queued before the delete, so the worker (an instance's operations run oldest first)
-    takes it while the data is still there."""
+    takes it while the data is still there; the delete refuses to run unless it completed."""
     try:
-        await request_backup(
+        accepted = await request_backup(
             svc.pool,
             user,
             instance_id,
@@ -206,3 +209,4 @@ async def _final_backup(svc: Services, instance_id: str, user: User) -> None:
         raise ApiError(
             403, f"no final backup: {exc}", code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
         ) from None
+    return accepted.backup_id

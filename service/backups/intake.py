@@ -6,6 +6,7 @@ backup-schedules calls request_backup (scheduled, final) and delete_backup too."
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,12 +15,16 @@ from ..db import backups, instances, operations, users
 from ..provisioning.intake import Conflict, new_id
 from ..provisioning.quota import QuotaExceeded
 from ..provisioning.restorable import NotCompleted, NotFound, restorable
+from .remote import StoreHostError
 from .store import FORMATS
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
     from ..db.users import User
+    from .remote import StoreHosts
     from .store import BackupStore
+
+log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 BACKUP_STATUSES = ("running", "stopped")
@@ -103,9 +108,17 @@ async def request_backup(
     return Accepted(backup_id, operation_id)
 
 
-async def delete_backup(pool: Pool, store: BackupStore, backup_id: str, *, owner_id: int | None) -> bool:
-    """Mark the backup deleted and remove its file; False when there is none for this
-    caller. Conflict while it is being made or a restore or clone reads it."""
+async def delete_backup(
+    pool: Pool,
+    store: BackupStore,
+    backup_id: str,
+    *,
+    owner_id: int | None,
+    hosts: StoreHosts | None = None,
+) -> bool:
+    """Mark the backup deleted and remove its file (on its store host when it has one);
+    False when there is none for this caller. Conflict while it is being made or a restore
+    or clone reads it."""
     async with pool.acquire() as conn, conn.transaction():
         found = await backups.lock(conn, backup_id, owner_id=owner_id)
         if found is None:
@@ -119,6 +132,16 @@ async def delete_backup(pool: Pool, store: BackupStore, backup_id: str, *, owner
         await backups.mark_deleted(conn, backup_id)
     # After the commit: a crash in between leaves a file the start-up sweep removes.
     store.remove(found.path, found.id, found.format)
+    if found.store_host is not None and found.store_dir is not None and found.path is not None:
+        if hosts is None:
+            raise RuntimeError("a backup on a store host is deleted without StoreHosts")
+        try:
+            await hosts.delete(found.store_host, found.store_dir, found.path)
+        except StoreHostError as exc:
+            # The backup is gone for its owner; the leftover is ciphertext, named here for ops.
+            log.error(
+                "backup %s deleted, but %s stays on %s: %s", found.id, found.path, found.store_host, exc
+            )
     return True
 
 

@@ -24,6 +24,7 @@ from .store import BackupStore
 if TYPE_CHECKING:
     from ..config import Settings
     from ..db import Pool
+    from .remote import StoreHosts
 
 log = logging.getLogger(__name__)
 LEASE = "backup-schedules"
@@ -34,10 +35,19 @@ class BackupScheduler(LeaderJob):
     lease = LEASE
     task_name = "dbvend-backup-schedules"
 
-    def __init__(self, pool: Pool, settings: Settings, store: BackupStore, *, owner: str) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        settings: Settings,
+        store: BackupStore,
+        *,
+        owner: str,
+        hosts: StoreHosts | None = None,
+    ) -> None:
         super().__init__(pool, owner=owner)
         self.settings = settings
         self.store = store
+        self.hosts = hosts
 
     def interval(self) -> float:
         return self.settings.backup_check_interval
@@ -103,7 +113,7 @@ class BackupScheduler(LeaderJob):
         gone: list[str] = []
         for backup_id in doomed:
             try:
-                if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id):
+                if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id, hosts=self.hosts):
                     gone.append(backup_id)
             except intake.Conflict as exc:  # a restore or clone reads it now: next round
                 log.info("pruning %s deferred: %s", backup_id, exc)

@@ -36,6 +36,9 @@ class Backup:
     finished_at: datetime | None
     deleted_at: datetime | None
     operation_id: str | None = None  # the latest backup operation that made it
+    # Where the file is when it is not in the local store: an inventory host and directory.
+    store_host: str | None = None
+    store_dir: str | None = None
 
 
 _SELECT = (
@@ -63,6 +66,8 @@ def _backup(r: Record) -> Backup:
         finished_at=r["finished_at"],
         deleted_at=r["deleted_at"],
         operation_id=r["operation_id"],
+        store_host=r["store_host"],
+        store_dir=r["store_dir"],
     )
 
 
@@ -143,15 +148,26 @@ async def started(db: Executor, backup_id: str) -> None:
     )
 
 
-async def completed(db: Executor, backup_id: str, *, size_bytes: int, sha256: str, path: str) -> bool:
+async def completed(
+    db: Executor,
+    backup_id: str,
+    *,
+    size_bytes: int,
+    sha256: str,
+    path: str,
+    store_host: str | None = None,
+    store_dir: str | None = None,
+) -> bool:
     result = await db.execute(
         "UPDATE backups SET status = 'completed', size_bytes = $2, sha256 = $3, path = $4, error = NULL,"
-        " started_at = coalesce(started_at, now()), finished_at = now()"
+        " store_host = $5, store_dir = $6, started_at = coalesce(started_at, now()), finished_at = now()"
         " WHERE id = $1 AND status IN ('pending', 'running')",
         backup_id,
         size_bytes,
         sha256,
         path,
+        store_host,
+        store_dir,
     )
     return result.endswith(" 1")
 

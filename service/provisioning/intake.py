@@ -130,11 +130,18 @@ async def request_create(
 
 
 async def request_delete(
-    pool: Pool, instance_id: str, requester: User, *, owner_id: int | None, max_attempts: int
+    pool: Pool,
+    instance_id: str,
+    requester: User,
+    *,
+    owner_id: int | None,
+    max_attempts: int,
+    final_backup_id: str | None = None,
 ) -> str | None:
     """Queue a delete; None when the instance does not exist for this caller. Conflict when
     its host has left the inventory: nothing could remove the container there, and marking
-    it deleted would free its port and memory while the container may still run."""
+    it deleted would free its port and memory while the container may still run.
+    `final_backup_id`: the delete runs only once that backup is completed."""
     async with pool.acquire() as conn, conn.transaction():
         row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
         if row is None:
@@ -159,7 +166,8 @@ async def request_delete(
             kind="delete",
             instance_id=instance_id,
             requested_by=requester.id,
-            params={"previous_status": row.status},
+            params={"previous_status": row.status}
+            | ({"final_backup_id": final_backup_id} if final_backup_id else {}),
             max_attempts=max_attempts,
         )
     return operation_id

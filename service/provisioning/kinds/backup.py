@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ...backups.remote import StoreHostError, StoreHosts
 from ...backups.staging import Staging
 from ...backups.store import FORMATS, BackupStore, ChecksumMismatch
 from ...db import backups, instances
@@ -30,6 +31,10 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 def store_of(ctx: RunContext) -> BackupStore:
     return BackupStore(ctx.settings.backup_dir, ctx.box)
+
+
+def store_hosts(ctx: RunContext) -> StoreHosts:
+    return StoreHosts(ctx.runner, lambda: ctx.hosts)
 
 
 class BackupKind(Day2Kind):
@@ -70,16 +75,30 @@ class BackupKind(Day2Kind):
         fetched = Path(plan.data["staging"]) / f"{backup_id}.{fmt}"
         if not (await ctx.hold([op.lease])):
             return "lease lost before the backup went into the store"
+        remote = ctx.settings.backup_host
+        # With a store host, the ciphertext is made in staging and put there from it.
+        store = BackupStore(Path(plan.data["staging"]), ctx.box) if remote else store_of(ctx)
         try:
-            size, sha256, relative = await asyncio.to_thread(
-                store_of(ctx).put, backup_id, fmt, fetched, reported
-            )
+            size, sha256, relative = await asyncio.to_thread(store.put, backup_id, fmt, fetched, reported)
         except ChecksumMismatch as exc:
             return str(exc)
         except FileNotFoundError:
             return f"the play reported the backup but {fetched.name} was not fetched"
         except OSError as exc:
             return f"writing the backup into the store failed: {exc.strerror or exc}"
+        if remote:
+            try:
+                await store_hosts(ctx).put(
+                    remote, ctx.settings.backup_host_dir, relative, store.path(relative)
+                )
+            except StoreHostError as exc:
+                return str(exc)
+            finally:
+                store.remove(relative)
+            if not (await ctx.hold([op.lease])):
+                return "lease lost while the backup went to the store host"
+            plan.data["store_host"] = remote
+            plan.data["store_dir"] = ctx.settings.backup_host_dir
         facts.clear()
         facts.update({"backup_id": backup_id, "format": fmt, "size_bytes": size, "sha256": sha256})
         plan.data["stored"] = relative
@@ -100,6 +119,8 @@ class BackupKind(Day2Kind):
             size_bytes=int(facts["size_bytes"]),
             sha256=str(facts["sha256"]),
             path=plan.data["stored"],
+            store_host=plan.data.get("store_host"),
+            store_dir=plan.data.get("store_dir"),
         )
 
     async def failed(self, ctx: RunContext, conn: Conn, op: Operation, error: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...db import backups, instances, operations, ports
 from ...db import events as events_repo
 from ...db import hosts as hosts_repo
-from ...db import instances, operations, ports
 from ..outcomes import Delete, backoff, delete_outcome
 from .base import RunContext, held, log
 from .shared import deprovision, failure_event
@@ -33,6 +33,8 @@ async def deletes(ctx: RunContext, ops: list[Operation]) -> None:
             if inst is None or inst.status == "deleted":
                 held(await operations.finish(ctx.pool, op.lease, "succeeded"))
                 continue
+            if not await _final_backup_kept(ctx, op, inst):
+                continue
             targets[inst.id] = (op, inst)
     still = {op.id for op in await ctx.holding([op for op, _ in targets.values()], "delete")}
     targets = {iid: t for iid, t in targets.items() if t[0].id in still}
@@ -45,6 +47,36 @@ async def deletes(ctx: RunContext, ops: list[Operation]) -> None:
         decision = delete_outcome(host_known, outcome, op.attempts, op.max_attempts)
         async with ctx.outcome(op, f"delete ({decision.action.value})"):
             await _record(ctx, op, inst, decision.action, decision.error or "")
+
+
+async def _final_backup_kept(ctx: RunContext, op: Operation, inst: instances.Instance) -> bool:
+    """A delete asked with final_backup=true runs only once that backup is completed; when
+    it failed, the delete fails and the instance gets its status back, data untouched."""
+    backup_id = op.params.get("final_backup_id")
+    if not backup_id:
+        return True
+    backup = await backups.get(ctx.pool, str(backup_id))
+    if backup is not None and backup.status == "completed":
+        return True
+    if backup is not None and backup.status in ("pending", "running"):
+        # Its operation is older, so it normally ends first; wait behind it.
+        held(
+            await operations.retry_later(
+                ctx.pool, op.lease, 5.0, f"waiting for final backup {backup_id}", count_attempt=False
+            )
+        )
+        return False
+    why = "it is gone" if backup is None else (backup.error or f"it is {backup.status}")
+    why = why.removesuffix("; the instance stays deleting")
+    previous = str(op.params.get("previous_status"))
+    previous = previous if previous in ("running", "stopped", "failed") else "failed"
+    error = f"final backup failed: {why}; the instance was not deleted"
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        held(await operations.finish(conn, op.lease, "failed", error=error[:2000]))
+        await instances.set_status(conn, inst.id, previous, only_from=("deleting",), error=error[:500])
+        await events_repo.insert(conn, failure_event(op, inst, error))
+    log.error("delete %s of %s refused: %s", op.id, inst.id, error)
+    return False
 
 
 async def _record(

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...backups.envelope import CorruptBackup
+from ...backups.remote import StoreHostError, readable
 from ...backups.staging import Staging
 from ...db import backups, instances
-from .backup import store_of
+from .backup import store_hosts, store_of
 from .day2 import Day2Kind, Plan, Refused
 
 if TYPE_CHECKING:
@@ -35,8 +36,11 @@ async def stage_backup(ctx: RunContext, backup: backups.Backup) -> tuple[Path, d
     staging = Staging(ctx.settings.staging_dir).make()
     plain = staging / f"{backup.id}.{backup.format}"
     try:
-        await asyncio.to_thread(store_of(ctx).restore_to, backup.path, backup.sha256, plain)
-    except (CorruptBackup, OSError) as exc:
+        store = await readable(store_hosts(ctx), store_of(ctx), backup, staging, ctx.box)
+        await asyncio.to_thread(store.restore_to, backup.path, backup.sha256, plain)
+        if store.root == staging:
+            store.remove(backup.path)  # the plaintext is all the play needs
+    except (CorruptBackup, StoreHostError, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise Refused(f"backup {backup.id} cannot be read from the store: {exc}") from None
     return staging, {
