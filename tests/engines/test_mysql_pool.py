@@ -37,7 +37,8 @@ def slot(memory_mb: int = 256) -> MysqlSettings:
 def test_slot_settings_are_the_defaults_sized_to_the_class() -> None:
     default = slot()
     assert default.memory_mb == 256 == MysqlSettings().memory_mb
-    assert default.charset == "utf8mb4" and default.collation  # complete: role_vars can use it
+    assert default.charset == "utf8mb4"
+    assert default.collation  # complete: role_vars can use it
     assert default.binlog_format is None
     assert default.max_connections == MysqlSettings().max_connections
     assert slot(1024).memory_mb == 1024

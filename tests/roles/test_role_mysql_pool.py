@@ -97,13 +97,19 @@ def test_slot_claim_converge_and_a_cold_twin(deployer: Deployer) -> None:
     assert databases(claim) == SYSTEM
     assert users(claim) == {"dbvend_monitor", CLAIM_ACCOUNT}
     (claim_grants,) = grants(claim, CLAIM_ACCOUNT)
-    assert "SUPER" not in claim_grants and "FILE" not in claim_grants and "PROCESS" not in claim_grants
+    for privilege in ("SUPER", "FILE", "PROCESS", "SHUTDOWN", "RELOAD"):
+        assert privilege not in claim_grants
     # Leftovers of an earlier attempt that died half-way.
     query(claim, "CREATE DATABASE leftover")
     query(claim, "CREATE USER 'u_leftover'@'%%' IDENTIFIED BY 'x'")
 
     settings = mysql.parse_settings(
-        {"charset": "latin1", "database": "shop_1", "max_connections": 150, "binlog_expire_logs_seconds": 7200},
+        {
+            "charset": "latin1",
+            "database": "shop_1",
+            "max_connections": 150,
+            "binlog_expire_logs_seconds": 7200,
+        },
         instance_name="shop",
     )
     assert isinstance(settings, MysqlSettings)
