@@ -9,10 +9,19 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from . import mysql_client
-from .base import Credentials, Engine, FieldError, SettingsChange, SettingsError, cpus_for_memory
+from . import mysql_client, mysql_rekey
+from .base import (
+    Credentials,
+    Engine,
+    FieldError,
+    Rekey,
+    RekeyFailed,
+    SettingsChange,
+    SettingsError,
+    cpus_for_memory,
+)
 from .mysql_charsets import CHARSETS
 from .probe import ProbeResult
 
@@ -25,6 +34,11 @@ _DATABASE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 RESERVED_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 _LEGACY_PREFIX = "#mysql50#"  # MariaDB maps "#mysql50#x" onto the file name "x"
 BINLOG_FORMATS = ("ROW", "STATEMENT", "MIXED")
+# A pool slot has no database of a tenant; role_vars still needs a valid name (the role
+# makes none for a slot, and a claim drops every non-system database anyway).
+SLOT_DATABASE = "dbvend_slot"
+# Settings a claim makes rather than changes: it creates the database with them.
+_CLAIM_MADE = frozenset({"database", "charset", "collation"})
 CONVERT_NEEDED = (
     'changing the character set of an existing database needs "convert": true (ALTER DATABASE); '
     "existing tables keep theirs"
@@ -224,6 +238,43 @@ class MysqlEngine(Engine):
             # root@localhost and the network monitor account (dbvend_monitor) share it.
             "mysql_root_password_hash": mysql_native_password(credentials.admin_password),
         }
+
+    # -- the warm pool ---------------------------------------------------------------------
+    def slot_settings(self, memory_mb: int) -> BaseModel | None:
+        try:
+            settings = MysqlSettings(memory_mb=memory_mb, database=SLOT_DATABASE)
+        except ValidationError:
+            return None  # outside the API's memory range: no instance could claim it
+        return self.complete(settings, instance_name=SLOT_DATABASE)
+
+    def claimable(self, slot: BaseModel, wanted: BaseModel) -> bool:
+        """Same container size; binary logging on or off alike (log-bin is read at start);
+        the rest a claim makes (database, its charset) or sets live (SET GLOBAL)."""
+        if self.memory_mb(slot) != self.memory_mb(wanted):
+            return False
+        return all(
+            name in _CLAIM_MADE or self.applies_live(name, slot, wanted)
+            for name in type(wanted).model_fields
+            if getattr(slot, name) != getattr(wanted, name)
+        )
+
+    async def rekey(self, target: Rekey, limit: float) -> None:
+        settings = target.settings
+        if not isinstance(settings, MysqlSettings) or settings.database is None or settings.collation is None:
+            raise RekeyFailed("the instance's settings are not complete mysql settings")
+        if not self.claimable(target.slot_settings, settings):
+            raise RekeyFailed("the slot cannot be claimed with these settings (size or binary logging)")
+        tenant = mysql_rekey.Tenant(
+            database=settings.database,
+            charset=settings.charset,
+            collation=settings.collation,
+            username=target.credentials.username,
+            password_hash=mysql_native_password(target.credentials.password),
+            max_connections=settings.max_connections,
+            binlog_format=settings.binlog_format,
+            binlog_expire_logs_seconds=settings.binlog_expire_logs_seconds,
+        )
+        await mysql_rekey.rekey(target, tenant, limit)
 
     def connection(
         self, settings: BaseModel, credentials: Credentials, address: str, port: int
