@@ -1,7 +1,7 @@
 """A create answered from the warm pool: take a ready slot, re-key it for the new tenant
 over the engine's own protocol, check it as the tenant would, record the instance.
 
-tx1 (the owner's lock): quota and name pre-checked, one ready slot of the class taken with
+tx1: quota and name pre-checked (without the owner's lock), one ready slot of the class taken with
 FOR UPDATE SKIP LOCKED on the least-loaded placeable host and marked claiming under this
 process's lease. Then the re-key and the readiness check, outside any transaction. tx2
 (the owner's lock again): quota and name re-checked, the slot fenced by the lease becomes
@@ -97,7 +97,8 @@ async def _take(
     ctx: Claim, user: User, engine: Engine, name: str | None, memory_mb: int
 ) -> pool_slots.Slot | None:
     async with ctx.pool.acquire() as conn, conn.transaction():
-        await quota.check(conn, user.id, memory_mb, ctx.quotas)
+        # Without the owner's lock: tx2 checks again under it, after the re-key.
+        await quota.precheck(conn, user.id, memory_mb, ctx.quotas)
         if name is not None and await instances.name_taken(conn, user.id, name):
             raise Conflict(f"you already have an instance named {name!r}", field="name")
         loads = [h for h in await hosts_repo.placeable_loads(conn) if h.name in ctx.hosts]

@@ -5,14 +5,20 @@ keeps its account and settings across a container restart; the slot's own passwo
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 import redis
 
-from tests.helpers import wait_until
-from tests.pool.conftest import PoolRig, call
+from tests.helpers import ROOT, wait_until
+from tests.pool.conftest import PoolRig, call, containers_under
 
 
 def client(conn: dict[str, Any], **kw: Any) -> redis.Redis:
@@ -114,3 +120,136 @@ def slot_username(rig: PoolRig, slot_id: str) -> str:
     acl = (rig.inventory.parent / "data" / slot_id / "config" / "users.acl").read_text()
     names = [line.split()[1] for line in acl.splitlines() if line.startswith("user ")]
     return next(n for n in names if n.startswith("u_"))
+
+
+async def test_converge_records_the_instance_without_a_restart(
+    rig: PoolRig, docker_client: docker.DockerClient
+) -> None:
+    """After the converge a direct provision.yml run, as ops would do it, changes nothing."""
+    await rig.wait_ready(1)
+    status, a = await call(
+        rig.svc,
+        await rig.user(),
+        "POST",
+        "/instances",
+        json={"engine": "redis", "settings": {"maxclients": 77}},
+    )
+    assert status == 201, a
+    container = docker_client.containers.get(f"dbvend-{a['id']}")
+    started = container.attrs["State"]["StartedAt"]
+
+    async def converged() -> bool:
+        row = await rig.db.fetchrow(
+            "SELECT status, error FROM operations WHERE instance_id = $1 AND kind = 'converge'", a["id"]
+        )
+        assert row is not None
+        assert row["status"] != "failed", row["error"]
+        return bool(row["status"] == "succeeded")
+
+    assert await wait_until(converged, 120)
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == started
+    assert container.id == a["facts"]["container_id"]
+    run = await asyncio.to_thread(provision_as_ops, rig, a["id"])
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed() == 0, run.output[-3000:]
+    assert client(a["connection"]).ping()
+
+
+def provision_as_ops(rig: PoolRig, instance_id: str) -> Any:
+    """playbooks/provision.yml for the instance with its recorded variables."""
+    from service.engines import Credentials, get_engine
+    from tests.roles.conftest import Run, ansible_env
+
+    row = asyncio.run(_row(rig, instance_id))
+    engine = get_engine("redis")
+    creds = Credentials.from_secrets(row["username"], rig.instance_secrets(row["secrets"]))
+    extravars = {
+        "engine": "redis",
+        "instance_id": instance_id,
+        "port": row["port"],
+        **engine.role_vars(engine.load_settings(row["settings"]), creds),
+        # The play's own readiness wait logs in as the tenant, as ops' runs do.
+        "redis_password": creds.password,
+    }
+    vars_file = rig.root / f"vars-{instance_id}.json"
+    fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(extravars, handle)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(rig.inventory),
+            str(ROOT / "playbooks" / "provision.yml"),
+            "-e",
+            f"@{vars_file}",
+        ],
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    return Run(proc.returncode, proc.stdout + proc.stderr)
+
+
+async def _row(rig: PoolRig, instance_id: str) -> Any:
+    from service.db.pool import connect
+
+    conn = await connect(rig.svc.env["DATABASE_URL"])
+    try:
+        return await conn.fetchrow("SELECT * FROM instances WHERE id = $1", instance_id)
+    finally:
+        await conn.close()
+
+
+async def test_a_broken_slot_is_skipped_and_destroyed(
+    rig: PoolRig, docker_client: docker.DockerClient
+) -> None:
+    ready = await rig.wait_ready(2)
+    dead = ready[0]["id"]  # the one a claim takes first (oldest ready)
+    docker_client.containers.get(f"dbvend-{dead}").kill()
+    status, a = await call(rig.svc, await rig.user(), "POST", "/instances", json={"engine": "redis"})
+    assert status == 201, a
+    assert a["id"] != dead
+    assert client(a["connection"]).ping()
+
+    async def destroyed() -> bool:
+        row = await rig.db.fetchrow("SELECT status FROM pool_slots WHERE id = $1", dead)
+        return row is None and dead not in containers_under(docker_client, rig.root)
+
+    assert await wait_until(destroyed, 120)
+    assert await rig.db.fetchval("SELECT count(*) FROM port_claims WHERE slot_id = $1", dead) == 0
+    await rig.wait_ready(2)
+
+
+async def test_deleting_a_claimed_instance_destroys_its_container(
+    rig: PoolRig, docker_client: docker.DockerClient
+) -> None:
+    await rig.wait_ready(2)
+    token = await rig.user()
+    status, a = await call(rig.svc, token, "POST", "/instances", json={"engine": "redis"})
+    assert status == 201, a
+    status, body = await call(rig.svc, token, "DELETE", f"/instances/{a['id']}?wait=120")
+    assert status == 204, body
+    assert a["id"] not in containers_under(docker_client, rig.root)
+    assert await rig.db.fetchval("SELECT status FROM pool_slots WHERE id = $1", a["id"]) in ("claimed", None)
+    ready = await rig.wait_ready(2)
+    assert a["id"] not in {r["id"] for r in ready}
+
+
+async def test_settings_no_slot_serves_take_the_cold_path(rig: PoolRig) -> None:
+    await rig.wait_ready(2)
+    status, a = await call(
+        rig.svc,
+        await rig.user(),
+        "POST",
+        "/instances?wait=120",
+        json={"engine": "redis", "settings": {"maxmemory": "256mb"}},
+    )
+    assert status == 201, a
+    assert await rig.db.fetchval("SELECT count(*) FROM pool_slots WHERE id = $1", a["id"]) == 0
+    assert client(a["connection"]).ping()
+    _, text = await call(rig.svc, "", "GET", "/../../metrics")
+    assert 'dbvend_pool_fallbacks_total{engine="redis",reason="not_claimable"} 1.0' in text
