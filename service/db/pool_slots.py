@@ -180,10 +180,11 @@ async def recover(db: Executor) -> tuple[int, int]:
 
 async def surplus(db: Executor, wanted: dict[tuple[str, str, int], int], hosts: list[str]) -> list[str]:
     """Ready slots beyond what the inventory asks for (a smaller pool, a class or host
-    that left it), newest first: the keeper breaks and destroys them."""
+    that left it): the newest ones, so the oldest (proven) slots stay. The keeper breaks
+    and destroys them."""
     rows = await db.fetch(
         "SELECT id, host, engine, memory_mb FROM pool_slots WHERE status = 'ready'"
-        " ORDER BY ready_at DESC NULLS FIRST"
+        " ORDER BY ready_at, id"
     )
     seen: dict[tuple[str, str, int], int] = {}
     extra = []
