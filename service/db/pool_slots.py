@@ -183,8 +183,7 @@ async def surplus(db: Executor, wanted: dict[tuple[str, str, int], int], hosts: 
     that left it): the newest ones, so the oldest (proven) slots stay. The keeper breaks
     and destroys them."""
     rows = await db.fetch(
-        "SELECT id, host, engine, memory_mb FROM pool_slots WHERE status = 'ready'"
-        " ORDER BY ready_at, id"
+        "SELECT id, host, engine, memory_mb FROM pool_slots WHERE status = 'ready' ORDER BY ready_at, id"
     )
     seen: dict[tuple[str, str, int], int] = {}
     extra = []

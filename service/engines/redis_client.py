@@ -58,7 +58,9 @@ async def _rekey(
     if stale:
         await run("ACL", "DELUSER", *stale)
     await run("ACL", "SETUSER", "default", "reset")
-    await run("ACL", "SETUSER", username, "reset", "on", f"#{password_hash}", "~*", "&*", *app_acl())
+    # Not `reset` (it also sets sanitize-payload): the account must equal the role's line.
+    clear = ("resetpass", "resetkeys", "resetchannels", "clearselectors", "-@all")
+    await run("ACL", "SETUSER", username, *clear, "on", f"#{password_hash}", "~*", "&*", *app_acl())
     for key, value in config.items():
         await run("CONFIG", "SET", key, value)
     # Into users.acl and redis.conf (the role's files; converge writes them in its own form).

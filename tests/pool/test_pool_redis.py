@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from tests.helpers import ROOT, wait_until
-from tests.pool.conftest import PoolRig, call, containers_under
+from tests.pool.conftest import PoolRig, call, containers_under, start_rig
 
 
 def client(conn: dict[str, Any], **kw: Any) -> redis.Redis:
@@ -251,5 +251,39 @@ async def test_settings_no_slot_serves_take_the_cold_path(rig: PoolRig) -> None:
     assert status == 201, a
     assert await rig.db.fetchval("SELECT count(*) FROM pool_slots WHERE id = $1", a["id"]) == 0
     assert client(a["connection"]).ping()
+    # A claimed slot's account has exactly the role's rule (one source: app-acl.rules).
+    status, b = await call(rig.svc, await rig.user(), "POST", "/instances", json={"engine": "redis"})
+    assert status == 201, b
+    rules = []
+    for inst in (a, b):
+        blob = await rig.db.fetchval("SELECT secrets FROM instances WHERE id = $1", inst["id"])
+        user = admin(rig, inst["connection"]["port"], blob).acl_getuser(inst["connection"]["username"])
+        rules.append((set(user["commands"]), user["keys"], user["channels"], set(user["flags"])))
+    assert rules[0] == rules[1]
     _, text = await call(rig.svc, "", "GET", "/../../metrics")
     assert 'dbvend_pool_fallbacks_total{engine="redis",reason="not_claimable"} 1.0' in text
+
+
+async def test_an_empty_pool_takes_the_cold_path(pool_database: str, pool_root: Path) -> None:
+    """Two creates at once against a pool of one: one claims it (201 at once), the other
+    finds the pool empty and is provisioned the cold way (202, then running)."""
+    rig, db = await start_rig(pool_database, pool_root, {"redis": 1})
+    try:
+        await rig.wait_ready(1)
+        token = await rig.user()
+        answers = await asyncio.gather(
+            *(call(rig.svc, token, "POST", "/instances", json={"engine": "redis"}) for _ in range(2))
+        )
+        assert sorted(status for status, _ in answers) == [201, 202], answers
+        cold = next(body for status, body in answers if status == 202)
+
+        async def running() -> bool:
+            st, body = await call(rig.svc, token, "GET", f"/instances/{cold['id']}")
+            return st == 200 and body["status"] == "running"
+
+        assert await wait_until(running, 180)
+        _, text = await call(rig.svc, "", "GET", "/../../metrics")
+        assert 'dbvend_pool_fallbacks_total{engine="redis",reason="empty"} 1.0' in text
+    finally:
+        await rig.svc.stop()
+        await db.close()
