@@ -91,3 +91,20 @@ async def test_surplus_keeps_the_oldest_ready_slots(scratch_db: asyncpg.Pool) ->
     assert await extra({(host, "redis", 192): 2}, [host]) == [made[2]]
     assert set(await extra({}, [host])) == set(made)
     assert set(await extra({(host, "redis", 192): 5}, [])) == set(made)
+
+
+async def test_pool_empty_fires_for_a_configured_pool_without_ready_slots(scratch_db: asyncpg.Pool) -> None:
+    from service.inventory import DockerHost
+    from service.monitoring.conditions import CONDITIONS
+
+    name = f"h-{secrets.token_hex(4)}"
+    host = DockerHost(name, "127.0.0.1", 33000, 33010, 4096, "/x", pool={"redis": {192: 1}})
+    async with scratch_db.acquire() as conn:
+        await hosts.sync(conn, [host])
+    assert (name, "redis", 192, 1) in await pool_slots.empty_pools(scratch_db)
+    assert await scratch_db.fetchval("SELECT condition FROM rules WHERE name = 'PoolEmpty'") == "pool_empty"
+    assert "pool_empty" in CONDITIONS
+    s = await slot(scratch_db, name, 33000)
+    assert (name, "redis", 192, 1) in await pool_slots.empty_pools(scratch_db)  # warming is not ready
+    assert await pool_slots.warmed(scratch_db, s, "keeper", {})
+    assert all(row[0] != name for row in await pool_slots.empty_pools(scratch_db))
