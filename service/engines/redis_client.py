@@ -53,6 +53,8 @@ async def _rekey(
 ) -> None:
     run = cast("Callable[..., Awaitable[Any]]", client.execute_command)
     await run("FLUSHALL", "SYNC")
+    await run("SCRIPT", "FLUSH", "SYNC")
+    await run("FUNCTION", "FLUSH", "SYNC")
     users = [u.decode() if isinstance(u, bytes) else str(u) for u in await run("ACL", "USERS")]
     stale = [u for u in users if u not in _KEEP and u != username]
     if stale:
