@@ -73,6 +73,8 @@ async def claim_create(
     intake.request_create raises for a refused create (quota, name)."""
     engine = get_engine(engine_name)
     settings = engine.parse_settings(raw, instance_name=name or "i-00000000")
+    if not any(h.pool.get(engine.name) for h in ctx.hosts.values()):
+        return None  # no pool of this engine anywhere: nothing fell back
     memory_mb = pooled_class(engine, settings, ctx.hosts)
     if memory_mb is None:
         metrics.FALLBACKS.labels(engine.name, "not_claimable").inc()
