@@ -85,3 +85,18 @@ def test_the_claim_and_the_role_give_the_application_account_one_rule() -> None:
     assert rules[:3] == ["+@all", "-@admin", "-@dangerous"]
     assert "-config" in rules
     assert "-acl" in rules
+
+
+def test_pool_settings_are_checked_at_startup(tmp_path: Any) -> None:
+    from service.config import ConfigError
+    from tests.helpers import service_env, settings_from_env, write_inventory
+
+    env = service_env("postgresql://x@127.0.0.1/x", tmp_path / "state", write_inventory(tmp_path / "inv"))
+    settings = settings_from_env(env)
+    assert settings.pool_enabled
+    assert settings.pool_interval == 5.0
+    assert not settings_from_env({**env, "DBVEND_POOL": "OFF"}).pool_enabled
+    with pytest.raises(ConfigError, match="DBVEND_POOL must be on or off"):
+        settings_from_env({**env, "DBVEND_POOL": "maybe"})
+    with pytest.raises(ConfigError, match="DBVEND_POOL_INTERVAL"):
+        settings_from_env({**env, "DBVEND_POOL_INTERVAL": "0"})
