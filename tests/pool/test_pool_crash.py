@@ -30,8 +30,8 @@ async def restart(rig: PoolRig) -> ServiceProcess:
     svc = ServiceProcess(
         rig.svc.env["DATABASE_URL"], rig.state, rig.inventory, rig.root / "service-2.log", **POOL_ENV
     )
+    rig.svc = svc  # stopped by the fixture even when it does not come up
     await svc.start()
-    rig.svc = svc
     return svc
 
 
