@@ -44,6 +44,7 @@ from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
 from .passwords import PasswordPool
+from .pool.keeper import PoolKeeper
 from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover, sweep_backups
 from .provisioning.retention import RetentionJob
@@ -151,6 +152,10 @@ def build_app(settings: Settings) -> web.Application:
             hosts=StoreHosts(runner, lambda: svc.hosts),
         )
         schedules.start()
+        keeper: PoolKeeper | None = None
+        if settings.pool_enabled:
+            keeper = PoolKeeper(pool, settings, runner, lambda: svc.hosts, svc.box, owner=settings.worker_id)
+            keeper.start()
         gateway.recorder.start(pool)
         deliveries: DeliveryLoop | None = None
         if settings.collect_interval > 0:
@@ -175,6 +180,8 @@ def build_app(settings: Settings) -> web.Application:
             if svc.monitoring is not None:
                 await svc.monitoring.stop()
             await gateway.recorder.stop()
+            if keeper is not None:
+                await keeper.stop()
             await schedules.stop()
             await pruner.stop()
             await monitor.stop()

@@ -51,6 +51,15 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _on_off(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, got {raw[:20]!r}")
+    return raw == "on"
+
+
 def _write_private(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -126,6 +135,10 @@ class Settings:
     # schedules fire within seconds. The scheduler looks for due backups every
     # backup_check_interval seconds (derived: at most 30 s late with real hours).
     backup_hour_seconds: int = 3600
+    # The warm pool (service/pool, docs/pool.md): DBVEND_POOL=off neither claims nor refills;
+    # the keeper's round every pool_interval seconds.
+    pool_enabled: bool = True
+    pool_interval: float = 5.0
 
     @property
     def backup_check_interval(self) -> float:
@@ -308,6 +321,8 @@ def load_settings() -> Settings:
         stream_heartbeat=float(_int("DBVEND_STREAM_HEARTBEAT", 15, 1, 300)),
         stream_limit=_int("DBVEND_STREAM_LIMIT", 5, 0, 1000),
         backup_hour_seconds=_int("DBVEND_BACKUP_HOUR_SECONDS", 3600, 1, 3600),
+        pool_enabled=_on_off("DBVEND_POOL", True),
+        pool_interval=float(_int("DBVEND_POOL_INTERVAL", 5, 1, 3600)),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .engines import ENGINES
+
 GROUP = "dbvend_hosts"
+# No host keeps more tenant-less containers than this per class.
+_MAX_SLOTS = 500
 REQUIRED = ("dbvend_address", "dbvend_port_range", "dbvend_capacity_mb", "dbvend_data_root")
 
 
@@ -28,6 +32,8 @@ class DockerHost:
     capacity_mb: int
     data_root: str
     variables: Mapping[str, Any] = field(default_factory=dict)
+    # The warm pool (dbvend_pool): engine -> size class (container memory MB) -> slot count.
+    pool: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
 
 
 def _host_from_vars(name: str, hostvars: Mapping[str, Any]) -> DockerHost:
@@ -53,7 +59,48 @@ def _host_from_vars(name: str, hostvars: Mapping[str, Any]) -> DockerHost:
         capacity_mb=capacity,
         data_root=str(hostvars["dbvend_data_root"]),
         variables=dict(hostvars),
+        pool=_pool(name, hostvars.get("dbvend_pool")),
     )
+
+
+def _count(name: str, where: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_SLOTS:
+        raise InventoryError(f"host {name!r}: dbvend_pool {where} must be a count from 0 to {_MAX_SLOTS}")
+    return value
+
+
+def _pool(name: str, raw: object) -> dict[str, dict[int, int]]:
+    """dbvend_pool: {redis: 4} (the engine's default size class) or {redis: {192: 4, 320: 2}}
+    (container memory MB -> count). Every class must be one the engine can size exactly."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InventoryError(f"host {name!r}: dbvend_pool must be a mapping of engine -> count")
+    pool: dict[str, dict[int, int]] = {}
+    for engine_name, spec in raw.items():
+        engine = ENGINES.get(str(engine_name))
+        if engine is None:
+            raise InventoryError(
+                f"host {name!r}: dbvend_pool names engine {str(engine_name)[:40]!r};"
+                f" known: {', '.join(sorted(ENGINES))}"
+            )
+        if isinstance(spec, Mapping):
+            classes = {}
+            for mb, count in spec.items():
+                if isinstance(mb, bool) or not isinstance(mb, int | str) or not str(mb).isdigit():
+                    raise InventoryError(f"host {name!r}: dbvend_pool.{engine.name} classes are memory MB")
+                classes[int(mb)] = _count(name, f"{engine.name}.{mb}", count)
+        else:
+            default_mb = engine.memory_mb(engine.parse_settings(None, instance_name="pool"))
+            classes = {default_mb: _count(name, engine.name, spec)}
+        for mb in classes:
+            if engine.slot_settings(mb) is None:
+                raise InventoryError(
+                    f"host {name!r}: dbvend_pool.{engine.name} class {mb} MB is not a size"
+                    f" the {engine.name} engine can give a slot"
+                )
+        pool[engine.name] = {mb: n for mb, n in classes.items() if n > 0}
+    return {e: c for e, c in pool.items() if c}
 
 
 def hosts_from_listing(listing: Mapping[str, Any]) -> list[DockerHost]:

@@ -70,8 +70,13 @@ async def drop_database(url: str) -> None:
 
 
 def write_inventory(
-    directory: Path, *, ports: tuple[int, int] = TEST_PORTS, capacity_mb: int = 16384
+    directory: Path,
+    *,
+    ports: tuple[int, int] = TEST_PORTS,
+    capacity_mb: int = 16384,
+    pool: dict[str, Any] | None = None,
 ) -> Path:
+    """The test host; no warm pool unless a test asks for one (dbvend_pool)."""
     data_root = directory / "data"
     data_root.mkdir(parents=True, exist_ok=True)
     inventory = {
@@ -90,6 +95,7 @@ def write_inventory(
                             # Another build of an image can be tried without retagging.
                             "dbvend_mysql_image": TEST_MYSQL_IMAGE,
                             "dbvend_redis_image": TEST_REDIS_IMAGE,
+                            **({"dbvend_pool": pool} if pool is not None else {}),
                         }
                     }
                 }

@@ -9,6 +9,7 @@ from ..db import instances, operations
 from ..db.users import User
 from ..engines import FieldError
 from ..monitoring.health import instance_health
+from ..pool.claim import Claim, claim_create
 from ..provisioning import intake, quota, restorable
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
@@ -57,6 +58,7 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
     description="Validated and recorded at once; a worker deploys it. `settings` follow the engine's "
     f"settings schema ({SETTINGS_SCHEMAS}); unknown keys are rejected. "
     "With ?wait=N the answer is 201 once it runs. "
+    "When a warm pool slot fits (docs/pool.md) the answer is 201 at once, with or without ?wait. "
     "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded. "
     "With restore_from (a clone) the new instance gets that backup's data and its own credentials: the"
     " backup must be yours (404), completed (409) and of the same engine (422 naming restore_from).",
@@ -71,6 +73,9 @@ async def create_instance(request: web.Request) -> web.Response:
     wait = wait_seconds(request, svc)
     body = parse(CreateInstanceRequest, await read_json(request))
     try:
+        claimed = await _from_pool(svc, user, body)
+        if claimed is not None:
+            return await _instance_response(svc, claimed.instance_id, 201, claimed.operation_id)
         accepted = await intake.request_create(
             svc.pool,
             svc.box,
@@ -101,6 +106,21 @@ async def create_instance(request: web.Request) -> web.Response:
         if op is not None and op.status == "succeeded":
             status = 201
     return await _instance_response(svc, accepted.instance_id, status, accepted.operation_id)
+
+
+async def _from_pool(svc: Services, user: User, body: CreateInstanceRequest) -> intake.Accepted | None:
+    """A running instance from a warm pool slot, or None: the cold path (never an error)."""
+    if not svc.settings.pool_enabled or body.restore_from is not None:
+        return None
+    ctx = Claim(
+        svc.pool,
+        svc.box,
+        svc.hosts,
+        svc.settings.worker_id,
+        quota_defaults(svc.settings),
+        svc.settings.max_attempts,
+    )
+    return await claim_create(ctx, user, body.engine, body.name, body.settings)
 
 
 @routes.get("/api/v1/instances")

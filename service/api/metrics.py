@@ -5,12 +5,14 @@ samples of one of the caller's instances)."""
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import generate_latest
 
 from ..db import instances
 from ..db import samples as samples_repo
 from ..monitoring import exposition
 from ..monitoring.gateway import GATEWAY
 from ..monitoring.health import stale_after
+from ..pool import metrics as pool_metrics
 from .auth import current_user, owner_filter
 from .context import services
 from .contract import contract, read_query, respond
@@ -28,7 +30,8 @@ routes = web.RouteTableDef()
     description="No token needed: expose it only where the scraper reaches it. HTTP request counters and "
     "latency histograms by route template, collection rounds, instances by engine/status/host, operations "
     "by kind/status, per-instance gauges (memory, CPU, connections, dbvend_instance_disk_bytes), each "
-    "Docker host's data root (dbvend_host_data_total_bytes, dbvend_host_data_free_bytes), open alerts.",
+    "Docker host's data root (dbvend_host_data_total_bytes, dbvend_host_data_free_bytes), open alerts, "
+    "the warm pool (dbvend_pool_slots, dbvend_pool_claim_seconds, dbvend_pool_fallbacks).",
     public=True,
     responses={200: None},
     raw={200: exposition.CONTENT_TYPE},
@@ -40,6 +43,8 @@ async def metrics(request: web.Request) -> web.Response:
         request.app[GATEWAY].registry,
         max_age_seconds=stale_after(svc.settings.collect_interval or 15.0),
     )
+    body += generate_latest(pool_metrics.REGISTRY)
+    body += generate_latest(await pool_metrics.depth_registry(svc.pool))
     return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 
 

@@ -18,16 +18,17 @@ async def sync(db: Conn, hosts: Iterable[DockerHost]) -> None:
     async with db.transaction():
         for h in hosts:
             await db.execute(
-                "INSERT INTO hosts (name, address, port_min, port_max, capacity_mb, data_root)"
-                " VALUES ($1, $2, $3, $4, $5, $6)"
+                "INSERT INTO hosts (name, address, port_min, port_max, capacity_mb, data_root, pool)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (name) DO UPDATE SET address = $2, port_min = $3, port_max = $4,"
-                " capacity_mb = $5, data_root = $6, in_inventory = true, updated_at = now()",
+                " capacity_mb = $5, data_root = $6, pool = $7, in_inventory = true, updated_at = now()",
                 h.name,
                 h.address,
                 h.port_min,
                 h.port_max,
                 h.capacity_mb,
                 h.data_root,
+                {e: {str(mb): n for mb, n in c.items()} for e, c in h.pool.items()},
             )
         await db.execute(
             "UPDATE hosts SET in_inventory = false, updated_at = now()"
@@ -36,22 +37,25 @@ async def sync(db: Conn, hosts: Iterable[DockerHost]) -> None:
         )
 
 
-# A host's committed memory is that of the instances holding a port claim on it: a live
-# instance always does, and a failed or deleted one keeps its claim until its container is
+# A host's committed memory is that of the instances and pool slots holding a port claim
+# on it: a live instance always does, and a failed or deleted one keeps its claim until its container is
 # known to be gone (the worker or a background cleanup releases it then). A stopped
 # instance keeps its port but not its memory, unless a start of it is open (the start
 # reserved that memory when it was accepted); an open reconfigure counts at the larger of
 # the old and the new size, which it reserved the same way.
 _COMMITTED = (
-    "SELECT pc.host, sum(CASE WHEN i.status = 'stopped' AND NOT coalesce(o.starting, false) THEN 0"
-    "   ELSE greatest(i.memory_mb, coalesce(o.resized_mb, 0)) END) AS committed_mb,"
-    " count(*) AS claims FROM port_claims pc"
+    "SELECT host, sum(mb) AS committed_mb, count(*) AS claims FROM ("
+    " SELECT pc.host, CASE WHEN i.status = 'stopped' AND NOT coalesce(o.starting, false) THEN 0"
+    "   ELSE greatest(i.memory_mb, coalesce(o.resized_mb, 0)) END AS mb FROM port_claims pc"
     " JOIN instances i ON i.id = pc.instance_id"
     " LEFT JOIN LATERAL (SELECT bool_or(op.kind = 'start') AS starting,"
     "   max((op.params->>'memory_mb')::int) FILTER (WHERE op.kind = 'reconfigure') AS resized_mb"
     "   FROM operations op WHERE op.instance_id = i.id AND op.status IN ('pending', 'running')"
     "   AND op.kind IN ('start', 'reconfigure')) o ON true"
-    " GROUP BY pc.host"
+    # Pool slots (warming, ready, claiming, broken) hold memory until their container is
+    # gone: their claim is removed with the row, and moves to the instance on a claim.
+    " UNION ALL SELECT pc.host, s.memory_mb FROM port_claims pc JOIN pool_slots s ON s.id = pc.slot_id"
+    ") held GROUP BY host"
 )
 
 
@@ -95,6 +99,12 @@ async def placeable_loads(db: Executor) -> list[HostLoad]:
         )
         for r in rows
     ]
+
+
+async def draining_up(db: Executor) -> list[str]:
+    """Hosts that are up and in the inventory but draining (nothing new is placed there)."""
+    rows = await db.fetch("SELECT name FROM hosts WHERE state = 'up' AND draining AND in_inventory")
+    return [r["name"] for r in rows]
 
 
 async def overview(db: Executor) -> list[dict[str, Any]]:

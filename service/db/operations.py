@@ -105,6 +105,18 @@ async def insert(
     return _operation(row)
 
 
+async def succeed_at_once(db: Executor, operation_id: str, facts: dict[str, Any]) -> None:
+    """An operation done by the request itself (a create from the warm pool): succeeded in
+    the transaction that inserted it, so no worker ever claims it."""
+    await db.execute(
+        "UPDATE operations SET status = 'succeeded', attempts = 1, started_at = now(), finished_at = now(),"
+        " facts = $2 WHERE id = $1 AND status = 'pending'",
+        operation_id,
+        facts,
+    )
+    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"done:{operation_id}")
+
+
 async def get(db: Executor, operation_id: str, *, owner_id: int | None = None) -> Operation | None:
     row = await db.fetchrow(
         "SELECT o.* FROM operations o JOIN instances i ON i.id = o.instance_id"

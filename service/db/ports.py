@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 async def taken(db: Executor, host: str) -> set[int]:
     rows = await db.fetch(
-        "SELECT port FROM port_claims WHERE host = $1 AND (instance_id IS NOT NULL OR blocked_until > now())",
+        "SELECT port FROM port_claims WHERE host = $1"
+        " AND (instance_id IS NOT NULL OR slot_id IS NOT NULL OR blocked_until > now())",
         host,
     )
     return {r["port"] for r in rows}

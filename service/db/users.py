@@ -189,6 +189,20 @@ async def lock_usage(conn: Conn, user_id: int) -> Usage:
     return Usage(row["quota_instances"], row["quota_memory_mb"], int(used["n"]), int(used["mb"]))
 
 
+async def usage(db: Executor, user_id: int) -> Usage:
+    """lock_usage without the lock: a pre-check (the warm pool's claim re-checks under it)."""
+    row = await db.fetchrow(
+        "SELECT u.quota_instances, u.quota_memory_mb,"
+        " (SELECT count(*) FROM instances i WHERE i.owner_id = u.id AND i.deleted_at IS NULL) AS n,"
+        " (SELECT coalesce(sum(memory_mb), 0) FROM instances i WHERE i.owner_id = u.id"
+        "   AND i.deleted_at IS NULL) AS mb FROM users u WHERE u.id = $1",
+        user_id,
+    )
+    if row is None:
+        raise LookupError(f"user {user_id} does not exist")
+    return Usage(row["quota_instances"], row["quota_memory_mb"], int(row["n"]), int(row["mb"]))
+
+
 async def lock_backup_quota(conn: Conn, user_id: int) -> int | None:
     """The user's backup quota override (None: the default), holding the user's row lock."""
     row = await conn.fetchrow("SELECT quota_backup_mb FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)

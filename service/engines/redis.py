@@ -12,7 +12,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from . import redis_client
-from .base import Credentials, Engine, SettingsChange, cpus_for_memory
+from .base import Credentials, Engine, Rekey, SettingsChange, cpus_for_memory
 from .probe import ProbeResult
 from .quantity import split_quantity
 
@@ -132,6 +132,34 @@ class RedisEngine(Engine):
             "redis_admin_username": self.admin_username,
             "redis_admin_password_hash": _sha256(credentials.admin_password),
         }
+
+    def slot_settings(self, memory_mb: int) -> BaseModel | None:
+        """The defaults with the maxmemory whose container is exactly memory_mb (below
+        320 MB the headroom is 64 MiB, above it a quarter of maxmemory)."""
+        for maxmemory in ((memory_mb - 64) * MIB, memory_mb * 4 // 5 * MIB):
+            if MIN_MAXMEMORY <= maxmemory <= MAX_MAXMEMORY and container_memory_mb(maxmemory) == memory_mb:
+                return RedisSettings(maxmemory=maxmemory)
+        return None
+
+    async def rekey(self, target: Rekey, limit: float) -> None:
+        settings = target.settings
+        assert isinstance(settings, RedisSettings)
+        creds = target.credentials
+        await redis_client.rekey(
+            target.address,
+            target.port,
+            creds.admin_password,
+            username=creds.username,
+            password_hash=_sha256(creds.password),
+            config={
+                "maxmemory": str(settings.maxmemory),
+                "maxmemory-policy": settings.maxmemory_policy,
+                "maxclients": str(settings.maxclients),
+                "appendonly": "yes" if settings.appendonly else "no",
+                "appendfsync": settings.appendfsync,
+            },
+            limit=limit,
+        )
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
         """Nothing beyond role_vars(change.after): the role compares each live setting with what

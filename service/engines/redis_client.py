@@ -4,15 +4,70 @@ readiness, and the admin account's probe."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .base import RekeyFailed
 from .probe import EngineUnavailable, ProbeResult, as_int, describe
 
 ADMIN_ACCOUNT = "dbvend-admin"
+# dbvend's own accounts (the admin, the role's host-local one) and Redis's `default`,
+# which cannot be deleted: everything else on a claimed slot is a leftover and goes.
+_KEEP = frozenset({ADMIN_ACCOUNT, "dbvend-local", "default"})
+# The application account's rule, shared with roles/redis (templates/users.acl.j2).
+APP_ACL_RULES = Path(__file__).resolve().parents[2] / "roles" / "redis" / "files" / "app-acl.rules"
+
+
+def app_acl() -> list[str]:
+    return APP_ACL_RULES.read_text().split()
+
+
+async def rekey(
+    host: str,
+    port: int,
+    admin_password: str,
+    *,
+    username: str,
+    password_hash: str,
+    config: Mapping[str, str],
+    limit: float,
+) -> None:
+    """A claimed slot becomes its tenant's: no data, exactly one application account (from
+    a SHA-256 hash), the settings applied live, and both saved to the server's own files
+    (users.acl, redis.conf) so a restart keeps them. Every step converges on a retry."""
+    client = _client(host, port, ADMIN_ACCOUNT, admin_password, limit)
+    try:
+        await asyncio.wait_for(_rekey(client, username, password_hash, config), timeout=limit)
+    except (RedisError, OSError, TimeoutError) as exc:
+        raise RekeyFailed(f"redis on {host}:{port}: {describe(exc)}") from None
+    finally:
+        await client.aclose()
+
+
+async def _rekey(
+    client: aioredis.Redis, username: str, password_hash: str, config: Mapping[str, str]
+) -> None:
+    run = cast("Callable[..., Awaitable[Any]]", client.execute_command)
+    await run("FLUSHALL", "SYNC")
+    await run("SCRIPT", "FLUSH", "SYNC")
+    await run("FUNCTION", "FLUSH", "SYNC")
+    users = [u.decode() if isinstance(u, bytes) else str(u) for u in await run("ACL", "USERS")]
+    stale = [u for u in users if u not in _KEEP and u != username]
+    if stale:
+        await run("ACL", "DELUSER", *stale)
+    await run("ACL", "SETUSER", "default", "reset")
+    # Not `reset` (it also sets sanitize-payload): the account must equal the role's line.
+    clear = ("resetpass", "resetkeys", "resetchannels", "clearselectors", "-@all")
+    await run("ACL", "SETUSER", username, *clear, "on", f"#{password_hash}", "~*", "&*", *app_acl())
+    for key, value in config.items():
+        await run("CONFIG", "SET", key, value)
+    # Into users.acl and redis.conf (the role's files; converge writes them in its own form).
+    await run("ACL", "SAVE")
+    await run("CONFIG", "REWRITE")
 
 
 def _client(host: str, port: int, username: str, password: str, limit: float) -> aioredis.Redis:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..db import backup_schedules, request_stats
+from ..db import backup_schedules, pool_slots, request_stats
 from ..db import events as events_repo
 from ..db.host_samples import HostSample
 from ..db.rules import Rule
@@ -199,6 +199,13 @@ CONDITIONS: dict[str, Condition] = {
             params={"window": Param("int", 900, 10)},
         ),
         Condition(
+            "pool_empty",
+            "service",
+            "a warm pool the inventory configures (host, engine, size class) has no ready slot"
+            " (creates take the cold path); hosts that are down or draining are not refilled",
+            "none",
+        ),
+        Condition(
             "backup_failing",
             "service",
             "the newest finished scheduled backup of an instance failed (clear once a later"
@@ -350,6 +357,15 @@ async def check_service(rule: Rule, db: Executor) -> list[Finding]:
     kind = rule.condition
     if kind == "backup_failing":
         return await _backups_failing(db)
+    if kind == "pool_empty":
+        return [
+            Finding(
+                {"host": host, "engine": engine, "memory_mb": str(mb)},
+                0.0,
+                f"host {host}: no ready {engine} slot of {mb} MB in its warm pool of {size}",
+            )
+            for host, engine, mb, size in await pool_slots.empty_pools(db)
+        ]
     window = float(rule.params.get("window", CONDITIONS[kind].params["window"].default))
     threshold = rule.threshold if rule.threshold is not None else CONDITIONS[kind].default_threshold
     assert threshold is not None

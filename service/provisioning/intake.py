@@ -156,6 +156,8 @@ async def request_delete(
         if pending_delete is not None:
             return pending_delete.id  # deleting already: the same operation answers
         await operations.cancel_pending(conn, instance_id, "create", "cancelled: the instance was deleted")
+        # A claimed pool slot's converge would only rewrite files the delete removes.
+        await operations.cancel_pending(conn, instance_id, "converge", "cancelled: the instance was deleted")
         # A password's grace period may hold a removal back for hours: the delete goes first.
         await operations.cancel_pending(conn, instance_id, "rotate", "cancelled: the instance was deleted")
         await instances.set_status(conn, instance_id, "deleting")

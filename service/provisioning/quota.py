@@ -54,6 +54,17 @@ async def check(conn: Conn, owner_id: int, memory_mb: int, defaults: QuotaDefaul
         raise refused
 
 
+async def precheck(conn: Conn, owner_id: int, memory_mb: int, defaults: QuotaDefaults) -> None:
+    """check() without the user's lock: refuses early what check() would refuse; whoever
+    acts on it checks again under the lock."""
+    usage = await users.usage(conn, owner_id)
+    refused = verdict(
+        _with_open_growth(usage, await operations.open_growth(conn, owner_id)), memory_mb, defaults
+    )
+    if refused is not None:
+        raise refused
+
+
 def _with_open_growth(usage: users.Usage, pending_mb: int) -> users.Usage:
     return users.Usage(
         usage.quota_instances, usage.quota_memory_mb, usage.instances, usage.memory_mb + pending_mb

@@ -101,6 +101,7 @@ def test_every_kind_is_registered_under_its_name() -> None:
         "rotate",
         "backup",
         "restore",
+        "converge",
     }
     for name, kind in KINDS.items():
         assert kind.name == name

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from .backup import BackupKind
 from .base import LeaseLost, OperationKind, RunContext
+from .converge import ConvergeKind
 from .create import CreateKind
 from .delete import DeleteKind
 from .reconfigure import ReconfigureKind
@@ -34,6 +35,7 @@ KINDS: Mapping[str, OperationKind] = {
         RotateKind(),
         BackupKind(),
         RestoreKind(),
+        ConvergeKind(),
     )
 }
 

@@ -1,0 +1,283 @@
+"""Benchmark: the warm pool. Create -> connectable with a warm pool and on the cold path
+(pool off), a burst of concurrent creates against a pool of the same size, the refill of
+that pool (wall and CPU), each against a bare `docker run` of the same image measured in
+the same run (PONG / a MySQL login).
+
+    .venv/bin/python bench/pool.py [--runs 10] [--burst 50]
+    .venv/bin/python bench/pool.py --fleet [--hosts 3] [--burst 30]
+
+Each service is its own process (own database, state, inventory; ports 24000-24899, bare
+containers on 24900+). MySQL rows run when MysqlEngine.slot_settings gives its default size
+a class. --fleet runs the burst over the netns testbed of bench/fleet.py, pools filled.
+Prints Markdown tables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import docker
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import UNLIMITED, percentile, wait_connectable  # noqa: E402
+from bench.monitoring import cpu_seconds  # noqa: E402
+from bench.provision import bare_docker_run  # noqa: E402
+from tests.e2e.service_process import ServiceProcess, process_tree  # noqa: E402
+from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
+
+PORTS = (24000, 24899)
+BARE_PORT = 24900
+
+
+def pooled_engines() -> list[str]:
+    from service.engines import ENGINES
+
+    found = []
+    for name in ("redis", "mysql"):
+        engine = ENGINES[name]
+        if engine.slot_settings(engine.memory_mb(engine.parse_settings(None, instance_name="x"))) is not None:
+            found.append(name)
+    return found
+
+
+async def connectable(engine: str, inst: dict[str, Any]) -> None:
+    c = inst["connection"]
+    await wait_connectable(engine, c["host"], c["port"], c["username"], c["password"], c.get("database"))
+
+
+async def create(svc: ServiceProcess, engine: str) -> tuple[float, dict[str, Any]]:
+    """POST (?wait for the cold path's sake) -> a real client connects."""
+    start = time.monotonic()
+    status, inst = await svc.call("POST", "/instances?wait=300", json={"engine": engine})
+    if status != 201:
+        raise RuntimeError(f"create failed: {status} {inst}")
+    await connectable(engine, inst)
+    return time.monotonic() - start, inst
+
+
+async def ready_slots(url: str, engine: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pool_slots WHERE status = 'ready' AND engine = $1", engine
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def wait_pool(url: str, wanted: dict[str, int], seconds: float = 1800) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        counts = {e: await ready_slots(url, e) for e in wanted}
+        if all(counts[e] >= n for e, n in wanted.items()):
+            return time.monotonic() - start
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"pool not filled to {wanted}")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU of the service and of every process it runs now (each one's finished children are
+    in its own cutime, so nothing counts twice)."""
+    total = 0.0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(p)
+    return total
+
+
+async def service(work: Path, url: str, inventory: Path, name: str, **env: str) -> ServiceProcess:
+    svc = ServiceProcess(
+        url,
+        work / f"state-{name}",
+        inventory,
+        work / f"{name}.log",
+        **UNLIMITED,
+        DBVEND_COLLECT_INTERVAL="0",
+        DBVEND_POOL_INTERVAL="1",
+        **env,
+    )
+    await svc.start()
+    return svc
+
+
+def row(label: str, values: list[float], bare: list[float] | None, unit: str = "s") -> str:
+    p50, p95 = statistics.median(values), percentile(values, 95)
+    scale, fmt = (1000, "{:.0f} ms") if unit == "ms" else (1, "{:.2f} s")
+    text = f"| {label} | {len(values)} | {fmt.format(p50 * scale)} | {fmt.format(p95 * scale)} |"
+    if bare:
+        b50 = statistics.median(bare)
+        return text + f" {b50:.2f} s | {p50 / b50:.2f}x |"
+    return text + " - | - |"
+
+
+async def single_host(args: argparse.Namespace, work: Path) -> None:
+    engines = pooled_engines()
+    client = docker.from_env()
+    bare: dict[str, list[float]] = {e: [] for e in ("redis", "mysql")}
+    for engine in bare:
+        for i in range(args.runs):
+            bare[engine].append(await bare_docker_run(client, engine, BARE_PORT + i))
+    client.close()
+
+    results: dict[str, Any] = {"engines": engines, "bare": bare}
+    size = max(args.runs, args.burst)
+    pool = {"redis": size, **({"mysql": args.runs} if "mysql" in engines else {})}
+    url = await create_database()
+    inventory = write_inventory(work / "inv-warm", ports=PORTS, capacity_mb=1024 * 1024, pool=pool)
+    svc = await service(work, url, inventory, "warm")
+    try:
+        assert svc.proc is not None
+        cpu0, t0 = tree_cpu(svc.proc.pid), time.monotonic()
+        await wait_pool(url, pool)
+        results["refill"] = {
+            "slots": sum(pool.values()),
+            "wall": time.monotonic() - t0,
+            "cpu": tree_cpu(svc.proc.pid) - cpu0,
+        }
+        for engine in engines:
+            times = []
+            for _ in range(args.runs):
+                elapsed, inst = await create(svc, engine)
+                times.append(elapsed)
+                await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
+            results[f"warm_{engine}"] = times
+        await wait_pool(url, {"redis": args.burst})
+        start = time.monotonic()
+        made = await asyncio.gather(*(create(svc, "redis") for _ in range(args.burst)))
+        results["burst"] = {
+            "n": args.burst,
+            "wall": time.monotonic() - start,
+            "per_create": [t for t, _ in made],
+        }
+        await asyncio.gather(*(svc.call("DELETE", f"/instances/{i['id']}?wait=300") for _, i in made))
+    finally:
+        await svc.stop()
+        await drop_database(url)
+
+    url = await create_database()
+    inventory = write_inventory(work / "inv-cold", ports=PORTS, capacity_mb=1024 * 1024)
+    svc = await service(work, url, inventory, "cold", DBVEND_POOL="off")
+    try:
+        for engine in ("redis", "mysql"):
+            times = []
+            for _ in range(args.runs):
+                elapsed, inst = await create(svc, engine)
+                times.append(elapsed)
+                await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
+            results[f"cold_{engine}"] = times
+    finally:
+        await svc.stop()
+        await drop_database(url)
+
+    print("\n| create -> connectable | n | p50 | p95 | bare docker run p50 | dbvend/bare |")
+    print("|---|---|---|---|---|---|")
+    for engine in ("redis", "mysql"):
+        if f"warm_{engine}" in results:
+            print(row(f"{engine}, warm pool", results[f"warm_{engine}"], bare[engine], "ms"))
+        print(row(f"{engine}, cold path (DBVEND_POOL=off)", results[f"cold_{engine}"], bare[engine]))
+        print(row(f"{engine}, bare `docker run`", bare[engine], None))
+    b = results["burst"]
+    print(
+        f"\nburst of {b['n']} concurrent redis creates, pool of {size}: all connectable in {b['wall']:.2f} s"
+        f" (single create p50 {statistics.median(b['per_create']) * 1000:.0f} ms,"
+        f" p95 {percentile(b['per_create'], 95) * 1000:.0f} ms);"
+        f" bare `docker run` p50 {statistics.median(bare['redis']):.2f} s each"
+    )
+    r = results["refill"]
+    print(
+        f"refill of {r['slots']} slots from empty: wall {r['wall']:.1f} s,"
+        f" CPU {r['cpu']:.1f} s (service + Ansible)"
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"pool-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+async def fleet_burst(args: argparse.Namespace, work: Path) -> None:
+    from bench.fleet import bare_burst, build_fleet
+    from tests.fleet.conftest import fleet_testbed
+
+    fleet = await asyncio.to_thread(build_fleet, args.hosts)
+    url = await create_database()
+    try:
+        bare = await bare_burst(fleet, args.burst, fleet.images[1])
+        inventory_dir = work / "inv-fleet"
+        inventory_dir.mkdir(parents=True)
+        data = yaml.safe_load(await asyncio.to_thread(Path(fleet.inventory).read_text))
+        per_host = -(-args.burst // args.hosts) + 1
+        for host in _hosts(data).values():
+            host["dbvend_pool"] = {"redis": per_host}
+        (inventory_dir / "hosts.yml").write_text(yaml.safe_dump(data))
+        shutil.copytree(ROOT / "inventory" / "group_vars", inventory_dir / "group_vars")
+        svc = await service(work, url, inventory_dir / "hosts.yml", "fleet")
+        try:
+            await wait_pool(url, {"redis": per_host * args.hosts})
+            start = time.monotonic()
+            made = await asyncio.gather(*(create(svc, "redis") for _ in range(args.burst)))
+            wall = time.monotonic() - start
+            spread: dict[str, int] = {}
+            for _, inst in made:
+                spread[inst["placement"]["host"]] = spread.get(inst["placement"]["host"], 0) + 1
+        finally:
+            await svc.stop()
+        print(
+            f"\n| fleet burst of {args.burst} over {args.hosts} hosts, pools filled"
+            " | wall | bare | dbvend/bare |"
+        )
+        print("|---|---|---|---|")
+        print(f"| all connectable | {wall:.2f} s | {bare:.2f} s | {wall / bare:.2f}x |")
+        print(f"spread: {spread}")
+    finally:
+        await drop_database(url)
+        if not args.keep:
+            fleet_testbed("down")
+
+
+def _hosts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The inventory's dbvend_hosts hosts (top level or under all.children)."""
+    group = data.get("dbvend_hosts") or data.get("all", {}).get("children", {}).get("dbvend_hosts", {})
+    hosts: dict[str, dict[str, Any]] = group.get("hosts", {})
+    for name in hosts:
+        hosts[name] = hosts[name] or {}
+    return hosts
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--fleet", action="store_true", help="the burst over the netns fleet testbed")
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="--fleet: leave the fleet up")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dbvend-bench-pool-"))
+    try:
+        if args.fleet:
+            await fleet_burst(args, work)
+        else:
+            await single_host(args, work)
+    finally:
+        client = docker.from_env()
+        for c in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+            if any(str(m.get("Source", "")).startswith(str(work)) for m in c.attrs.get("Mounts", [])):
+                c.remove(force=True, v=True)
+        client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
