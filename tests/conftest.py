@@ -24,10 +24,10 @@ from tests.helpers import (
     write_inventory,
 )
 
-# Directories whose tests share one expensive fixture set up per process (the fleet's netns
-# testbed, monitoring's package-scoped service with its fixed port range): each runs whole on
-# one worker. Every other module is a group of its own.
-_ONE_WORKER_DIRS = frozenset({"fleet", "monitoring"})
+# Directories whose tests share a fixture set up per process or one fixed port range (the
+# fleet's netns testbed, monitoring's package-scoped service, the pool rigs' ports): each runs
+# whole on one worker. Every other module is a group of its own.
+_ONE_WORKER_DIRS = frozenset({"fleet", "monitoring", "pool"})
 _TESTS = Path(__file__).resolve().parent
 
 
