@@ -221,6 +221,13 @@ class Engine(ABC):
         that container size (the inventory's class is then refused)."""
         return None
 
+    def slot_connection(
+        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+    ) -> dict[str, Any]:
+        """What the pool keeper connects with to see a new slot serve (server_version): the
+        slot's own application account, unless the engine deploys slots without one."""
+        return self.connection(settings, credentials, address, port)
+
     def claimable(self, slot: BaseModel, wanted: BaseModel) -> bool:
         """Whether a claim can turn a slot deployed with `slot` into `wanted` without Docker
         or a restart: same container size and every other difference applied live."""

@@ -291,6 +291,19 @@ class MysqlEngine(Engine):
             "cli": f"mysql -h {address} -P {port} -u {user} -p{password} {database}",
         }
 
+    def slot_connection(
+        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+    ) -> dict[str, Any]:
+        # A slot has no application account (roles/mysql dbvend_pool_slot): the claim account
+        # with the admin secret is what a claim will connect as, so it is what must answer.
+        return {
+            "host": address,
+            "port": port,
+            "database": "",
+            "username": mysql_rekey.CLAIM_ACCOUNT,
+            "password": credentials.admin_password,
+        }
+
     async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
         return await mysql_client.server_version(connection, limit)
 

@@ -241,7 +241,7 @@ class PoolKeeper(LeaderJob):
         if not outcome.ok or not facts:
             return (outcome.error or "the play reported no facts")[:1000]
         engine = get_engine(n.engine)
-        conn_info = engine.connection(n.settings, n.creds, n.host.address, n.port)
+        conn_info = engine.slot_connection(n.settings, n.creds, n.host.address, n.port)
         try:
             facts["server_version"] = await wait_ready(engine, conn_info, self.settings.ready_timeout)
         except NotReady as exc:
