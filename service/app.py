@@ -29,6 +29,7 @@ from .api.context import PASSWORDS, SERVICES, Services
 from .api.edge import edge_middleware
 from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
+from .api.token_cache import TokenCache
 from .backups.scheduler import BackupScheduler
 from .backups.store import BackupStore
 from .bootstrap import ensure_admin
@@ -120,6 +121,7 @@ def build_app(settings: Settings) -> web.Application:
             runner=runner,
             waiter=OperationWaiter(pool),
             egress=EgressPolicy.from_settings(settings),
+            tokens=TokenCache(settings.token_cache_seconds),
         )
         app[SERVICES] = svc
         await hosts.reload_hosts(svc)

@@ -61,4 +61,5 @@ async def change_password(request: web.Request) -> web.Response:
         if not await users.replace_password(conn, user.id, found.password_hash, new_hash):
             raise ApiError(409, "the password changed meanwhile; try again")
         await tokens.revoke_all(conn, user.id, keep=keep)
+    svc.tokens.drop_user(user.id)  # this request's token stays valid: it is looked up again
     return web.Response(status=204)
