@@ -68,9 +68,11 @@ def create_runs(log: Path) -> list[int]:
 
 def checkout(ref: str, into: Path) -> Path:
     """The tree of git `ref` (say `main`) extracted under `into`, for a "before" run of the
-    service measured by the same benchmark in the same run."""
+    service measured by the same benchmark in the same run; a directory is taken as is."""
     import subprocess
 
+    if Path(ref).is_dir():
+        return Path(ref).resolve()
     root = Path(__file__).resolve().parent.parent
     target = into / f"checkout-{re.sub(r'[^A-Za-z0-9_.-]', '_', ref)[:64]}"
     target.mkdir(parents=True, exist_ok=True)

@@ -219,7 +219,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="windows per configuration (medians)")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds after a start before measuring")
     parser.add_argument(
-        "--before", help="also measure the service of this git ref (say main), same instances"
+        "--before", help="also measure the service of this git ref (say main) or checkout directory"
     )
     parser.add_argument("--no-detection", action="store_true", help="skip the alert latency checks")
     args = parser.parse_args()

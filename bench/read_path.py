@@ -137,7 +137,9 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--settle", type=float, default=20.0, help="seconds after a start before measuring")
-    parser.add_argument("--before", help="also measure the service of this git ref first (say main)")
+    parser.add_argument(
+        "--before", help="also measure the service of this git ref (say main) or checkout directory first"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
