@@ -77,7 +77,7 @@ async def authenticate(request: web.Request, token: str) -> User | None:
     user = svc.tokens.get(digest)
     if user is not None:
         return user
-    found = await tokens.user_and_expiry(svc.pool, digest)
+    found = await tokens.user_and_expiry(svc.reads, digest)
     if found is None:
         request[AUTH_FAILURE] = AuthFailure("invalid or expired token")
         return None

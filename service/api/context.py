@@ -34,6 +34,12 @@ class Services:
     worker: Worker | None = None
     monitoring: Monitor | None = None  # the monitoring loops; None when DBVEND_COLLECT_INTERVAL=0
     tokens: TokenCache = field(default_factory=TokenCache)  # DBVEND_TOKEN_CACHE_SECONDS
+    # Single-statement reads of the hot routes (db.pool.create_read_pool); else `pool`.
+    read_pool: Pool | None = None
+
+    @property
+    def reads(self) -> Pool:
+        return self.read_pool or self.pool
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -113,7 +113,7 @@ async def list_instances(request: web.Request) -> web.Response:
     limit = query.limit
     after = decode_cursor(query.cursor) if query.cursor else None
     found = await instances.page(
-        svc.pool,
+        svc.reads,
         owner_id=owner_filter(user),
         engine=query.engine,
         status=query.status,
@@ -133,7 +133,7 @@ async def list_instances(request: web.Request) -> web.Response:
 async def get_instance(request: web.Request) -> web.Response:
     svc = services(request)
     found = await get_with_health(
-        svc.pool, request.match_info["id"], owner_id=owner_filter(current_user(request))
+        svc.reads, request.match_info["id"], owner_id=owner_filter(current_user(request))
     )
     if found is None:
         raise not_found("instance")

@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 @contract("The caller's account, quota and usage", responses={200: UserView}, errors=(401,), tags=("auth",))
 async def me(request: web.Request) -> web.Response:
     svc = services(request)
-    account = await users.account(svc.pool, current_user(request).username)
+    account = await users.account(svc.reads, current_user(request).username)
     if account is None:
         raise not_found("user")
     return respond(UserView, account_view(account, quota_defaults(svc.settings)))
