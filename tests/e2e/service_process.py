@@ -78,7 +78,7 @@ class ServiceProcess:
                 stdout=log,
                 stderr=log,
             )
-        for _ in range(120):
+        for _ in range(480):  # 2 minutes: a loaded machine migrates a fresh database slowly
             try:
                 async with aiohttp.ClientSession() as s, s.get(self.base + "/openapi.json") as r:
                     if r.status == 200:
