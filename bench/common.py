@@ -64,3 +64,18 @@ async def wait_connectable(
 def create_runs(log: Path) -> list[int]:
     """Instances per create run, in the order the service logged them."""
     return [int(n) for n in CREATE_RUN.findall(log.read_text())] if log.exists() else []
+
+
+def checkout(ref: str, into: Path) -> Path:
+    """The tree of git `ref` (say `main`) extracted under `into`, for a "before" run of the
+    service measured by the same benchmark in the same run; a directory is taken as is."""
+    import subprocess
+
+    if Path(ref).is_dir():
+        return Path(ref).resolve()
+    root = Path(__file__).resolve().parent.parent
+    target = into / f"checkout-{re.sub(r'[^A-Za-z0-9_.-]', '_', ref)[:64]}"
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target

@@ -1,17 +1,21 @@
-"""Benchmark: what monitoring costs. One service process (own database, state dir and
-inventory with ports 26000-26999) gets N small Redis instances through its API, then
-runs twice over the same instances, each for the same window:
+"""Benchmark: what the control plane costs when the API is idle. One service process (own
+database, state dir and inventory with ports 26000-26999) gets N small Redis instances
+through its API, then runs over the same instances in each configuration:
 
   1. baseline: monitoring off (DBVEND_COLLECT_INTERVAL=0);
-  2. monitoring at the default interval (15 s).
+  2. with --before REF: the service of git ref REF (say main), monitoring on (15 s);
+  3. this tree, monitoring on at the default interval (15 s).
 
-For each run: CPU of the service process and of everything it runs (ansible-runner,
+For each: CPU of the service process and of everything it runs (ansible-runner,
 ansible-playbook and its workers are its children; their time is counted when they
-end), as % of one core over the window, and its memory (RSS, sampled every second).
-For the monitored run also the time one collection round takes (from the service log),
-p50/p95. Prints a Markdown table and keeps the numbers in bench/results/.
+end), as % of one core, the window of median CPU of --repeat windows, and its memory
+(RSS, sampled every second); the time one collection round takes (from the service log),
+p50/p95; and, monitoring on, how long the alerts take: InstanceDown after the container is
+paused (first seen pending, then firing: the rule holds 30 s), InstanceRestarted after the
+server process is SIGKILLed once. Prints Markdown tables and keeps the numbers in
+bench/results/.
 
-    .venv/bin/python bench/monitoring.py [--instances 50] [--window 180] [--settle 30]
+    .venv/bin/python bench/monitoring.py [--instances 50] [--window 60] [--repeat 3] [--before main]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -35,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from bench.common import UNLIMITED, percentile  # noqa: E402
+from bench.common import UNLIMITED, checkout, percentile  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
@@ -154,62 +159,143 @@ async def create_instances(svc: ServiceProcess, n: int) -> list[str]:
     return ids
 
 
+async def _alert_seen(
+    svc: ServiceProcess, iid: str, rule: str, since: float, limit: float
+) -> dict[str, float]:
+    """Seconds from `since` until the rule's alert on the instance was first seen pending and
+    firing (polled every 0.5 s); missing keys: not seen within `limit`."""
+    seen: dict[str, float] = {}
+    while time.monotonic() - since < limit and "firing" not in seen:
+        status, body = await svc.call("GET", f"/alerts?instance_id={iid}&rule={rule}")
+        for alert in body.get("items", []) if status == 200 else []:
+            if alert["status"] in ("pending", "firing", "acknowledged"):
+                seen.setdefault("pending", time.monotonic() - since)
+            if alert["status"] in ("firing", "acknowledged"):
+                seen.setdefault("firing", time.monotonic() - since)
+        await asyncio.sleep(0.5)
+    return seen
+
+
+async def _resolved(svc: ServiceProcess, iid: str, rule: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        status, body = await svc.call("GET", f"/alerts?instance_id={iid}&rule={rule}")
+        if status == 200 and all(a["status"] == "resolved" for a in body["items"]):
+            return
+        await asyncio.sleep(1)
+
+
+async def detection(svc: ServiceProcess, iid: str) -> dict[str, float]:
+    """InstanceDown: the container paused (a hung server: the probe times out, Docker says
+    paused, nothing repairs it) until the alert fires; InstanceRestarted: the server's
+    process SIGKILLed from the host once (a crash the restart policy undoes)."""
+    client = docker.from_env()
+    try:
+        container = client.containers.get(f"dbvend-{iid}")
+        out: dict[str, float] = {}
+        paused = time.monotonic()
+        container.pause()
+        try:
+            seen = await _alert_seen(svc, iid, "InstanceDown", paused, 120)
+        finally:
+            container.unpause()
+        out |= {f"InstanceDown {k}": v for k, v in seen.items()}
+        await _resolved(svc, iid, "InstanceDown", 120)
+        await asyncio.sleep(5)
+        container.reload()
+        killed = time.monotonic()
+        os.kill(int(container.attrs["State"]["Pid"]), signal.SIGKILL)
+        seen = await _alert_seen(svc, iid, "InstanceRestarted", killed, 120)
+        out |= {f"InstanceRestarted {k}": v for k, v in seen.items()}
+        return out
+    finally:
+        client.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=50)
-    parser.add_argument("--window", type=float, default=300.0, help="seconds measured per configuration")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds per measured window")
+    parser.add_argument("--repeat", type=int, default=3, help="windows per configuration (medians)")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds after a start before measuring")
+    parser.add_argument(
+        "--before", help="also measure the service of this git ref (say main) or checkout directory"
+    )
+    parser.add_argument("--no-detection", action="store_true", help="skip the alert latency checks")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-monitoring-"))
     url = await create_database()
     inventory = write_inventory(work / "inventory", ports=(26000, 26999), capacity_mb=65536)
-    svc = ServiceProcess(url, work / "state", inventory, work / "service.log", **UNLIMITED)
+    configs: list[tuple[str, Path, dict[str, str]]] = [
+        ("monitoring off (DBVEND_COLLECT_INTERVAL=0)", ROOT, {"DBVEND_COLLECT_INTERVAL": "0"})
+    ]
+    if args.before:
+        configs.append((f"before ({args.before}), monitoring on (15 s)", checkout(args.before, work), {}))
+    configs.append(("after (this tree), monitoring on (15 s)", ROOT, {}))
+    svc: ServiceProcess | None = None
     ids: list[str] = []
-    windows: list[Window] = []
+    rows: list[tuple[Window, dict[str, float]]] = []
+    print(f"load average at the start: {loadavg()}", flush=True)
     try:
-        svc.env["DBVEND_COLLECT_INTERVAL"] = "0"
-        await svc.start()
-        started = time.monotonic()
-        ids = await create_instances(svc, args.instances)
-        print(f"{len(ids)} redis instances running after {time.monotonic() - started:.0f} s", flush=True)
-        await asyncio.sleep(args.settle)
-        windows.append(await measure(svc, "monitoring off (DBVEND_COLLECT_INTERVAL=0)", args.window))
-        await svc.stop()
-
-        svc.env.pop("DBVEND_COLLECT_INTERVAL")  # the default: 15 s
-        await svc.start()
-        await asyncio.sleep(args.settle)
-        windows.append(await measure(svc, "monitoring on (default interval, 15 s)", args.window))
-        status, body = await svc.call("GET", "/alerts?status=firing")
-        firing = len(body["items"]) if status == 200 else "?"
+        for label, root, env in configs:
+            svc = ServiceProcess(
+                url, work / "state", inventory, work / "service.log", root=root, **UNLIMITED, **env
+            )
+            await svc.start()
+            if not ids:
+                started = time.monotonic()
+                ids = await create_instances(svc, args.instances)
+                print(
+                    f"{len(ids)} redis instances running after {time.monotonic() - started:.0f} s", flush=True
+                )
+            await asyncio.sleep(args.settle)
+            windows = [await measure(svc, label, args.window) for _ in range(args.repeat)]
+            latencies: dict[str, float] = {}
+            if env.get("DBVEND_COLLECT_INTERVAL") != "0" and not args.no_detection:
+                latencies = await detection(svc, ids[0])
+                print(f"  {label}: {latencies}", flush=True)
+            rows.append((median_window(label, windows), latencies))
+            print(f"  load average: {loadavg()}", flush=True)
+            if (label, root, env) != configs[-1]:
+                await svc.stop()
     finally:
-        if ids and svc.proc and svc.proc.poll() is None:
+        if ids and svc is not None and svc.proc and svc.proc.poll() is None:
             for first in range(0, len(ids), 25):
                 await asyncio.gather(
                     *(svc.call("DELETE", f"/instances/{iid}?wait=180") for iid in ids[first : first + 25])
                 )
-        await svc.stop()
+        if svc is not None:
+            await svc.stop()
         remove_containers_under(work)
         await drop_database(url)
         shutil.rmtree(work, ignore_errors=True)
 
-    off, on = windows
     print(
-        "\n| configuration | instances | window | service CPU (% of one core) | RSS avg | RSS max "
+        f"\n{len(ids)} Redis instances on one host, API idle; {args.repeat} windows of {args.window:g} s"
+        " per configuration, medians\n"
+    )
+    print(
+        "| configuration | instances | window | service CPU (% of one core) | RSS avg | RSS max "
         "| dockerd CPU | rounds | round p50 | round p95 |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    print(off.row(len(ids)))
-    print(on.row(len(ids)))
-    extra = 100 * (on.cpu / on.seconds - off.cpu / off.seconds)
-    more_rss = statistics.mean(on.rss) - statistics.mean(off.rss)
-    print(
-        f"\nmonitoring adds {extra:.1f} % of one core and {more_rss:.0f} MB RSS;"
-        f" {firing} alert(s) firing at the end"
-    )
+    for window, _ in rows:
+        print(window.row(len(ids)))
+    names = sorted({k for _, lat in rows for k in lat})
+    if names:
+        print("\n| configuration | " + " | ".join(names) + " |")
+        print("|---|" + "---|" * len(names))
+        for window, lat in rows:
+            if lat:
+                print(
+                    f"| {window.label} | "
+                    + " | ".join(f"{lat[n]:.1f} s" if n in lat else "not seen" for n in names)
+                    + " |"
+                )
     results: dict[str, Any] = {
         "instances": len(ids),
+        "load_average_end": loadavg(),
         "windows": [
             {
                 "label": w.label,
@@ -221,13 +307,33 @@ async def main() -> None:
                 "rss_mb_avg": statistics.mean(w.rss),
                 "rss_mb_max": max(w.rss),
                 "round_seconds": w.rounds,
+                "detection_seconds": lat,
             }
-            for w in windows
+            for w, lat in rows
         ],
     }
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"monitoring-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+def median_window(label: str, windows: list[Window]) -> Window:
+    """The window of median CPU; RSS and rounds over all of them."""
+    ordered = sorted(windows, key=lambda w: w.cpu / w.seconds)
+    middle = ordered[len(ordered) // 2]
+    return Window(
+        label,
+        seconds=middle.seconds,
+        cpu=middle.cpu,
+        children_cpu=middle.children_cpu,
+        dockerd_cpu=middle.dockerd_cpu,
+        rss=[r for w in windows for r in w.rss],
+        rounds=[r for w in windows for r in w.rounds],
+    )
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

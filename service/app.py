@@ -29,6 +29,7 @@ from .api.context import PASSWORDS, SERVICES, Services
 from .api.edge import edge_middleware
 from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
+from .api.token_cache import TokenCache
 from .backups.remote import StoreHosts
 from .backups.scheduler import BackupScheduler
 from .backups.store import BackupStore
@@ -36,7 +37,7 @@ from .bootstrap import ensure_admin
 from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
-from .db.pool import create_pool
+from .db.pool import create_pool, create_read_pool
 from .events.hub import EventHub
 from .monitoring.delivery import DeliveryLoop
 from .monitoring.egress import EgressPolicy
@@ -122,6 +123,8 @@ def build_app(settings: Settings) -> web.Application:
             runner=runner,
             waiter=OperationWaiter(pool),
             egress=EgressPolicy.from_settings(settings),
+            tokens=TokenCache(settings.token_cache_seconds),
+            read_pool=await create_read_pool(settings.database_url),
         )
         app[SERVICES] = svc
         await hosts.reload_hosts(svc)
@@ -188,6 +191,8 @@ def build_app(settings: Settings) -> web.Application:
             if svc.worker is not None:
                 await svc.worker.stop()
             await svc.waiter.stop()
+            if svc.read_pool is not None:
+                await svc.read_pool.close()
             await pool.close()
             app[PASSWORDS].close()
 

@@ -60,6 +60,13 @@ def _on_off(name: str, default: bool) -> bool:
     return raw == "on"
 
 
+def _bounded_float(name: str, default: float, low: float, high: float) -> float:
+    value = _float(name, default)
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
 def _write_private(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -94,6 +101,11 @@ class Settings:
     # Monitoring (service/monitoring): collection round every collect_interval seconds
     # (0 = monitoring off), API-side rules every alert_eval_interval seconds.
     collect_interval: float = 15.0
+    # A round probes every engine over its own protocol; the Ansible read of a host's
+    # containers (collect.yml: state, restart count, memory, CPU, disk) runs when a probe
+    # failed or saw a restart, when something there is new or down, and at least every
+    # collect_full_interval seconds (0 = every round, as before).
+    collect_full_interval: float = 60.0
     alert_eval_interval: float = 5.0
     slow_request_seconds: float = 2.0
     retention_days: int = 7
@@ -139,6 +151,10 @@ class Settings:
     # the keeper's round every pool_interval seconds.
     pool_enabled: bool = True
     pool_interval: float = 5.0
+    # Bearer tokens looked up in PostgreSQL are remembered this many seconds per process
+    # (0 = never): a token revoked through this process is refused at once, one revoked
+    # through another process (or a disabled user) within this bound.
+    token_cache_seconds: float = 2.0
 
     @property
     def backup_check_interval(self) -> float:
@@ -299,6 +315,7 @@ def load_settings() -> Settings:
         ready_timeout=max(1.0, _float("DBVEND_READY_TIMEOUT", 120.0)),
         health_interval=_float("DBVEND_HEALTH_INTERVAL", 15.0),
         collect_interval=max(0.0, _float("DBVEND_COLLECT_INTERVAL", 15.0)),
+        collect_full_interval=_bounded_float("DBVEND_COLLECT_FULL_INTERVAL", 60.0, 0.0, 86400.0),
         alert_eval_interval=max(0.2, _float("DBVEND_ALERT_EVAL_INTERVAL", 5.0)),
         slow_request_seconds=_float("DBVEND_SLOW_REQUEST_SECONDS", 2.0),
         retention_days=_int("DBVEND_RETENTION_DAYS", 7, 1, 3650),
@@ -323,6 +340,7 @@ def load_settings() -> Settings:
         backup_hour_seconds=_int("DBVEND_BACKUP_HOUR_SECONDS", 3600, 1, 3600),
         pool_enabled=_on_off("DBVEND_POOL", True),
         pool_interval=float(_int("DBVEND_POOL_INTERVAL", 5, 1, 3600)),
+        token_cache_seconds=_bounded_float("DBVEND_TOKEN_CACHE_SECONDS", 2.0, 0.0, 60.0),
     )
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")

@@ -72,9 +72,17 @@ async def authenticate(request: web.Request, token: str) -> User | None:
     if not _TOKEN.fullmatch(token):  # undecodable header bytes would not even hash
         request[AUTH_FAILURE] = AuthFailure("malformed token")
         return None
-    user = await tokens.user_for(services(request).pool, crypto.token_digest(token))
-    if user is None:
+    svc = services(request)
+    digest = crypto.token_digest(token)
+    user = svc.tokens.get(digest)
+    if user is not None:
+        return user
+    found = await tokens.user_and_expiry(svc.reads, digest)
+    if found is None:
         request[AUTH_FAILURE] = AuthFailure("invalid or expired token")
+        return None
+    user, expires_at = found
+    svc.tokens.put(digest, user, expires_at)
     return user
 
 
@@ -176,5 +184,8 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/api/v1/auth/logout")
 @contract("Revoke the token of this request", responses={204: None}, errors=(401,), tags=("auth",))
 async def logout(request: web.Request) -> web.Response:
-    await tokens.revoke(services(request).pool, crypto.token_digest(bearer_token(request)))
+    svc, digest = services(request), crypto.token_digest(bearer_token(request))
+    svc.tokens.drop(digest)
+    await tokens.revoke(svc.pool, digest)
+    svc.tokens.drop(digest)  # a request that raced the UPDATE may have cached it meanwhile
     return web.Response(status=204)

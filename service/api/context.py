@@ -16,6 +16,7 @@ from ..passwords import PasswordPool
 from ..provisioning.runner import PlaybookRunner
 from ..provisioning.waiter import OperationWaiter
 from ..provisioning.worker import Worker
+from .token_cache import TokenCache
 
 if TYPE_CHECKING:
     from ..db import Pool
@@ -32,6 +33,13 @@ class Services:
     hosts: dict[str, DockerHost] = field(default_factory=dict)
     worker: Worker | None = None
     monitoring: Monitor | None = None  # the monitoring loops; None when DBVEND_COLLECT_INTERVAL=0
+    tokens: TokenCache = field(default_factory=TokenCache)  # DBVEND_TOKEN_CACHE_SECONDS
+    # Single-statement reads of the hot routes (db.pool.create_read_pool); else `pool`.
+    read_pool: Pool | None = None
+
+    @property
+    def reads(self) -> Pool:
+        return self.read_pool or self.pool
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -6,9 +6,10 @@ from aiohttp import web
 
 from ..backups.intake import request_backup
 from ..db import instances, operations
+from ..db.instance_detail import get_with_health
 from ..db.users import User
 from ..engines import FieldError
-from ..monitoring.health import instance_health
+from ..monitoring.health import health_of
 from ..pool.claim import Claim, claim_create
 from ..provisioning import intake, quota, restorable
 from .account_views import quota_defaults
@@ -132,7 +133,7 @@ async def list_instances(request: web.Request) -> web.Response:
     limit = query.limit
     after = decode_cursor(query.cursor) if query.cursor else None
     found = await instances.page(
-        svc.pool,
+        svc.reads,
         owner_id=owner_filter(user),
         engine=query.engine,
         status=query.status,
@@ -151,12 +152,13 @@ async def list_instances(request: web.Request) -> web.Response:
 @contract("One instance with its connection details and health", path=_ID, responses={200: InstanceDetail})
 async def get_instance(request: web.Request) -> web.Response:
     svc = services(request)
-    inst = await instances.get(
-        svc.pool, request.match_info["id"], owner_id=owner_filter(current_user(request))
+    found = await get_with_health(
+        svc.reads, request.match_info["id"], owner_id=owner_filter(current_user(request))
     )
-    if inst is None:
+    if found is None:
         raise not_found("instance")
-    health = await instance_health(svc.pool, inst.id, collect_interval=svc.settings.collect_interval)
+    inst, sample, open_alerts = found
+    health = health_of(sample, open_alerts, collect_interval=svc.settings.collect_interval)
     return respond(InstanceDetail, instance_view(inst, svc.box, health_view(health)))
 
 

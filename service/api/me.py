@@ -25,7 +25,7 @@ routes = web.RouteTableDef()
 @contract("The caller's account, quota and usage", responses={200: UserView}, errors=(401,), tags=("auth",))
 async def me(request: web.Request) -> web.Response:
     svc = services(request)
-    account = await users.account(svc.pool, current_user(request).username)
+    account = await users.account(svc.reads, current_user(request).username)
     if account is None:
         raise not_found("user")
     return respond(UserView, account_view(account, quota_defaults(svc.settings)))
@@ -61,4 +61,5 @@ async def change_password(request: web.Request) -> web.Response:
         if not await users.replace_password(conn, user.id, found.password_hash, new_hash):
             raise ApiError(409, "the password changed meanwhile; try again")
         await tokens.revoke_all(conn, user.id, keep=keep)
+    svc.tokens.drop_user(user.id)  # this request's token stays valid: it is looked up again
     return web.Response(status=204)

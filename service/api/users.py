@@ -127,6 +127,7 @@ async def update_user(request: web.Request) -> web.Response:
         )
         if body.disabled:
             await tokens.revoke_all(conn, account.user.id)
+    svc.tokens.drop_user(account.user.id)  # disabled, or its rights changed: look it up again
     updated = await users.account(svc.pool, account.user.username)
     assert updated is not None
     return respond(UserView, account_view(updated, quota_defaults(svc.settings)))

@@ -41,6 +41,20 @@ async def user_for(db: Executor, digest: bytes) -> User | None:
     return User(row["id"], row["username"], row["is_admin"], row["created_at"]) if row else None
 
 
+async def user_and_expiry(db: Executor, digest: bytes) -> tuple[User, datetime] | None:
+    """The live token's user and when the token expires (for the per-process cache)."""
+    row = await db.fetchrow(
+        "SELECT u.id, u.username, u.is_admin, u.created_at, t.expires_at FROM api_tokens t"
+        " JOIN users u ON u.id = t.user_id"
+        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
+        " AND u.disabled_at IS NULL",
+        digest,
+    )
+    if row is None:
+        return None
+    return User(row["id"], row["username"], row["is_admin"], row["created_at"]), row["expires_at"]
+
+
 async def revoke(db: Executor, digest: bytes) -> None:
     await db.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1", digest)
 

@@ -1,8 +1,14 @@
-"""The instance collector: one round asks every Docker host with running instances, in one
-ansible-runner call of playbooks/collect.yml (one module execution per host), for the
-state of its dbvend containers and the disk they use, then probes each running engine
-with dbvend's admin account, and turns it all into one sample per instance and one per
-host (its data root's filesystem)."""
+"""The instance collector: one round probes each running engine with dbvend's admin
+account (its own protocol: up or down, its metrics, its uptime), asks the Docker hosts that
+need it, in one ansible-runner call of playbooks/collect.yml (one module execution per
+host), for the state of their dbvend containers and the disk they use, and turns it all
+into one sample per instance and one per host (its data root's filesystem).
+
+A host is asked when one of its probes failed or saw the server start again (a restart is
+then counted in this round), when one of its instances is new to this process or was
+down, and otherwise every `full_interval` seconds (memory, CPU, disk, restart counts):
+an Ansible run costs about a second of CPU, a probe a millisecond. Between reads an
+instance's container figures are those of the last read."""
 
 from __future__ import annotations
 
@@ -35,6 +41,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAYBOOK = "collect.yml"
+# Seconds an engine's start time (probe time - uptime) may wander without a restart: the
+# uptime is whole seconds and the probe itself takes a moment on a loaded host.
+START_TOLERANCE = 5.0
+# A server that started this recently is read by Ansible each round (a second restart
+# right after a first would move its start time by less than the tolerance).
+FRESH_SECONDS = 30.0
+
+
+Probed = tuple[ProbeResult, float | None]  # a probe, and the engine's start time it implies
 
 
 @dataclass
@@ -48,6 +63,8 @@ class Round:
     previous: dict[str, Sample] = field(default_factory=dict)  # the round before, per instance
     baselines: dict[str, Baseline | None] = field(default_factory=dict)  # restart counts, per instance
     hosts: dict[str, HostSample] = field(default_factory=dict)  # data root filesystems, per host
+    asked: list[str] = field(default_factory=list)  # hosts collect.yml read this round
+    carried: set[str] = field(default_factory=set)  # instances whose container is the last read's
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
@@ -106,6 +123,7 @@ class InstanceCollector:
         *,
         probe_timeout: float = 5.0,
         probe_concurrency: int = 16,
+        full_interval: float = 0.0,
     ) -> None:
         self.pool = pool
         self.runner = runner
@@ -116,6 +134,10 @@ class InstanceCollector:
         self._previous: dict[str, Sample] | None = None
         self._baselines: dict[str, Baseline | None] = {}
         self._hosts: dict[str, HostSample] = {}
+        self.full_interval = full_interval
+        self._containers: dict[str, dict[str, Any]] = {}  # instance id -> its container, last read
+        self._read_at: dict[str, float] = {}  # host -> monotonic time of its last collect.yml read
+        self._started: dict[str, float] = {}  # instance id -> engine start (epoch seconds)
         self.rounds = 0
 
     def forget(self) -> None:
@@ -123,6 +145,25 @@ class InstanceCollector:
         self._previous = None
         self._baselines = {}
         self._hosts = {}
+        self._containers = {}
+        self._read_at = {}
+        self._started = {}
+
+    def _must_ask(self, host: str, insts: list[Instance], probes: Mapping[str, Probed], mono: float) -> bool:
+        """Whether collect.yml reads this host in this round (see the module's docstring)."""
+        last = self._read_at.get(host)
+        if self.full_interval <= 0 or last is None or mono - last >= self.full_interval:
+            return True
+        for inst in insts:
+            container, (probe, started) = self._containers.get(inst.id), probes[inst.id]
+            before = self._started.get(inst.id)
+            if container is None or not container.get("running") or not probe.up:
+                return True
+            if started is None or before is None or abs(started - before) > START_TOLERANCE:
+                return True  # the server started again since the last round: count it now
+            if time.time() - started < FRESH_SECONDS:
+                return True
+        return False
 
     async def collect_once(self) -> Round:
         started = time.perf_counter()
@@ -140,38 +181,54 @@ class InstanceCollector:
         if self._previous is None:  # a new leader continues from the store
             self._previous = await samples_repo.latest(self.pool)
         current = Round(at=now, previous=dict(self._previous))
-        if targets:
+        step = time.perf_counter()
+        every = [i for insts in targets.values() for i in insts]
+        probed = await asyncio.gather(*(self._timed_probe(i) for i in every))
+        probes = {inst.id: p for inst, p in zip(every, probed, strict=True)}
+        current.timings["probes"] = time.perf_counter() - step
+        mono = time.monotonic()
+        asked = {name: insts for name, insts in targets.items() if self._must_ask(name, insts, probes, mono)}
+        current.asked = sorted(asked)
+        if asked:
             hostvars = {
                 name: {**hosts[name].variables, "dbvend_collect_instances": [i.id for i in insts]}
-                for name, insts in targets.items()
+                for name, insts in asked.items()
             }
             step = time.perf_counter()
             result = await self.runner.run(PLAYBOOK, hostvars)
             current.timings["ansible"] = time.perf_counter() - step
-            for name, insts in targets.items():
+            for name in asked:
                 outcome = result.outcome(name)
                 facts = result.facts.get(name, {})
                 if not outcome.ok or name not in result.facts:
                     current.failed_hosts[name] = (outcome.error or "no answer")[:500]
+                else:
+                    self._read_at[name] = mono
                 for container in facts.get("containers") or []:
                     iid = container.get("instance_id")
                     if isinstance(iid, str):
                         current.containers[iid] = container
                 if (disk := _host_sample(name, facts.get("data_root"))) is not None:
                     current.hosts[name] = disk
-                for inst in insts:
-                    current.instances[inst.id] = inst
+        for name, insts in targets.items():
+            for inst in insts:
+                current.instances[inst.id] = inst
+                if name not in asked and inst.id in self._containers:
+                    current.containers[inst.id] = self._containers[inst.id]
+                    current.carried.add(inst.id)
         fresh = list(current.hosts.values())
-        # A host that did not answer keeps its last figures (its alert must not clear).
+        # A host that did not answer, or was not asked, keeps its last figures (its alert
+        # must not clear because it went quiet).
         current.hosts = {
-            **{h: s for h, s in self._hosts.items() if h in current.failed_hosts},
+            **{h: s for h, s in self._hosts.items() if h in targets and h not in current.hosts},
             **current.hosts,
         }
         await self._load_baselines(current)
-        step = time.perf_counter()
-        states = await asyncio.gather(*(self._observe(inst, current) for inst in current.instances.values()))
-        current.timings["probes"] = time.perf_counter() - step
-        current.states = list(states)
+        current.states = [
+            await self._observe(inst, current, probes[inst.id][0]) for inst in current.instances.values()
+        ]
+        self._containers = {i: c for i, c in current.containers.items() if i in current.instances}
+        self._started = {i: started for i, (p, started) in probes.items() if p.up and started is not None}
         await samples_repo.insert_many(self.pool, current.samples, now)
         await host_samples_repo.insert_many(self.pool, fresh, now)
         self._previous = {s.instance_id: s for s in current.samples}
@@ -183,10 +240,11 @@ class InstanceCollector:
         current.seconds = time.perf_counter() - started
         self.rounds += 1
         log.info(
-            "collection round: %d instance(s) on %d host(s) in %.2f s (%s)",
+            "collection round: %d instance(s) on %d host(s) in %.2f s (collect.yml on %d; %s)",
             len(current.states),
             len(targets),
             current.seconds,
+            len(asked),
             ", ".join(f"{k} {v:.2f} s" for k, v in current.timings.items()),
         )
         return current
@@ -201,7 +259,7 @@ class InstanceCollector:
             for iid in missing:
                 current.baselines[iid] = baseline_of(known[iid]) if iid in known else None
 
-    async def _observe(self, inst: Instance, current: Round) -> InstanceState:
+    async def _observe(self, inst: Instance, current: Round, probe: ProbeResult) -> InstanceState:
         previous = current.previous.get(inst.id)
         if inst.host in current.failed_hosts:
             sample = Sample(
@@ -214,23 +272,30 @@ class InstanceCollector:
             sample = Sample(inst.id, "missing", False, error="no container for the instance")
         else:
             baseline = current.baselines.get(inst.id)
-            sample = await self._sample(inst, current.containers[inst.id], previous, baseline)
+            carried = inst.id in current.carried
+            sample = self._sample(inst, current.containers[inst.id], previous, baseline, probe, carried)
         return InstanceState(inst.id, inst.engine, inst.host, inst.owner, sample)
 
-    async def _sample(
+    def _sample(
         self,
         inst: Instance,
         container: Mapping[str, Any],
         previous: Sample | None,
         baseline: Baseline | None,
+        probe: ProbeResult,
+        carried: bool,
     ) -> Sample:
         started_at = _time(container.get("started_at"))
         restart_count = _int(container.get("restart_count"))
         container_id = container.get("id") if isinstance(container.get("id"), str) else None
         status = str(container.get("status") or "unknown")
-        probe = ProbeResult(False, error=f"container {status}")
-        if container.get("running"):
-            probe = await self._probe(inst)
+        if not container.get("running"):
+            probe = ProbeResult(False, error=f"container {status}")
+        # CPU % needs two reads of the counters: a carried container keeps the last figure.
+        if carried:
+            cpu_percent = previous.cpu_percent if previous is not None else None
+        else:
+            cpu_percent = _cpu_percent(container, previous, started_at)
         engine = add_deltas(probe.metrics, previous.engine if previous else None) if probe.up else {}
         return Sample(
             instance_id=inst.id,
@@ -242,7 +307,7 @@ class InstanceCollector:
             started_at=started_at,
             memory_bytes=container.get("memory_usage"),
             memory_limit_bytes=container.get("memory_limit"),
-            cpu_percent=_cpu_percent(container, previous, started_at),
+            cpu_percent=cpu_percent,
             cpu_usage_ns=container.get("cpu_usage_ns"),
             system_usage_ns=container.get("system_usage_ns"),
             online_cpus=container.get("online_cpus"),
@@ -251,6 +316,15 @@ class InstanceCollector:
             container_id=container_id,
             disk_bytes=_int(container.get("data_bytes")),
         )
+
+    async def _timed_probe(self, inst: Instance) -> Probed:
+        """The probe and the engine's start time it implies (epoch seconds; None when the
+        engine did not say its uptime)."""
+        probe = await self._probe(inst)
+        uptime = probe.metrics.get("uptime_seconds") if probe.up else None
+        if not isinstance(uptime, int | float) or isinstance(uptime, bool):
+            return probe, None
+        return probe, time.time() - float(uptime)
 
     async def _probe(self, inst: Instance) -> ProbeResult:
         try:

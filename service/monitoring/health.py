@@ -5,15 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from ..db import alerts as alerts_repo
-from ..db import samples as samples_repo
 from ..db.alerts import Alert
 from ..db.samples import Sample
-
-if TYPE_CHECKING:
-    from ..db import Executor
 
 
 @dataclass(frozen=True)
@@ -27,9 +21,7 @@ def stale_after(collect_interval: float) -> float:
     return max(60.0, collect_interval * 4)
 
 
-async def instance_health(db: Executor, instance_id: str, *, collect_interval: float) -> Health:
-    sample = await samples_repo.latest_one(db, instance_id)
-    open_alerts = await alerts_repo.open_for_instance(db, instance_id)
+def health_of(sample: Sample | None, open_alerts: list[Alert], *, collect_interval: float) -> Health:
     state = "unknown"
     if sample is not None and sample.at is not None and collect_interval > 0:
         age = (datetime.now(UTC) - sample.at).total_seconds()

@@ -60,7 +60,9 @@ class Monitor:
         self.settings = settings
         self.owner = settings.worker_id
         self.interval = settings.collect_interval
-        self.collector = InstanceCollector(pool, runner, hosts, box)
+        self.collector = InstanceCollector(
+            pool, runner, hosts, box, full_interval=settings.collect_full_interval
+        )
         external = f"http://{settings.listen_host}:{settings.listen_port}"
         self.notifier = Notifier(external, settings.alertmanager_url)
         self.evaluator = AlertEvaluator(pool, self.notifier)

@@ -1,6 +1,8 @@
-"""Host health: a periodic Ansible check (ping + Docker engine info) marks each host up
-or down with the time and the reason. A host that comes back gets the cleanups it owes
-(containers left by creates moved away from it, instances deleted while it was down)."""
+"""Host health: a periodic check marks each host up or down with the time and the reason:
+a host Ansible reaches locally is asked over its Docker socket (docker_ping), any other by
+health.yml (Ansible ping + Docker engine info), all of those in one run. A host that comes
+back gets the cleanups it owes (containers left by creates moved away from it, instances
+deleted while it was down)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ..db import hosts as hosts_repo
 from ..db import leases, ports
 from ..db.events import Event
 from ..inventory import DockerHost
+from . import docker_ping
 from .runner import PlaybookRunner, RunResult
 
 if TYPE_CHECKING:
@@ -67,20 +70,34 @@ class HostMonitor:
         hosts = dict(self.hosts())
         if not hosts:
             return {}
-        result = await self.runner.run("health.yml", {name: dict(h.variables) for name, h in hosts.items()})
+        direct = {name: docker_ping.local_socket(h.variables) for name, h in hosts.items()}
+        answered = await asyncio.gather(*(docker_ping.ask(path) for path in direct.values() if path))
+        answers: dict[str, docker_ping.EngineAnswer] = dict(
+            zip([n for n, path in direct.items() if path], answered, strict=True)
+        )
+        others = {name: dict(h.variables) for name, h in hosts.items() if name not in answers}
+        if others:
+            result = await self.runner.run("health.yml", others)
+            for name in others:
+                outcome, info = result.outcome(name), result.facts.get(name, {})
+                version = info.get("server_version") if outcome.ok else None
+                answers[name] = docker_ping.EngineAnswer(
+                    outcome.ok,
+                    str(version) if version else None,
+                    None if outcome.ok else outcome.error or "no answer",
+                )
         self.rounds += 1
         states: dict[str, bool] = {}
         for name in hosts:
-            outcome = result.outcome(name)
-            info = result.facts.get(name, {})
-            up = outcome.ok
+            answer = answers[name]
+            up = answer.ok
             states[name] = up
             before = await hosts_repo.set_health(
                 self.pool,
                 name,
                 up=up,
-                reason=None if up else (outcome.error or "no answer")[:500],
-                server_version=str(info["server_version"]) if up and info.get("server_version") else None,
+                reason=None if up else (answer.error or "no answer")[:500],
+                server_version=answer.server_version if up else None,
             )
             if before is not None:
                 log.warning(
@@ -88,7 +105,7 @@ class HostMonitor:
                     name,
                     "up" if up else "down",
                     before,
-                    "" if up else f": {outcome.error}",
+                    "" if up else f": {answer.error}",
                 )
             if up:
                 await self._cleanup(hosts[name])

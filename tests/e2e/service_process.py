@@ -44,8 +44,17 @@ def free_port() -> int:
 
 class ServiceProcess:
     def __init__(
-        self, database_url: str, state_dir: Path, inventory: Path, log_path: Path, **extra_env: str
+        self,
+        database_url: str,
+        state_dir: Path,
+        inventory: Path,
+        log_path: Path,
+        *,
+        root: Path = ROOT,
+        **extra_env: str,
     ) -> None:
+        # root: the checkout the service runs from (a benchmark's "before" runs an older one).
+        self.root = root
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -53,6 +62,8 @@ class ServiceProcess:
             "DBVEND_LISTEN": f"127.0.0.1:{self.port}",
             **extra_env,
         }
+        if root != ROOT:
+            self.env["PYTHONPATH"] = str(root)
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
@@ -61,9 +72,13 @@ class ServiceProcess:
     async def start(self) -> None:
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; the wait is async below
-                [sys.executable, "-m", "service", "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", "service", "serve"],
+                cwd=self.root,
+                env=self.env,
+                stdout=log,
+                stderr=log,
             )
-        for _ in range(120):
+        for _ in range(480):  # 2 minutes: a loaded machine migrates a fresh database slowly
             try:
                 async with aiohttp.ClientSession() as s, s.get(self.base + "/openapi.json") as r:
                     if r.status == 200:
