@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import redis
@@ -79,3 +80,11 @@ def checkout(ref: str, into: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(root), "archive", ref], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
     return target
+
+
+async def delete_instances(svc: Any, ids: list[str], *, batch: int = 25) -> None:
+    """Delete the benchmark's instances through the service, `batch` at a time."""
+    for first in range(0, len(ids), batch):
+        await asyncio.gather(
+            *(svc.call("DELETE", f"/instances/{iid}?wait=180") for iid in ids[first : first + batch])
+        )

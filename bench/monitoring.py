@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from bench.common import UNLIMITED, checkout, percentile  # noqa: E402
+from bench.common import UNLIMITED, checkout, delete_instances, percentile  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
@@ -261,10 +261,7 @@ async def main() -> None:
                 await svc.stop()
     finally:
         if ids and svc is not None and svc.proc and svc.proc.poll() is None:
-            for first in range(0, len(ids), 25):
-                await asyncio.gather(
-                    *(svc.call("DELETE", f"/instances/{iid}?wait=180") for iid in ids[first : first + 25])
-                )
+            await delete_instances(svc, ids)
         if svc is not None:
             await svc.stop()
         remove_containers_under(work)

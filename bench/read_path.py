@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import UNLIMITED, checkout  # noqa: E402
+from bench.common import UNLIMITED, checkout, delete_instances  # noqa: E402
 from bench.monitoring import create_instances, remove_containers_under  # noqa: E402
 from tests.e2e.service_process import ServiceProcess, free_port  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
@@ -189,10 +189,7 @@ async def main() -> None:
                 await svc.stop()
     finally:
         if ids and svc is not None and svc.proc and svc.proc.poll() is None:
-            for first in range(0, len(ids), 25):
-                await asyncio.gather(
-                    *(svc.call("DELETE", f"/instances/{iid}?wait=180") for iid in ids[first : first + 25])
-                )
+            await delete_instances(svc, ids)
         if svc is not None:
             await svc.stop()
         bare.terminate()
