@@ -69,7 +69,9 @@ async def test_a_worker_paused_past_its_lease_does_not_act_on_its_result(
             dict(r) for r in await db.fetch("SELECT * FROM port_claims WHERE instance_id = $1", iid)
         ]
         assert op_before["status"] == "succeeded", op_before
-        assert op_before["lease_generation"] == 2  # A's claim, then B's
+        # A's claim, then B's (B claims once more if its own lease lapsed on a loaded box).
+        assert op_before["lease_generation"] >= 2
+        assert a_marker not in (op_before["lease_owner"] or "")
         assert inst_before["status"] == "running"
         made_by_b = containers_under(docker_client, tmp_path)
         assert list(made_by_b) == [iid]

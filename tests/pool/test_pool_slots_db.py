@@ -41,9 +41,13 @@ async def test_slots_commit_memory_and_hold_their_ports(scratch_db: asyncpg.Pool
     assert load is not None
     assert load.committed_mb == 384
     assert {30000, 30001} <= await ports.taken(scratch_db, host)
+    # Other tests' hosts in the shared scratch database are not this question's.
+    others = frozenset(
+        await scratch_db.fetchval("SELECT array_agg(name) FROM hosts WHERE name <> $1", host) or []
+    )
     async with scratch_db.acquire() as conn:
         with pytest.raises(NoCapacity):
-            await place(conn, 64)  # 384 + 64 > 400
+            await place(conn, 64, exclude=others)  # 384 + 64 > 400
     # Removing a broken slot frees both; a ready one is not removed.
     await pool_slots.remove(scratch_db, [a])
     assert await pool_slots.get(scratch_db, a) is not None
