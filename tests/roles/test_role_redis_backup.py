@@ -362,7 +362,9 @@ def test_interrupted_restore_is_finished_or_rolled_back(deployer: Deployer) -> N
     marker.write_text(f"swap {digest}\n")
     (inst.dir / "data").rename(inst.dir / "data.previous")
     corrupt = deployer.tmp / "corrupt.rdb"
-    corrupt.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    good = path.read_bytes()
+    # The last byte flipped: setting it to 0 left the file intact whenever its CRC ended in 0.
+    corrupt.write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))
     run = deployer.playbook("restore.yml", inst.restore_vars(corrupt, digest=digest))
     assert run.rc != 0
     assert "DBVEND_CHECKSUM_MISMATCH" in run.output, run.output[-4000:]
