@@ -14,7 +14,4 @@ log "mypy (strict, service/)"; "$venv/mypy"
 log "import contracts"; "$venv/lint-imports"
 log "ansible-lint"; "$venv/ansible-lint" -q playbooks roles
 log "pytest"
-# Two worker processes (DBVEND_TEST_WORKERS): most of the time goes to waiting on containers
-# and Ansible, so two halves the wall time on two cores; tests/conftest.py groups the tests.
-workers=${DBVEND_TEST_WORKERS:-2}
-exec "$venv/pytest" -p no:cacheprovider -n "$workers" --dist loadgroup "$@"
+exec "$venv/pytest" -p no:cacheprovider "$@"

@@ -24,22 +24,6 @@ from tests.helpers import (
     write_inventory,
 )
 
-# Directories whose tests share a fixture set up per process or one fixed port range (the
-# fleet's netns testbed, monitoring's package-scoped service, the pool rigs' ports): each runs
-# whole on one worker. Every other module is a group of its own.
-_ONE_WORKER_DIRS = frozenset({"fleet", "monitoring", "pool"})
-_TESTS = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs pytest-xdist with --dist loadgroup: a module's tests (and their module
-    fixtures, with the module's own port range) stay on one worker."""
-    for item in items:
-        relative = item.path.resolve().relative_to(_TESTS)
-        top = relative.parts[0]
-        group = top if top in _ONE_WORKER_DIRS and len(relative.parts) > 1 else relative.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:

@@ -21,8 +21,8 @@ ADMIN_PASSWORD = "admin-" + secrets.token_urlsafe(16)
 
 
 def worker_share(first: int, last: int) -> tuple[int, int]:
-    """This pytest-xdist worker's slice of a port range: `make test` runs two workers, and
-    fixtures that every worker sets up (the session's service, the roles' deployer) would
+    """This pytest-xdist worker's slice of a port range (the whole range without xdist):
+    fixtures every worker sets up (the session's service, the roles' deployer) would
     otherwise hand out the same ports at the same moment."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
