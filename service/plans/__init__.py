@@ -1,0 +1,7 @@
+"""Named plans per engine (plans.yml), shared by the REST API and the service broker."""
+
+from __future__ import annotations
+
+from .catalog import DEFAULT_PLANS, Plan, PlanCatalog, PlanError, ServiceOffering, load_catalog
+
+__all__ = ["DEFAULT_PLANS", "Plan", "PlanCatalog", "PlanError", "ServiceOffering", "load_catalog"]
