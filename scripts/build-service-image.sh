@@ -40,7 +40,7 @@ build_base() {
   local work mirror=""
   work=$(mktemp -d /var/tmp/dbvend-service-base.XXXXXX)
   # shellcheck disable=SC2064 # expand now: the trap must remove this run's directory
-  trap "rm -rf '$work'" RETURN
+  trap "rm -rf '$work'" RETURN EXIT  # EXIT too: set -e leaves without RETURN
   if [ -f /etc/apt/sources.list.d/debian.sources ]; then
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
   fi
@@ -58,7 +58,7 @@ build_service() {
   local ctx
   ctx=$(mktemp -d /var/tmp/dbvend-service-image.XXXXXX)
   # shellcheck disable=SC2064
-  trap "rm -rf '$ctx'" RETURN
+  trap "rm -rf '$ctx'" RETURN EXIT
   (inputs | xargs -0 cp --parents -t "$ctx")
   cp "$ctx/deploy/Dockerfile.dockerignore" "$ctx/.dockerignore"  # the legacy builder reads only this
   # The runtime dependencies (pyproject's, at the lock's versions) as wheels, resolved by the
