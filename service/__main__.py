@@ -11,7 +11,7 @@ import sys
 
 from aiohttp import web
 
-from . import crypto
+from . import crypto, systemd
 from .config import ConfigError, load_settings
 from .db import users
 from .db.migrate import migrate
@@ -27,14 +27,16 @@ def serve() -> None:
     from .app import build_app
 
     settings = load_settings()
-    web.run_app(
-        build_app(settings),
-        host=settings.listen_host,
-        port=settings.listen_port,
-        print=lambda text: logging.getLogger("service").info(
+
+    def listening(_text: str) -> None:
+        # run_app calls this once the app has started (migrations, recovery, worker) and
+        # the socket listens: the moment a Type=notify unit is ready.
+        logging.getLogger("service").info(
             "serving on http://%s:%s", settings.listen_host, settings.listen_port
-        ),
-    )
+        )
+        systemd.notify("READY=1")
+
+    web.run_app(build_app(settings), host=settings.listen_host, port=settings.listen_port, print=listening)
 
 
 async def _worker() -> None:
@@ -66,11 +68,31 @@ async def _worker() -> None:
     await sweep_backups(pool, settings, SecretBox(settings.secret_keys))
     worker = Worker(pool, settings, svc.box, runner, svc.hosts)
     await worker.start()
+    svc.worker = worker
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP re-reads the inventory, as it does for `serve` (without a handler it would end
+    # the process: `systemctl reload` of a worker unit would kill it).
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload_logged() -> None:
+        try:
+            await reload_hosts(svc)
+        except Exception as exc:
+            logging.getLogger("service").error("inventory reload on SIGHUP failed, keeping the old: %s", exc)
+
+    def reload() -> None:
+        task = loop.create_task(reload_logged())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    logging.getLogger("service").info("worker %s running", settings.worker_id)
+    systemd.notify("READY=1")
     await stop.wait()
+    systemd.notify("STOPPING=1")
     await worker.stop()
     await pool.close()
 

@@ -67,6 +67,20 @@ def _bounded_float(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def local_scope() -> str:
+    """Where a process id means one process: this host name, and the PID namespace when
+    there is one to name. Containers sharing the host's network (and so its host name) each
+    have their own PID namespace: without it, one container's start would take another's
+    process ids for dead ones and expire live leases (provisioning/recovery.py)."""
+    scope = socket.gethostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return scope
+    inode = namespace.partition("[")[2].rstrip("]")
+    return f"{scope}/{inode}" if inode.isdigit() else scope
+
+
 def _write_private(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -304,7 +318,7 @@ def load_settings() -> Settings:
         admin_password=admin_password,
         token_ttl_seconds=_int("DBVEND_TOKEN_TTL", 12 * 3600, 60, 30 * 24 * 3600),
         run_worker=_env("DBVEND_WORKER", "on") != "off",
-        worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        worker_id=f"{local_scope()}:{os.getpid()}:{secrets.token_hex(3)}",
         worker_slots=_int("DBVEND_WORKER_SLOTS", 2, 1, 32),
         batch_size=_int("DBVEND_BATCH_SIZE", 40, 1, 200),
         batch_window=_float("DBVEND_BATCH_WINDOW", 0.15),

@@ -45,6 +45,8 @@ class Operation:
     finished_at: datetime | None
     lease_owner: str | None = None
     lease_generation: int = 0
+    # The last worker that claimed it; kept after the end (lease_owner is not).
+    worker: str | None = None
 
     @property
     def lease(self) -> Lease:
@@ -68,6 +70,7 @@ def _operation(r: Record) -> Operation:
         finished_at=r["finished_at"],
         lease_owner=r["lease_owner"],
         lease_generation=r["lease_generation"],
+        worker=r["worker"],
     )
 
 
@@ -144,7 +147,7 @@ async def claim(
     rows = await db.fetch(
         """
         UPDATE operations o SET status = 'running', attempts = o.attempts + 1, lease_owner = $1,
-               lease_generation = o.lease_generation + 1,
+               worker = $1, lease_generation = o.lease_generation + 1,
                lease_expires_at = now() + make_interval(secs => $2),
                started_at = coalesce(o.started_at, now())
         WHERE o.id IN (

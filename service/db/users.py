@@ -74,6 +74,14 @@ def _account(row: Record) -> Account:
     )
 
 
+_FIRST_USER_LOCK = 0x64627675  # "dbvu": the first start's admin, one process at a time
+
+
+async def lock_first_user(conn: Executor) -> None:
+    """Inside a transaction: wait until no other process is making the first user."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _FIRST_USER_LOCK)
+
+
 async def count(db: Executor) -> int:
     value = await db.fetchval("SELECT count(*) FROM users")
     return int(value)

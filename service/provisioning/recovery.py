@@ -1,17 +1,18 @@
 """After a restart: finish or cleanly fail what was in flight.
 
 Operations of a worker that died keep their lease until it expires; when that worker
-ran on this machine and its process is gone we know it is dead, so its leases are
-expired at once and the new worker claims the operations straight away."""
+ran on this machine, in this PID namespace (config.local_scope), and its process is gone
+we know it is dead, so its leases are expired at once and the new worker claims the
+operations straight away."""
 
 from __future__ import annotations
 
 import logging
-import socket
 from typing import TYPE_CHECKING
 
 from ..backups.staging import Staging
 from ..backups.store import BackupStore
+from ..config import local_scope
 from ..db import backups
 from .runner import process_alive, sweep_stale_runs
 
@@ -26,10 +27,10 @@ log = logging.getLogger(__name__)
 
 
 async def expire_dead_local_leases(db: Executor) -> int:
-    hostname = socket.gethostname()
     rows = await db.fetch(
-        "SELECT DISTINCT lease_owner FROM operations WHERE status = 'running' AND lease_owner LIKE $1",
-        f"{hostname}:%",
+        "SELECT DISTINCT lease_owner FROM operations WHERE status = 'running'"
+        " AND starts_with(lease_owner, $1)",
+        f"{local_scope()}:",
     )
     dead = []
     for row in rows:

@@ -58,3 +58,19 @@ async def test_a_reclaimed_operation_refuses_the_first_workers_writes(db: asyncp
     assert not await operations.finish(db, second.lease, "failed", error="twice")
     row = await db.fetchrow("SELECT status, facts, lease_owner FROM operations WHERE id = $1", op_id)
     assert dict(row) == {"status": "succeeded", "facts": {"container_id": "b"}, "lease_owner": None}
+
+
+async def test_the_claiming_worker_stays_recorded_after_the_end(db: asyncpg.Pool) -> None:
+    """lease_owner is cleared when an operation ends; `worker` keeps who ran it last."""
+    owner, host = await records.user(db), await records.host(db)
+    op_id = await records.operation(db, await records.instance(db, owner, host, status="provisioning"))
+    assert await db.fetchval("SELECT worker FROM operations WHERE id = $1", op_id) is None
+    first = await _claim_only(db, op_id, "worker-a")
+    assert first.worker == "worker-a"
+    await db.execute(
+        "UPDATE operations SET lease_expires_at = now() - interval '1 second' WHERE id = $1", op_id
+    )
+    second = await _claim_only(db, op_id, "worker-b")
+    assert await operations.finish(db, second.lease, "succeeded", facts={})
+    row = await db.fetchrow("SELECT lease_owner, worker, attempts FROM operations WHERE id = $1", op_id)
+    assert dict(row) == {"lease_owner": None, "worker": "worker-b", "attempts": 2}
