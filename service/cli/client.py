@@ -39,9 +39,10 @@ def is_plain_http_remote(url: str) -> bool:
 
 
 class Api:
-    def __init__(self, url: str, token: str | None) -> None:
+    def __init__(self, url: str, token: str | None, *, no_token_hint: str | None = None) -> None:
         self.url = url
         self.token = token
+        self.no_token_hint = no_token_hint or "run `dbvend login` (or set DBVEND_TOKEN)"
         headers = {"Accept": "application/json", "User-Agent": "dbvend-cli"}
         # Redirects are not followed: a redirect elsewhere would carry the token with it.
         self._http = httpx.Client(
@@ -70,7 +71,7 @@ class Api:
         headers = {}
         if auth:
             if not self.token:
-                raise CliError("not logged in", hints=["run `dbvend login` (or set DBVEND_TOKEN)"])
+                raise CliError(f"not logged in to {self.url}", hints=[self.no_token_hint])
             headers["Authorization"] = f"Bearer {self.token}"
         try:
             response = self._http.request(method, path, json=json, params=params, headers=headers)

@@ -13,9 +13,16 @@ from rich.table import Table
 from .session import options
 
 
-def _console() -> Console:
-    # Wide enough that a URI or a password is never folded when stdout is a pipe.
-    return Console(soft_wrap=True)
+def _print(table: Table) -> None:
+    console = Console()
+    if console.is_terminal:
+        console.print(table)
+        return
+    # Into a pipe or a file: wide enough that a URI is never folded, no trailing padding.
+    console = Console(width=1000, no_color=True)
+    with console.capture() as captured:
+        console.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 def emit_json(value: Any) -> None:
@@ -29,7 +36,7 @@ def emit(value: Any, table: Table | str) -> None:
     elif isinstance(table, str):
         click.echo(table)
     else:
-        _console().print(table)
+        _print(table)
 
 
 def _size(mb: Any) -> str:
@@ -37,7 +44,8 @@ def _size(mb: Any) -> str:
 
 
 def _settings_text(settings: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
+    # JSON spellings (true, not True): what `--set key=value` takes back.
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in settings.items())
 
 
 def instances_table(items: Iterable[dict[str, Any]]) -> Table:

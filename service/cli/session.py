@@ -80,9 +80,15 @@ def open_api() -> Api:
         click.secho(f"warning: {warning}", err=True, fg="yellow")
     url = server_url()
     token = os.environ.get("DBVEND_TOKEN") or None
-    if token is None and stored.token and stored.url == url and not _expired(stored.expires_at):
-        token = stored.token
-    return Api(url, token)
+    hint = None
+    if token is None and stored.token:
+        if stored.url != url:
+            hint = f"the saved login is for {stored.url}: `dbvend login --url {url}`"
+        elif _expired(stored.expires_at):
+            hint = f"the saved login expired at {stored.expires_at}: `dbvend login`"
+        else:
+            token = stored.token
+    return Api(url, token, no_token_hint=hint)
 
 
 def _expired(expires_at: str | None) -> bool:
