@@ -12,6 +12,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import CliError
+
 APP = "dbvend"
 
 
@@ -27,7 +29,7 @@ class StoredConfig:
     expires_at: str | None = None
 
 
-class ConfigProblem(Exception):
+class ConfigProblem(CliError):
     """The config file cannot be read or written; the message says why."""
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from .auth_commands import login, logout
 from .backup_commands import backup, backups, restore
+from .errors import API_ERROR, CliError
 from .instance_commands import (
     connect_command,
     create,
@@ -53,4 +57,12 @@ for command in COMMANDS:
 
 
 def main() -> None:
-    cli(prog_name="dbvend")
+    try:
+        cli(prog_name="dbvend")
+    except (KeyError, TypeError, ValueError) as exc:
+        # An answer of a shape this client does not know (an older or newer server):
+        # said in one line; DBVEND_DEBUG=1 shows where.
+        if os.environ.get("DBVEND_DEBUG"):
+            raise
+        CliError(f"unexpected answer from the server ({type(exc).__name__}: {exc})").show()
+        sys.exit(API_ERROR)
