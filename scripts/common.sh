@@ -26,5 +26,6 @@ apt_install() {
     touch "$stamp" 2>/dev/null || true
   fi
   log "apt-get install ${missing[*]}"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (a parallel setup) holds the dpkg lock for a while: wait for it.
+  apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 }

@@ -1,0 +1,5 @@
+"""python -m service.cli: the same as the `dbvend` console script."""
+
+from .main import main
+
+main()
