@@ -20,6 +20,7 @@ from .api import (
     metrics,
     openapi,
     operations,
+    plans,
     rules,
     stream,
     users,
@@ -34,6 +35,9 @@ from .backups.remote import StoreHosts
 from .backups.scheduler import BackupScheduler
 from .backups.store import BackupStore
 from .bootstrap import ensure_admin
+from .broker import bindings as broker_bindings
+from .broker import instances as broker_instances
+from .broker.protocol import broker_middleware
 from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
@@ -45,6 +49,7 @@ from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
 from .passwords import PasswordPool
+from .plans import load_catalog as load_plans
 from .pool.keeper import PoolKeeper
 from .provisioning.health import HostMonitor
 from .provisioning.recovery import recover, sweep_backups
@@ -84,7 +89,13 @@ def build_app(settings: Settings) -> web.Application:
     # The gateway collector wraps the error middleware, so it sees every final status.
     gateway = Gateway(EventRecorder(), slow_seconds=settings.slow_request_seconds)
     app = web.Application(
-        middlewares=[gateway.middleware(), error_middleware, edge_middleware, auth.auth_middleware],
+        middlewares=[
+            gateway.middleware(),
+            error_middleware,
+            edge_middleware,
+            broker_middleware(settings.broker),
+            auth.auth_middleware,
+        ],
         client_max_size=64 * 1024,
     )
     app[GATEWAY] = gateway
@@ -99,12 +110,15 @@ def build_app(settings: Settings) -> web.Application:
         backups.routes,
         operations.routes,
         hosts.routes,
+        plans.routes,
         openapi.routes,
         alerts.routes,
         rules.routes,
         webhooks.routes,
         stream.routes,
         metrics.routes,
+        broker_instances.routes,
+        broker_bindings.routes,
     ):
         app.router.add_routes(table)
     openapi.install(app)
@@ -125,6 +139,7 @@ def build_app(settings: Settings) -> web.Application:
             egress=EgressPolicy.from_settings(settings),
             tokens=TokenCache(settings.token_cache_seconds),
             read_pool=await create_read_pool(settings.database_url),
+            plans=load_plans(settings.plans_file),
         )
         app[SERVICES] = svc
         await hosts.reload_hosts(svc)

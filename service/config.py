@@ -169,6 +169,10 @@ class Settings:
     # (0 = never): a token revoked through this process is refused at once, one revoked
     # through another process (or a disabled user) within this bound.
     token_cache_seconds: float = 2.0
+    # The Open Service Broker API at /v2 (service/broker): None when it is switched off.
+    broker: BrokerSettings | None = None
+    # The plans offered (service/plans/plans.yml's format); DBVEND_PLANS names another file.
+    plans_file: Path = PROJECT_ROOT / "service" / "plans" / "plans.yml"
 
     @property
     def backup_check_interval(self) -> float:
@@ -290,6 +294,42 @@ def _backup_host() -> tuple[str | None, str]:
     return host, raw.rstrip("/")
 
 
+# Passwords that appear in dbvend's own examples or that people type first: never in production.
+_KNOWN_BROKER_PASSWORDS = frozenset({"change-me", "changeme", "password", "broker", "secret", "admin"})
+MIN_BROKER_PASSWORD = 24
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """HTTP Basic credentials platforms use on /v2, and the dbvend account owning their instances."""
+
+    username: str
+    password: str = field(repr=False)
+    account: str = "osb-broker"
+
+
+def _broker(development: bool) -> BrokerSettings | None:
+    """DBVEND_BROKER=on serves /v2 with DBVEND_BROKER_USERNAME / DBVEND_BROKER_PASSWORD. In
+    production a missing, short or well-known password refuses to start instead of opening a
+    broker anyone can guess; in development any non-empty password is taken."""
+    if not _on_off("DBVEND_BROKER", False):
+        return None
+    username = _env("DBVEND_BROKER_USERNAME", "broker")
+    password = os.environ.get("DBVEND_BROKER_PASSWORD", "")
+    if not password:
+        raise ConfigError("DBVEND_BROKER=on needs DBVEND_BROKER_PASSWORD")
+    if ":" in username or not username.isprintable() or len(username) > 64:
+        raise ConfigError("DBVEND_BROKER_USERNAME: up to 64 printable characters, no ':'")
+    if not development and (
+        len(password) < MIN_BROKER_PASSWORD or password.lower() in _KNOWN_BROKER_PASSWORDS
+    ):
+        raise ConfigError(
+            f"DBVEND_BROKER_PASSWORD must be at least {MIN_BROKER_PASSWORD} random characters in production"
+        )
+    account = _env("DBVEND_BROKER_ACCOUNT", "osb-broker")
+    return BrokerSettings(username, password, account)
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -302,6 +342,7 @@ def load_settings() -> Settings:
     admin_password = os.environ.get("DBVEND_ADMIN_PASSWORD") or None
     if admin_password is not None and len(admin_password) < 12:
         raise ConfigError("DBVEND_ADMIN_PASSWORD must be at least 12 characters")
+    broker = _broker(development)
     if not development:
         if not os.environ.get("DBVEND_SECRET_KEY"):
             raise ConfigError("DBVEND_SECRET_KEY is required in production (keep it outside the state dir)")
@@ -355,7 +396,11 @@ def load_settings() -> Settings:
         pool_enabled=_on_off("DBVEND_POOL", True),
         pool_interval=float(_int("DBVEND_POOL_INTERVAL", 5, 1, 3600)),
         token_cache_seconds=_bounded_float("DBVEND_TOKEN_CACHE_SECONDS", 2.0, 0.0, 60.0),
+        broker=broker,
+        plans_file=Path(_env("DBVEND_PLANS", str(PROJECT_ROOT / "service" / "plans" / "plans.yml"))),
     )
+    if not settings.plans_file.is_file():
+        raise ConfigError(f"DBVEND_PLANS points at {settings.plans_file}, which is not a file")
     if not settings.inventory.exists():
         raise ConfigError(f"DBVEND_INVENTORY points at {settings.inventory}, which does not exist")
     return settings

@@ -18,6 +18,9 @@ from aiohttp.test_utils import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
 ADMIN_PASSWORD = "admin-" + secrets.token_urlsafe(16)
+# The session service also serves the Open Service Broker API (tests/broker).
+BROKER_USERNAME = "platform"
+BROKER_PASSWORD = "broker-" + secrets.token_urlsafe(24)
 
 
 def worker_share(first: int, last: int) -> tuple[int, int]:
@@ -115,6 +118,9 @@ def service_env(database_url: str, state_dir: Path, inventory: Path, **extra: st
         "DBVEND_INVENTORY": str(inventory),
         "DBVEND_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "DBVEND_ENV": "development",
+        "DBVEND_BROKER": "on",
+        "DBVEND_BROKER_USERNAME": BROKER_USERNAME,
+        "DBVEND_BROKER_PASSWORD": BROKER_PASSWORD,
         **extra,
     }
 

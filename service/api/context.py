@@ -13,6 +13,7 @@ from ..inventory import DockerHost
 from ..monitoring.egress import EgressPolicy
 from ..monitoring.monitor import Monitor
 from ..passwords import PasswordPool
+from ..plans import DEFAULT_PLANS, PlanCatalog, load_catalog
 from ..provisioning.runner import PlaybookRunner
 from ..provisioning.waiter import OperationWaiter
 from ..provisioning.worker import Worker
@@ -36,6 +37,8 @@ class Services:
     tokens: TokenCache = field(default_factory=TokenCache)  # DBVEND_TOKEN_CACHE_SECONDS
     # Single-statement reads of the hot routes (db.pool.create_read_pool); else `pool`.
     read_pool: Pool | None = None
+    # The plans offered (DBVEND_PLANS); an admin's availability switches live in PostgreSQL.
+    plans: PlanCatalog = field(default_factory=lambda: load_catalog(DEFAULT_PLANS))
 
     @property
     def reads(self) -> Pool:

@@ -72,7 +72,11 @@ def validation(errors: Iterable[FieldError]) -> ApiError:
     return ApiError(422, f"invalid request: {summary}", details=errors)
 
 
-def error_response(request_id: str, err: ApiError) -> web.Response:
+def error_response(request_id: str, err: ApiError, *, broker: bool = False) -> web.Response:
+    if broker:
+        # The service broker's clients read OSB's shape, and OSB calls a malformed request 400.
+        status = 400 if err.status == 422 else err.status
+        return web.json_response({"description": err.message}, status=status, headers=err.headers)
     body: dict[str, Any] = {"code": err.code, "message": err.message, "request_id": request_id}
     if err.details:
         body["details"] = [{"field": d.field, "message": d.message} for d in err.details]
@@ -85,7 +89,11 @@ def _noted(request: web.Request, request_id: str, err: ApiError) -> web.Response
         request[REJECTED_FIELDS] = [d.field for d in err.details]
     elif err.status >= 500:
         request[ERROR_TYPE] = err.code
-    return error_response(request_id, err)
+    return error_response(request_id, err, broker=_is_broker(request))
+
+
+def _is_broker(request: web.Request) -> bool:
+    return request.path == "/v2" or request.path.startswith("/v2/")
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
@@ -117,7 +125,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # the monitoring gateway the exception's type.
         log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id)
         request[ERROR_TYPE] = type(exc).__name__
-        response = error_response(request_id, ApiError(500, "internal error", code="internal_error"))
+        response = error_response(
+            request_id, ApiError(500, "internal error", code="internal_error"), broker=_is_broker(request)
+        )
     response.headers["X-Request-Id"] = request_id
     return response
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ..db import instances, operations
+from ..db.users import User
 from ..engines import FieldError, SettingsError
 from ..provisioning import actions, intake, quota
 from ..provisioning.actions import ActionAccepted
@@ -28,6 +29,7 @@ from .models import (
     RotateOperation,
     RotateResult,
 )
+from .plans import offered_plan
 from .queries import WaitQuery
 from .schemas import ReconfigureRequest, RotateRequest, parse
 from .views import instance_view, operation_view
@@ -156,6 +158,23 @@ def _policy(body: ReconfigureRequest) -> dict[str, Any] | actions.Keep | None:
     return body.backup_policy.model_dump() if body.backup_policy is not None else None
 
 
+async def _move(
+    svc: Services, instance_id: str, user: User, body: ReconfigureRequest
+) -> actions.PlanMove | actions.Keep:
+    """The plan a PATCH moves to: KEEP without `plan`; a plan of the instance's engine that is
+    open to new instances (422 naming `plan` otherwise); None to leave plans for custom settings."""
+    if "plan" not in body.model_fields_set:
+        return actions.KEEP
+    if body.plan is None:
+        return actions.PlanMove(None)
+    inst = await instances.get(svc.reads, instance_id, owner_id=owner_filter(user))
+    if inst is None:
+        raise not_found("instance")
+    if inst.plan == body.plan:
+        return actions.PlanMove(svc.plans.get(inst.engine, body.plan))  # staying: no availability check
+    return actions.PlanMove(await offered_plan(svc, inst.engine, body.plan))
+
+
 @routes.patch("/api/v1/instances/{id}")
 @contract(
     "Change a running instance's settings and/or its backup schedule",
@@ -163,6 +182,9 @@ def _policy(body: ReconfigureRequest) -> dict[str, Any] | actions.Keep | None:
     " alone records no operation and answers 200 with the instance; with `settings` both apply."
     " Settings are validated as a create's (422 naming the field; unknown keys rejected);"
     " the answer's `changes` says which settings are applied live and which by one restart."
+    " With `plan` the instance moves to that plan of its engine (the plan's settings replace the"
+    " ones the old plan fixed; settable ones keep their values); on a plan only its settable keys"
+    " may be changed, within their bounds (422 naming the field)."
     " Changing the database charset/collation needs `convert: true`. A bigger size re-checks the"
     " quota (403 quota_exceeded) and the host's capacity (409 no_capacity); nothing is recorded"
     " when a check fails, nor when nothing changes (200). " + _ACTIONS,
@@ -178,8 +200,9 @@ async def reconfigure_instance(request: web.Request) -> web.Response:
     wait = wait_seconds(request, svc)
     body = parse(ReconfigureRequest, await read_json(request))
     policy = _policy(body)
-    if body.settings is None and isinstance(policy, actions.Keep):
-        raise validation([FieldError("settings", "give settings, backup_policy or both")])
+    move = await _move(svc, request.match_info["id"], user, body)
+    if body.settings is None and isinstance(policy, actions.Keep) and isinstance(move, actions.Keep):
+        raise validation([FieldError("settings", "give settings, plan, backup_policy or a mix")])
     try:
         accepted = await actions.request_reconfigure(
             svc.pool,
@@ -191,6 +214,8 @@ async def reconfigure_instance(request: web.Request) -> web.Response:
             max_attempts=svc.settings.max_attempts,
             quotas=quota_defaults(svc.settings),
             backup_policy=policy,
+            plans=svc.plans,
+            move=move,
         )
     except SettingsError as exc:
         raise validation(exc.errors) from None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..backups.intake import request_backup
 from ..db import instances, operations
 from ..db.instance_detail import get_with_health
 from ..db.users import User
-from ..engines import FieldError
+from ..engines import FieldError, SettingsError
 from ..monitoring.health import health_of
+from ..plans import Plan
 from ..pool.claim import Claim, claim_create
 from ..provisioning import intake, quota, restorable
 from .account_views import quota_defaults
@@ -20,6 +23,7 @@ from .cursors import decode_cursor, encode_cursor
 from .errors import ApiError, not_found, read_json, validation
 from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
 from .monitoring_views import health_view
+from .plans import offered_plan
 from .queries import DeleteQuery, InstanceListQuery, WaitQuery
 from .schemas import SETTINGS_SCHEMAS, CreateInstanceRequest, parse
 from .views import instance_view, operation_view
@@ -59,6 +63,9 @@ async def _instance_response(svc: Services, instance_id: str, status: int, opera
     description="Validated and recorded at once; a worker deploys it. `settings` follow the engine's "
     f"settings schema ({SETTINGS_SCHEMAS}); unknown keys are rejected. "
     "With ?wait=N the answer is 201 once it runs. "
+    "With `plan` (GET /api/v1/plans) the settings come from the plan and `settings` may hold only"
+    " its settable keys within their bounds (422 naming the field); an unknown or closed plan is a"
+    " 422 naming `plan`. "
     "When a warm pool slot fits (docs/pool.md) the answer is 201 at once, with or without ?wait. "
     "Over the owner's quota: 403 quota_exceeded naming quota.instances or quota.memory_mb, nothing recorded. "
     "With restore_from (a clone) the new instance gets that backup's data and its own credentials: the"
@@ -73,21 +80,15 @@ async def create_instance(request: web.Request) -> web.Response:
     user = current_user(request)
     wait = wait_seconds(request, svc)
     body = parse(CreateInstanceRequest, await read_json(request))
+    plan = await offered_plan(svc, body.engine, body.plan) if body.plan is not None else None
     try:
-        claimed = await _from_pool(svc, user, body)
-        if claimed is not None:
-            return await _instance_response(svc, claimed.instance_id, 201, claimed.operation_id)
-        accepted = await intake.request_create(
-            svc.pool,
-            svc.box,
-            user,
-            body.engine,
-            body.name,
-            body.settings,
-            max_attempts=svc.settings.max_attempts,
-            quotas=quota_defaults(svc.settings),
-            restore_from=body.restore_from,
+        accepted, running = await accept_create(
+            svc, user, body.engine, body.name, body.settings, plan=plan, restore_from=body.restore_from
         )
+        if running:
+            return await _instance_response(svc, accepted.instance_id, 201, accepted.operation_id)
+    except SettingsError as exc:
+        raise validation(exc.errors) from None
     except restorable.NotFound as exc:
         raise not_found(exc.what) from None
     except restorable.NotCompleted as exc:
@@ -109,9 +110,48 @@ async def create_instance(request: web.Request) -> web.Response:
     return await _instance_response(svc, accepted.instance_id, status, accepted.operation_id)
 
 
-async def _from_pool(svc: Services, user: User, body: CreateInstanceRequest) -> intake.Accepted | None:
+async def accept_create(
+    svc: Services,
+    user: User,
+    engine: str,
+    name: str | None,
+    settings: dict[str, Any] | None,
+    *,
+    plan: Plan | None,
+    restore_from: str | None = None,
+) -> tuple[intake.Accepted, bool]:
+    """A create taken (also by the service broker): (accepted, running already). A warm pool
+    slot answers at once; otherwise the cold path records it for a worker. Raises what
+    intake.request_create raises."""
+    if restore_from is None:
+        claimed = await _from_pool(svc, user, engine, name, settings, plan)
+        if claimed is not None:
+            return claimed, True
+    accepted = await intake.request_create(
+        svc.pool,
+        svc.box,
+        user,
+        engine,
+        name,
+        settings,
+        max_attempts=svc.settings.max_attempts,
+        quotas=quota_defaults(svc.settings),
+        restore_from=restore_from,
+        plan=plan,
+    )
+    return accepted, False
+
+
+async def _from_pool(
+    svc: Services,
+    user: User,
+    engine: str,
+    name: str | None,
+    settings: dict[str, Any] | None,
+    plan: Plan | None,
+) -> intake.Accepted | None:
     """A running instance from a warm pool slot, or None: the cold path (never an error)."""
-    if not svc.settings.pool_enabled or body.restore_from is not None:
+    if not svc.settings.pool_enabled:
         return None
     ctx = Claim(
         svc.pool,
@@ -121,7 +161,7 @@ async def _from_pool(svc: Services, user: User, body: CreateInstanceRequest) -> 
         quota_defaults(svc.settings),
         svc.settings.max_attempts,
     )
-    return await claim_create(ctx, user, body.engine, body.name, body.settings)
+    return await claim_create(ctx, user, engine, name, settings, plan)
 
 
 @routes.get("/api/v1/instances")

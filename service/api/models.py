@@ -82,6 +82,7 @@ class Instance(Out):
     id: str = Field(examples=["i-7f3k2q9x"])
     name: str
     engine: EngineName
+    plan: str | None = Field(description="the plan it runs on (GET /api/v1/plans); null: custom settings")
     status: InstanceStatus
     owner: str
     settings: dict[str, Any] = Field(description="the engine's settings, defaults filled in")
@@ -185,3 +186,26 @@ class RotateResult(Instance):
     operation_id: str
     password: str = Field(description="the new password (also in connection once the rotation succeeded)")
     grace_seconds: int
+
+
+class PlanView(Out):
+    id: str = Field(description="stable UUID (the service broker's plan id)")
+    engine: EngineName
+    name: str = Field(examples=["small"])
+    description: str
+    available: bool = Field(
+        description="new instances may be created on it (plans.yml, or an admin's switch)"
+    )
+    memory_mb: int = Field(description="the container memory it gives; what quotas and placement count")
+    settings: dict[str, Any] = Field(
+        description="the settings it deploys with, the engine's defaults filled in;"
+        " null where the value derives from the instance (a MySQL database name, a default collation)"
+    )
+    settable: dict[str, dict[str, int]] = Field(
+        description="the settings a user may still send, each with its bounds (minimum/maximum, may be empty)"
+    )
+    parameters_schema: dict[str, Any] = Field(description="JSON Schema of the `settings` a create may send")
+
+
+class PlanList(Out):
+    items: list[PlanView]

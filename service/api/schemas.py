@@ -15,6 +15,7 @@ from .errors import validation
 # the text (a trailing newline does not match, unlike Python's re). Do not use these with re.
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 USERNAME_PATTERN = r"^[a-z][a-z0-9_.-]{1,62}$"
+PLAN_PATTERN = r"^[a-z0-9-]{1,32}$"
 # A settings object has a handful of keys; the engine model names each unknown one.
 MAX_SETTINGS = 16
 SettingKey = Annotated[str, Field(max_length=64)]
@@ -55,6 +56,13 @@ class CreateInstanceRequest(Body):
         pattern=r"^b-[a-z0-9]{6,40}$",
         description="a clone: the id of one of your completed backups of the same engine",
     )
+    plan: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=PLAN_PATTERN,
+        description="a plan of the engine (GET /api/v1/plans): the settings come from it, and"
+        " `settings` may hold only the plan's settable keys, within its bounds",
+    )
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,6 +85,14 @@ class ReconfigureRequest(Body):
         default=None,
         description="the backup schedule; null switches it off, leaving it out keeps the one there is",
     )
+    plan: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=PLAN_PATTERN,
+        description="move to this plan of the engine (its settings replace the plan-fixed ones,"
+        " settable ones keep their values); null leaves the plan for custom settings;"
+        " leaving it out keeps the plan",
+    )
     convert: bool = Field(
         default=False,
         strict=True,
@@ -91,4 +107,10 @@ class RotateRequest(Body):
         ge=0,
         le=86400,
         description="seconds the old password keeps working (Redis only; MariaDB has no dual passwords)",
+    )
+
+
+class PlanAvailabilityRequest(Body):
+    available: bool = Field(
+        strict=True, description="false: no new instances on the plan; existing ones keep running"
     )

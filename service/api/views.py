@@ -22,6 +22,7 @@ def instance_view(inst: Instance, box: SecretBox, health: dict[str, Any] | None 
         "id": inst.id,
         "name": inst.name,
         "engine": inst.engine,
+        "plan": inst.plan,
         "status": inst.status,
         "owner": inst.owner,
         "settings": inst.settings,

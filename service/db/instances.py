@@ -36,6 +36,7 @@ class Instance:
     host_state: str = "up"
     host_in_inventory: bool = True
     backup_policy: dict[str, Any] | None = None  # {"interval_hours", "keep"}; None: no schedule
+    plan: str | None = None  # the plan (service/plans) it runs on; None: custom settings
 
 
 _SELECT = (
@@ -67,6 +68,7 @@ def _instance(r: Record) -> Instance:
         host_state=r["host_state"],
         host_in_inventory=r["host_in_inventory"],
         backup_policy=r.get("backup_policy"),
+        plan=r["plan"],
     )
 
 
@@ -83,10 +85,11 @@ async def insert(
     port: int,
     username: str,
     secrets: bytes,
+    plan: str | None = None,
 ) -> None:
     await db.execute(
         "INSERT INTO instances (id, name, engine, owner_id, status, settings, memory_mb, host, port,"
-        " username, secrets) VALUES ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $10)",
+        " username, secrets, plan) VALUES ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $10, $11)",
         id,
         name,
         engine,
@@ -97,6 +100,7 @@ async def insert(
         port,
         username,
         secrets,
+        plan,
     )
 
 
@@ -131,6 +135,7 @@ class Locked:
     owner_id: int = 0
     memory_mb: int = 0
     settings: dict[str, Any] | None = None
+    plan: str | None = None
 
 
 async def lock_live(db: Executor, instance_id: str, *, owner_id: int | None) -> Locked | None:
@@ -138,7 +143,7 @@ async def lock_live(db: Executor, instance_id: str, *, owner_id: int | None) -> 
     queued: two requests on one instance are taken one after the other)."""
     row = await db.fetchrow(
         "SELECT i.id, i.status, i.host, h.in_inventory, i.engine, i.name, i.owner_id, i.memory_mb,"
-        " i.settings FROM instances i JOIN hosts h ON h.name = i.host"
+        " i.settings, i.plan FROM instances i JOIN hosts h ON h.name = i.host"
         f" WHERE i.id = $1 AND i.{LIVE} AND ($2::bigint IS NULL OR i.owner_id = $2) FOR UPDATE OF i",
         instance_id,
         owner_id,
@@ -155,6 +160,7 @@ async def lock_live(db: Executor, instance_id: str, *, owner_id: int | None) -> 
         owner_id=row["owner_id"],
         memory_mb=row["memory_mb"],
         settings=row["settings"],
+        plan=row["plan"],
     )
 
 
@@ -213,16 +219,32 @@ async def set_status(
 
 
 async def reconfigured(
-    db: Executor, instance_id: str, settings: dict[str, Any], memory_mb: int, facts: dict[str, Any] | None
+    db: Executor,
+    instance_id: str,
+    settings: dict[str, Any],
+    memory_mb: int,
+    facts: dict[str, Any] | None,
+    *,
+    plan: str | None,
 ) -> None:
-    """A settings change took effect: the row holds the new settings and size."""
+    """A settings change took effect: the row holds the new settings, size and plan."""
     await db.execute(
-        "UPDATE instances SET settings = $2, memory_mb = $3, facts = coalesce($4, facts), updated_at = now()"
-        " WHERE id = $1 AND deleted_at IS NULL",
+        "UPDATE instances SET settings = $2, memory_mb = $3, facts = coalesce($4, facts), plan = $5,"
+        " updated_at = now() WHERE id = $1 AND deleted_at IS NULL",
         instance_id,
         settings,
         memory_mb,
         facts,
+        plan,
+    )
+
+
+async def set_plan(db: Executor, instance_id: str, plan: str | None) -> None:
+    """A move to a plan with the same settings: nothing to deploy, the row's plan changes."""
+    await db.execute(
+        "UPDATE instances SET plan = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        instance_id,
+        plan,
     )
 
 

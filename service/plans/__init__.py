@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from .catalog import DEFAULT_PLANS, Plan, PlanCatalog, PlanError, ServiceOffering, load_catalog
+from .catalog import (
+    DEFAULT_PLANS,
+    Plan,
+    PlanCatalog,
+    PlanError,
+    ServiceOffering,
+    create_settings,
+    load_catalog,
+)
 
-__all__ = ["DEFAULT_PLANS", "Plan", "PlanCatalog", "PlanError", "ServiceOffering", "load_catalog"]
+__all__ = [
+    "DEFAULT_PLANS",
+    "Plan",
+    "PlanCatalog",
+    "PlanError",
+    "ServiceOffering",
+    "create_settings",
+    "load_catalog",
+]

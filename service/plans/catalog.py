@@ -88,10 +88,13 @@ class Plan:
         schema of each settable field, narrowed by the plan's bounds; nothing else allowed."""
         engine = ENGINES[self.engine]
         full = engine.settings_model.model_json_schema()
+        own = engine.settings_model.model_validate(dict(self.settings)).model_dump(mode="json")
         properties: dict[str, Any] = {}
         for name, bounds in self.settable.items():
             prop = copy.deepcopy(full["properties"][name])
             prop.update(bounds)
+            if name in self.settings:
+                prop["default"] = own[name]  # the plan's value, not the engine's
             properties[name] = prop
         schema: dict[str, Any] = {
             "type": "object",
@@ -101,6 +104,16 @@ class Plan:
         if "$defs" in full:
             schema["$defs"] = copy.deepcopy(full["$defs"])
         return schema
+
+
+def create_settings(
+    engine: Engine, plan: Plan | None, raw: Mapping[str, Any] | None, *, instance_name: str
+) -> BaseModel:
+    """A create's complete settings: the plan's resolution, or the engine's own parsing for a
+    create without a plan (custom settings)."""
+    if plan is None:
+        return engine.parse_settings(dict(raw) if raw is not None else None, instance_name=instance_name)
+    return plan.resolve(raw, instance_name=instance_name)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ..db import hosts as hosts_repo
 from ..db import instances, operations, pool_slots
 from ..engines import Credentials, Engine, Rekey, RekeyFailed, get_engine
 from ..engines.readiness import NotReady, wait_ready
+from ..plans import Plan, create_settings
 from ..provisioning import quota
 from ..provisioning.intake import Accepted, Conflict, new_id
 from . import metrics
@@ -67,12 +68,17 @@ def pooled_class(engine: Engine, settings: BaseModel, hosts: Mapping[str, Docker
 
 
 async def claim_create(
-    ctx: Claim, user: User, engine_name: str, name: str | None, raw: dict[str, Any] | None
+    ctx: Claim,
+    user: User,
+    engine_name: str,
+    name: str | None,
+    raw: dict[str, Any] | None,
+    plan: Plan | None = None,
 ) -> Accepted | None:
     """The instance made from a slot (running), or None: take the cold path. Raises what
     intake.request_create raises for a refused create (quota, name)."""
     engine = get_engine(engine_name)
-    settings = engine.parse_settings(raw, instance_name=name or "i-00000000")
+    settings = create_settings(engine, plan, raw, instance_name=name or "i-00000000")
     if not any(h.pool.get(engine.name) for h in ctx.hosts.values()):
         return None  # no pool of this engine anywhere: nothing fell back
     memory_mb = pooled_class(engine, settings, ctx.hosts)
@@ -85,8 +91,8 @@ async def claim_create(
         slot = await _take(ctx, user, engine, name, memory_mb)
         if slot is None:
             break
-        final = engine.parse_settings(raw, instance_name=name or slot.id)
-        accepted = await _turn(ctx, user, engine, slot, name or slot.id, final)
+        final = create_settings(engine, plan, raw, instance_name=name or slot.id)
+        accepted = await _turn(ctx, user, engine, slot, name or slot.id, final, plan)
         if accepted is not None:
             metrics.CLAIM_SECONDS.labels(engine.name).observe(time.monotonic() - started)
             return accepted
@@ -111,7 +117,13 @@ async def _take(
 
 
 async def _turn(
-    ctx: Claim, user: User, engine: Engine, slot: pool_slots.Slot, name: str, settings: BaseModel
+    ctx: Claim,
+    user: User,
+    engine: Engine,
+    slot: pool_slots.Slot,
+    name: str,
+    settings: BaseModel,
+    plan: Plan | None,
 ) -> Accepted | None:
     """Re-key and check the slot, then record it as the instance; None when the slot
     failed (it is broken now) or was taken back."""
@@ -133,7 +145,7 @@ async def _turn(
             await pool_slots.break_slot(conn, slot.id, f"claim failed: {exc}", owner=ctx.owner)
         return None
     try:
-        return await _record(ctx, user, engine, slot, name, settings, creds, version)
+        return await _record(ctx, user, engine, slot, name, settings, creds, version, plan)
     except TakenBack:
         log.warning("pool slot %s was taken back before its claim was recorded", slot.id)
         return None
@@ -152,6 +164,7 @@ async def _record(
     settings: BaseModel,
     creds: Credentials,
     version: str,
+    plan: Plan | None,
 ) -> Accepted | None:
     memory_mb = engine.memory_mb(settings)
     stored = settings.model_dump(mode="json")
@@ -173,6 +186,7 @@ async def _record(
             port=slot.port,
             username=creds.username,
             secrets=ctx.box.seal(creds.secrets()),
+            plan=plan.name if plan is not None else None,
         )
         if not await pool_slots.claimed(conn, slot.id, ctx.owner):
             # Our lease ran out and recovery took the slot back: this claim did not happen.

@@ -16,6 +16,7 @@ from ..crypto import SecretBox
 from ..db import backup_schedules, hosts, instances, operations
 from ..engines import Credentials, FieldError, SettingsError, get_engine
 from ..engines.base import SettingsChange, random_password
+from ..plans import Plan, PlanCatalog
 from . import quota
 from .intake import PLACEMENT_LOCK, Conflict, NoCapacity, new_id
 
@@ -39,6 +40,13 @@ class Keep:
 
 
 KEEP = Keep()
+
+
+@dataclass(frozen=True)
+class PlanMove:
+    """A PATCH with `plan`: move to `target` (None: leave the plan for custom settings)."""
+
+    target: Plan | None
 
 
 @dataclass(frozen=True)
@@ -86,13 +94,16 @@ async def request_reconfigure(
     max_attempts: int,
     quotas: quota.QuotaDefaults,
     backup_policy: dict[str, Any] | Keep | None = KEEP,
+    plans: PlanCatalog | None = None,
+    move: PlanMove | Keep = KEEP,
 ) -> ActionAccepted | None:
     """A settings change, validated as a create's (SettingsError naming the field), and/or
     a new backup schedule (None: switched off). The schedule is the row's at once and needs
     no operation; with a settings change both are decided in one transaction, so a refused
-    change leaves the schedule as it was."""
+    change leaves the schedule as it was. An instance on a plan (found in `plans`) changes
+    only the plan's settable keys, within bounds; `move` changes the plan itself."""
     async with pool.acquire() as conn, conn.transaction():
-        if raw_settings is None:
+        if raw_settings is None and isinstance(move, Keep):
             row = await _lock_for_policy(conn, instance_id, owner_id)
             if row is None:
                 return None
@@ -101,8 +112,9 @@ async def request_reconfigure(
             row = await _lock(conn, instance_id, "reconfigure", owner_id)
             if row is None:
                 return None
+            current = plans.get(row.engine, row.plan) if plans is not None and row.plan else None
             operation_id, change = await _reconfigure(
-                conn, row, requester, raw_settings, convert, max_attempts, quotas
+                conn, row, requester, raw_settings or {}, convert, max_attempts, quotas, current, move
             )
         if not isinstance(backup_policy, Keep):
             await backup_schedules.set_policy(conn, instance_id, backup_policy)
@@ -117,12 +129,31 @@ async def _reconfigure(
     convert: bool,
     max_attempts: int,
     quotas: quota.QuotaDefaults,
+    current: Plan | None,
+    move: PlanMove | Keep,
 ) -> tuple[str | None, SettingsChange]:
     engine = get_engine(row.engine)
+    target = current if isinstance(move, Keep) else move.target
+    moving = not isinstance(move, Keep) and (target.name if target else None) != row.plan
+    if target is not None:
+        refused = [
+            FieldError(f"settings.{key}", f"cannot be set on plan {target.name!r}; it sets this itself")
+            for key in raw_settings
+            if key not in target.settable
+        ]
+        if refused:
+            raise SettingsError(refused)
+        if moving:
+            # The new plan's own settings replace the old plan's; settable ones keep their values.
+            raw_settings = {**target.settings, **raw_settings}
     change = engine.change_settings(
         engine.load_settings(row.settings or {}), raw_settings, convert=convert, instance_name=row.name
     )
+    if target is not None:
+        target.check_bounds(change.after)
     if not change.changed:
+        if moving:  # same settings on another plan (or none): the row's plan alone changes
+            await instances.set_plan(conn, row.id, target.name if target else None)
         return None, change  # nothing to change: nothing recorded
     await _no_open_operation(conn, row.id, "reconfigure")
     memory_mb = engine.memory_mb(change.after)
@@ -137,6 +168,8 @@ async def _reconfigure(
         "restart": list(change.restart),
         "convert": change.convert,
     }
+    if moving:
+        params["plan"] = target.name if target else None  # the row's once the change took effect
     return await _queue(conn, row, requester, "reconfigure", params, max_attempts=max_attempts), change
 
 

@@ -16,6 +16,7 @@ from ..crypto import SecretBox
 from ..db import hosts, instances, operations, ports
 from ..engines import get_engine
 from ..placement import choose_host, lowest_free_port
+from ..plans import Plan, create_settings
 from . import quota
 from .restorable import restorable
 
@@ -74,14 +75,16 @@ async def request_create(
     max_attempts: int,
     quotas: quota.QuotaDefaults,
     restore_from: str | None = None,
+    plan: Plan | None = None,
 ) -> Accepted:
     """`restore_from`: a clone of this completed backup of the owner's (checked before
-    anything is recorded; the create kind restores it after provisioning)."""
+    anything is recorded; the create kind restores it after provisioning). `plan`: the
+    settings come from it (Plan.resolve), the instance records its name."""
     engine = get_engine(engine_name)
     instance_id = new_id("i-")
     if name is None:
         name = instance_id
-    settings = engine.parse_settings(raw_settings, instance_name=name)
+    settings = create_settings(engine, plan, raw_settings, instance_name=name)
     memory_mb = engine.memory_mb(settings)
     credentials = engine.new_credentials()
     sealed = box.seal(credentials.secrets())
@@ -108,6 +111,7 @@ async def request_create(
             port=port,
             username=credentials.username,
             secrets=sealed,
+            plan=plan.name if plan is not None else None,
         )
         await ports.claim(conn, host, port, instance_id)
         await operations.insert(

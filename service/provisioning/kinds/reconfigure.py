@@ -39,6 +39,8 @@ class ReconfigureKind(Day2Kind):
             data={
                 "settings": change.after.model_dump(mode="json"),
                 "memory_mb": engine.memory_mb(change.after),
+                # A plan change (PATCH with `plan`) records the target; without one the plan stays.
+                "plan": op.params.get("plan", inst.plan),
             },
         )
 
@@ -51,7 +53,9 @@ class ReconfigureKind(Day2Kind):
         plan: Plan,
         facts: dict[str, Any],
     ) -> None:
-        await instances.reconfigured(conn, inst.id, plan.data["settings"], plan.data["memory_mb"], facts)
+        await instances.reconfigured(
+            conn, inst.id, plan.data["settings"], plan.data["memory_mb"], facts, plan=plan.data["plan"]
+        )
 
     async def undo_plan(
         self, ctx: RunContext, op: Operation, inst: instances.Instance

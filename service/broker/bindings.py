@@ -1,0 +1,155 @@
+"""/v2/service_instances/{instance_id}/service_bindings/{binding_id}: every binding is a
+credential of its own on the instance (a MySQL user with the application user's grants, a Redis
+ACL user with its rules); unbinding removes exactly that user, so OSB's way of rotating
+credentials (bind anew, unbind the old) leaves the other bindings working."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from ..api.context import Services, services
+from ..api.errors import read_json
+from ..db import broker as repo
+from ..provisioning import credentials as creds
+from ..provisioning import intake, restorable
+from .account import broker_account
+from .instances import live_instance, osb_id_of
+from .models import BindRequest
+from .protocol import IDENTITY, BrokerError
+from .shared import accepts_incomplete, body_of, osb_state
+
+routes = web.RouteTableDef()
+_PATH = "/v2/service_instances/{instance_id}/service_bindings/{binding_id}"
+# A platform without async bindings waits this long at most for one (a bind takes seconds).
+SYNC_BIND_SECONDS = 120
+
+
+def credential_name(binding_id: str) -> str:
+    return "osb-" + hashlib.sha256(binding_id.encode()).hexdigest()[:40]
+
+
+@routes.put(_PATH)
+async def bind(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
+    incomplete = accepts_incomplete(request)
+    body = body_of(BindRequest, await read_json(request))
+    if body.parameters:
+        raise BrokerError(400, "a binding takes no parameters: its credentials are made by dbvend")
+    user = await broker_account(svc)
+    found = await live_instance(svc, user, osb_id)
+    if found is None:
+        raise BrokerError(404, f"service instance {osb_id} does not exist")
+    mapped, inst = found
+    if body.service_id != mapped.service_id:
+        raise BrokerError(400, "service_id is not the instance's service")
+    # The plan may have changed since the binding was made: a repeat is judged without it.
+    asked = {
+        "service_id": body.service_id,
+        "app_guid": body.app_guid,
+        "bind_resource": body.bind_resource or {},
+    }
+    name = credential_name(binding_id)
+    existing = await repo.binding(svc.pool, binding_id)
+    if existing is not None:
+        current = await creds.get_credential(svc.pool, inst.id, existing.credential_name, owner_id=user.id)
+        if existing.instance_osb_id != osb_id or (current is not None and existing.request != asked):
+            raise BrokerError(409, f"service binding {binding_id} exists with other attributes")
+        if current is None or current.status == "failed":
+            await repo.forget_binding(svc.pool, binding_id)  # gone or failed: made anew below
+        elif current.status == "active":
+            return await _credentials(svc, inst.id, name, user.id, status=200)
+    try:
+        credential, _ = await creds.request_credential(
+            svc.pool, svc.box, user, inst.id, name, owner_id=user.id, max_attempts=svc.settings.max_attempts
+        )
+    except restorable.NotFound:
+        raise BrokerError(404, f"service instance {osb_id} does not exist") from None
+    except (intake.Conflict, creds.CredentialExists) as exc:
+        raise BrokerError(422, str(exc), "ConcurrencyError") from None
+    async with svc.pool.acquire() as conn, conn.transaction():
+        await repo.add_binding(conn, binding_id, osb_id, name, asked, request[IDENTITY])
+        await repo.note_operation(conn, credential.operation_id, osb_id, binding_id, request[IDENTITY])
+    if credential.status == "active":
+        return await _credentials(svc, inst.id, name, user.id, status=200)
+    if incomplete:
+        return web.json_response({"operation": credential.operation_id}, status=202)
+    op = await svc.waiter.wait(credential.operation_id, SYNC_BIND_SECONDS)
+    if op is None or op.status != "succeeded":
+        reason = op.error if op is not None and op.error else "it did not finish in time"
+        raise BrokerError(502, f"the binding could not be made: {reason}")
+    return await _credentials(svc, inst.id, name, user.id, status=201)
+
+
+async def _credentials(
+    svc: Services, instance_id: str, name: str, owner_id: int, *, status: int
+) -> web.Response:
+    connection = await creds.credential_connection(svc.pool, svc.box, instance_id, name, owner_id=owner_id)
+    if connection is None:
+        raise BrokerError(404, "the binding is not ready")
+    return web.json_response({"credentials": connection}, status=status)
+
+
+@routes.delete(_PATH)
+async def unbind(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
+    incomplete = accepts_incomplete(request)
+    for key in ("service_id", "plan_id"):
+        if not request.query.get(key):
+            raise BrokerError(400, f"the query needs {key}")
+    user = await broker_account(svc)
+    existing = await repo.binding(svc.pool, binding_id)
+    found = await live_instance(svc, user, osb_id)
+    if existing is None or existing.instance_osb_id != osb_id or found is None:
+        return web.json_response({}, status=410)
+    try:
+        operation_id = await creds.remove_credential(
+            svc.pool,
+            user,
+            found[1].id,
+            existing.credential_name,
+            owner_id=user.id,
+            max_attempts=svc.settings.max_attempts,
+        )
+    except intake.Conflict as exc:
+        raise BrokerError(422, str(exc), "ConcurrencyError") from None
+    if operation_id is None:
+        return web.json_response({}, status=410)
+    await repo.note_operation(svc.pool, operation_id, osb_id, binding_id, request[IDENTITY])
+    if incomplete:
+        return web.json_response({"operation": operation_id}, status=202)
+    op = await svc.waiter.wait(operation_id, SYNC_BIND_SECONDS)
+    if op is None or op.status != "succeeded":
+        reason = op.error if op is not None and op.error else "it did not finish in time"
+        raise BrokerError(502, f"the binding could not be removed: {reason}")
+    return web.json_response({}, status=200)
+
+
+@routes.get(_PATH)
+async def fetch_binding(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
+    user = await broker_account(svc)
+    existing = await repo.binding(svc.pool, binding_id)
+    found = await live_instance(svc, user, osb_id)
+    if existing is None or existing.instance_osb_id != osb_id or found is None:
+        raise BrokerError(404, f"service binding {binding_id} does not exist")
+    connection = await creds.credential_connection(
+        svc.pool, svc.box, found[1].id, existing.credential_name, owner_id=user.id
+    )
+    if connection is None:
+        raise BrokerError(404, f"service binding {binding_id} does not exist or is not ready")
+    answer: dict[str, Any] = {"credentials": connection, "parameters": {}}
+    return web.json_response(answer)
+
+
+@routes.get(_PATH + "/last_operation")
+async def binding_last_operation(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
+    await broker_account(svc)
+    return await osb_state(svc, request, osb_id, binding_id)

@@ -1,0 +1,250 @@
+"""/v2/service_instances/{instance_id}: provision, update, deprovision, fetch, last_operation.
+Every change is asynchronous (422 AsyncRequired without accepts_incomplete=true) and answers
+the dbvend operation id as OSB's `operation`."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from ..api.account_views import quota_defaults
+from ..api.context import Services, services
+from ..api.errors import read_json
+from ..api.instances import accept_create
+from ..api.plans import is_available
+from ..db import broker as repo
+from ..db import instances
+from ..db import plans as plans_repo
+from ..db.instances import Instance
+from ..db.users import User
+from ..engines import SettingsError
+from ..plans import Plan
+from ..provisioning import actions, intake, quota, restorable
+from .account import broker_account
+from .catalog import catalog_document
+from .models import ProvisionRequest, UpdateRequest
+from .protocol import IDENTITY, OSB_ID, BrokerError
+from .shared import async_required, body_of, osb_state
+
+routes = web.RouteTableDef()
+
+
+def instance_name(osb_id: str) -> str:
+    """The dbvend name of a platform's instance: derived, so a repeat after a crash finds the
+    instance made before it (the name is taken) instead of making a second one."""
+    return "osb-" + hashlib.sha256(osb_id.encode()).hexdigest()[:40]
+
+
+def osb_id_of(request: web.Request, key: str = "instance_id") -> str:
+    value = request.match_info[key]
+    if not OSB_ID.fullmatch(value):
+        raise BrokerError(400, f"{key}: 1-200 of A-Z, a-z, 0-9, '.', '_', '-'")
+    return value
+
+
+async def plan_for(svc: Services, service_id: str, plan_id: str, *, new: bool) -> Plan:
+    plan = svc.plans.by_id(plan_id)
+    if plan is None:
+        raise BrokerError(400, f"plan_id {plan_id!r} is not in the catalog")
+    if svc.plans.services[plan.engine].id != service_id:
+        raise BrokerError(400, f"plan_id {plan_id!r} is not a plan of service_id {service_id!r}")
+    if new and not await is_available(svc.reads, plan):
+        raise BrokerError(400, f"plan {plan.name!r} of {plan.engine} takes no new instances")
+    return plan
+
+
+def _parameters_error(exc: SettingsError) -> BrokerError:
+    parts = "; ".join(f"{e.field.replace('settings.', 'parameters.', 1)}: {e.message}" for e in exc.errors)
+    return BrokerError(400, f"invalid parameters: {parts}")
+
+
+async def live_instance(
+    svc: Services, user: User, osb_id: str
+) -> tuple[repo.BrokerInstance, Instance] | None:
+    mapped = await repo.instance(svc.pool, osb_id)
+    if mapped is None:
+        return None
+    inst = await instances.get(svc.pool, mapped.instance_id, owner_id=user.id)
+    return (mapped, inst) if inst is not None else None
+
+
+@routes.get("/v2/catalog")
+async def catalog(request: web.Request) -> web.Response:
+    svc = services(request)
+    overrides = await plans_repo.overrides(svc.reads)
+    open_plans = {
+        (p.engine, p.name) for p in svc.plans.plans if overrides.get((p.engine, p.name), p.available)
+    }
+    return web.json_response(catalog_document(svc.plans, open_plans))
+
+
+@routes.put("/v2/service_instances/{instance_id}")
+async def provision(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id = osb_id_of(request)
+    async_required(request)
+    body = body_of(ProvisionRequest, await read_json(request))
+    user = await broker_account(svc)
+    asked = {"service_id": body.service_id, "plan_id": body.plan_id, "parameters": body.parameters or {}}
+    found = await live_instance(svc, user, osb_id)
+    if found is not None:
+        mapped, inst = found
+        if mapped.request != asked:
+            raise BrokerError(409, f"service instance {osb_id} exists with other attributes")
+        if inst.status == "provisioning":
+            last = await repo.last_operation(svc.pool, osb_id, None)
+            return web.json_response({"operation": last} if last else {}, status=202)
+        return web.json_response({}, status=200)
+    plan = await plan_for(svc, body.service_id, body.plan_id, new=True)
+    stale = await repo.instance(svc.pool, osb_id)
+    if stale is not None:  # its instance is gone: the id may be provisioned again
+        await repo.forget_instance(svc.pool, osb_id)
+    name = instance_name(osb_id)
+    try:
+        accepted, _ = await accept_create(svc, user, plan.engine, name, body.parameters, plan=plan)
+    except SettingsError as exc:
+        raise _parameters_error(exc) from None
+    except quota.QuotaExceeded as exc:
+        raise BrokerError(403, f"the broker's account is over its quota: {exc}") from None
+    except intake.NoCapacity as exc:
+        raise BrokerError(503, str(exc)) from None
+    except intake.Conflict:
+        # The name is taken: an earlier request made this instance and did not live to map it.
+        accepted = await _adopt(svc, user, name)
+    async with svc.pool.acquire() as conn, conn.transaction():
+        mapped_now = await repo.add_instance(
+            conn, osb_id, accepted.instance_id, body.service_id, body.plan_id, asked, request[IDENTITY]
+        )
+        await repo.note_operation(conn, accepted.operation_id, osb_id, None, request[IDENTITY])
+    if not mapped_now:
+        raise BrokerError(409, f"service instance {osb_id} is being provisioned by another request")
+    return web.json_response({"operation": accepted.operation_id}, status=202)
+
+
+async def _adopt(svc: Services, user: User, name: str) -> intake.Accepted:
+    row = await svc.pool.fetchrow(
+        "SELECT i.id, (SELECT o.id FROM operations o WHERE o.instance_id = i.id AND o.kind = 'create'"
+        " ORDER BY o.created_at LIMIT 1) AS op FROM instances i"
+        " WHERE i.owner_id = $1 AND i.name = $2 AND i.deleted_at IS NULL",
+        user.id,
+        name,
+    )
+    if row is None or row["op"] is None:
+        raise BrokerError(409, "the service instance is being provisioned by another request")
+    return intake.Accepted(row["id"], row["op"])
+
+
+@routes.patch("/v2/service_instances/{instance_id}")
+async def update(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id = osb_id_of(request)
+    async_required(request)
+    body = body_of(UpdateRequest, await read_json(request))
+    user = await broker_account(svc)
+    found = await live_instance(svc, user, osb_id)
+    if found is None:
+        raise BrokerError(404, f"service instance {osb_id} does not exist")
+    mapped, inst = found
+    if body.service_id != mapped.service_id:
+        raise BrokerError(400, "service_id is not the instance's service")
+    move: actions.PlanMove | actions.Keep = actions.KEEP
+    if body.plan_id is not None:
+        target = await plan_for(svc, body.service_id, body.plan_id, new=False)
+        if target.name != inst.plan:
+            if not await is_available(svc.reads, target):
+                raise BrokerError(400, f"plan {target.name!r} of {target.engine} takes no new instances")
+            move = actions.PlanMove(target)
+    try:
+        accepted = await actions.request_reconfigure(
+            svc.pool,
+            inst.id,
+            user,
+            body.parameters,
+            convert=False,
+            owner_id=user.id,
+            max_attempts=svc.settings.max_attempts,
+            quotas=quota_defaults(svc.settings),
+            plans=svc.plans,
+            move=move,
+        )
+    except SettingsError as exc:
+        raise _parameters_error(exc) from None
+    except quota.QuotaExceeded as exc:
+        raise BrokerError(403, f"the broker's account is over its quota: {exc}") from None
+    except intake.Conflict as exc:
+        raise BrokerError(422, str(exc), "ConcurrencyError") from None
+    except intake.NoCapacity as exc:
+        raise BrokerError(503, str(exc)) from None
+    if accepted is None:
+        raise BrokerError(404, f"service instance {osb_id} does not exist")
+    if accepted.operation_id is None:
+        return web.json_response({}, status=200)
+    await repo.note_operation(svc.pool, accepted.operation_id, osb_id, None, request[IDENTITY])
+    return web.json_response({"operation": accepted.operation_id}, status=202)
+
+
+@routes.delete("/v2/service_instances/{instance_id}")
+async def deprovision(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id = osb_id_of(request)
+    async_required(request)
+    _service_and_plan(request)
+    user = await broker_account(svc)
+    found = await live_instance(svc, user, osb_id)
+    if found is None:
+        return web.json_response({}, status=410)
+    _, inst = found
+    try:
+        operation_id = await intake.request_delete(
+            svc.pool, inst.id, user, owner_id=user.id, max_attempts=svc.settings.max_attempts
+        )
+    except intake.Conflict as exc:
+        raise BrokerError(422, str(exc), "ConcurrencyError") from None
+    except restorable.NotFound:
+        operation_id = None
+    if operation_id is None:
+        return web.json_response({}, status=410)
+    await repo.note_operation(svc.pool, operation_id, osb_id, None, request[IDENTITY])
+    return web.json_response({"operation": operation_id}, status=202)
+
+
+def _service_and_plan(request: web.Request) -> None:
+    for key in ("service_id", "plan_id"):
+        value = request.query.get(key, "")
+        if not value or len(value) > 200:
+            raise BrokerError(400, f"the query needs {key}")
+
+
+@routes.get("/v2/service_instances/{instance_id}")
+async def fetch(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id = osb_id_of(request)
+    user = await broker_account(svc)
+    found = await live_instance(svc, user, osb_id)
+    if found is None or found[1].status in ("provisioning", "deleting"):
+        raise BrokerError(404, f"service instance {osb_id} does not exist or is not ready")
+    mapped, inst = found
+    plan = svc.plans.get(inst.engine, inst.plan) if inst.plan else None
+    answer: dict[str, Any] = {
+        "service_id": mapped.service_id,
+        "plan_id": plan.id if plan is not None else mapped.plan_id,
+        "parameters": _user_parameters(inst, plan),
+    }
+    return web.json_response(answer)
+
+
+def _user_parameters(inst: Instance, plan: Plan | None) -> dict[str, Any]:
+    """The settings a platform user may set, as they stand now."""
+    if plan is None:
+        return dict(inst.settings)
+    return {key: inst.settings[key] for key in plan.settable if key in inst.settings}
+
+
+@routes.get("/v2/service_instances/{instance_id}/last_operation")
+async def last_operation(request: web.Request) -> web.Response:
+    svc = services(request)
+    osb_id = osb_id_of(request)
+    await broker_account(svc)
+    return await osb_state(svc, request, osb_id, None)

@@ -1,0 +1,61 @@
+"""Pieces every /v2 route uses: the async-only rule, body parsing with OSB's 400, and
+last_operation from dbvend's own operation records."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from ..api.context import Services
+from ..db import broker as repo
+from ..db import operations
+from ..engines.base import pydantic_errors
+from .protocol import OSB_ID, BrokerError
+
+M = TypeVar("M", bound=BaseModel)
+_STATES = {"pending": "in progress", "running": "in progress", "succeeded": "succeeded", "failed": "failed"}
+
+
+def accepts_incomplete(request: web.Request) -> bool:
+    value = request.query.get("accepts_incomplete", "false")
+    if value not in ("true", "false"):
+        raise BrokerError(400, "accepts_incomplete must be true or false")
+    return value == "true"
+
+
+def async_required(request: web.Request) -> None:
+    if not accepts_incomplete(request):
+        raise BrokerError(
+            422,
+            "this broker provisions, updates and deletes asynchronously: send accepts_incomplete=true",
+            "AsyncRequired",
+        )
+
+
+def body_of(model: type[M], body: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        parts = "; ".join(f"{e.field}: {e.message}" for e in pydantic_errors(exc, "")[:10])
+        raise BrokerError(400, f"invalid request: {parts}") from None
+
+
+async def osb_state(svc: Services, request: web.Request, osb_id: str, binding_id: str | None) -> web.Response:
+    operation_id = request.query.get("operation")
+    if operation_id is not None:
+        if not OSB_ID.fullmatch(operation_id) or not await repo.operation_of(
+            svc.pool, operation_id, osb_id, binding_id
+        ):
+            raise BrokerError(400, "operation: not an operation of this service instance or binding")
+    else:
+        operation_id = await repo.last_operation(svc.pool, osb_id, binding_id)
+        if operation_id is None:
+            return web.json_response({}, status=410)
+    op = await operations.get(svc.pool, operation_id)
+    if op is None:  # removed by retention long after it ended
+        return web.json_response({}, status=410)
+    state = _STATES.get(op.status, "in progress")
+    description = op.error if op.status == "failed" and op.error else f"{op.kind} {op.status}"
+    return web.json_response({"state": state, "description": description})
