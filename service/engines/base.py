@@ -34,6 +34,11 @@ def random_username() -> str:
     return "u_" + "".join(secrets.choice(_LOWER) for _ in range(8))
 
 
+def random_credential_username() -> str:
+    """An extra credential's user (bind): never the caller's text, never an app user's shape."""
+    return "b_" + "".join(secrets.choice(_LOWER) for _ in range(12))
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str
@@ -252,3 +257,17 @@ class Engine(ABC):
         self, settings: BaseModel, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
         """What a client needs to connect, shown to the instance's owner."""
+
+    # -- extra credentials (bind/unbind, service/provisioning/credentials.py) ------------
+    @abstractmethod
+    def credential_vars(self, username: str, password: str | None) -> dict[str, Any]:
+        """Variables for playbooks/bind.yml (the user and its password's hash, never the
+        password) and unbind.yml (password None: the user alone), next to role_vars."""
+
+    @abstractmethod
+    def credential_connection(
+        self, settings: BaseModel, username: str, password: str, address: str, port: int
+    ) -> dict[str, Any]:
+        """What a client of an extra credential connects with: uri, host, port, username,
+        password (and database where the engine has one). The readiness check after a bind
+        connects with it too (server_version)."""

@@ -291,6 +291,26 @@ class MysqlEngine(Engine):
             "cli": f"mysql -h {address} -P {port} -u {user} -p{password} {database}",
         }
 
+    def credential_vars(self, username: str, password: str | None) -> dict[str, Any]:
+        return {
+            "mysql_credential_username": username,
+            "mysql_credential_password_hash": mysql_native_password(password) if password is not None else "",
+        }
+
+    def credential_connection(
+        self, settings: BaseModel, username: str, password: str, address: str, port: int
+    ) -> dict[str, Any]:
+        assert isinstance(settings, MysqlSettings)
+        database = settings.database or ""
+        return {
+            "uri": f"mysql://{quote(username)}:{quote(password)}@{address}:{port}/{database}",
+            "host": address,
+            "port": port,
+            "username": username,
+            "password": password,
+            "database": database,
+        }
+
     def slot_connection(
         self, settings: BaseModel, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:

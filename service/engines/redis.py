@@ -189,6 +189,23 @@ class RedisEngine(Engine):
             "cli": f"redis-cli -h {address} -p {port} --user {user} --pass {password}",
         }
 
+    def credential_vars(self, username: str, password: str | None) -> dict[str, Any]:
+        return {
+            "redis_credential_username": username,
+            "redis_credential_password_hash": _sha256(password) if password is not None else "",
+        }
+
+    def credential_connection(
+        self, settings: BaseModel, username: str, password: str, address: str, port: int
+    ) -> dict[str, Any]:
+        return {
+            "uri": f"redis://{quote(username)}:{quote(password)}@{address}:{port}/0",
+            "host": address,
+            "port": port,
+            "username": username,
+            "password": password,
+        }
+
     async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
         return await redis_client.server_version(connection, limit)
 

@@ -164,6 +164,9 @@ async def request_delete(
         await operations.cancel_pending(conn, instance_id, "converge", "cancelled: the instance was deleted")
         # A password's grace period may hold a removal back for hours: the delete goes first.
         await operations.cancel_pending(conn, instance_id, "rotate", "cancelled: the instance was deleted")
+        # Its extra users go with it: binds and unbinds not begun are moot.
+        for kind in ("bind", "unbind"):
+            await operations.cancel_pending(conn, instance_id, kind, "cancelled: the instance was deleted")
         await instances.set_status(conn, instance_id, "deleting")
         operation_id = new_id("op-", 12)
         await operations.insert(

@@ -102,6 +102,8 @@ def test_every_kind_is_registered_under_its_name() -> None:
         "backup",
         "restore",
         "converge",
+        "bind",
+        "unbind",
     }
     for name, kind in KINDS.items():
         assert kind.name == name

@@ -13,6 +13,7 @@ from .backup import BackupKind
 from .base import LeaseLost, OperationKind, RunContext
 from .converge import ConvergeKind
 from .create import CreateKind
+from .credentials import BindKind, UnbindKind
 from .delete import DeleteKind
 from .reconfigure import ReconfigureKind
 from .repair import RepairKind
@@ -36,6 +37,8 @@ KINDS: Mapping[str, OperationKind] = {
         BackupKind(),
         RestoreKind(),
         ConvergeKind(),
+        BindKind(),
+        UnbindKind(),
     )
 }
 

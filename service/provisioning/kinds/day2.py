@@ -41,6 +41,9 @@ class Plan:
     extra_vars: dict[str, Any] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)  # what succeeded() needs
+    # What the readiness check connects with; None: the application account (a bind's is
+    # the new user's, so the check proves the new credential works).
+    connection: dict[str, Any] | None = None
 
 
 class Day2Kind:
@@ -248,7 +251,9 @@ def _enlist(
     }
     batch.secrets.extend((creds.password, creds.admin_password, *plan.secrets))
     batch.members[inst.id] = (op, inst)
-    batch.connections[inst.id] = engine.connection(plan.settings, creds, host.address, inst.port)
+    batch.connections[inst.id] = plan.connection or engine.connection(
+        plan.settings, creds, host.address, inst.port
+    )
 
 
 def _merged(inst: instances.Instance, facts: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...db import backups, instances, operations, ports
+from ...db import backups, credentials, instances, operations, ports
 from ...db import events as events_repo
 from ...db import hosts as hosts_repo
 from ..outcomes import Delete, backoff, delete_outcome
@@ -91,6 +91,7 @@ async def _record(
             await ports.release(conn, inst.id)
             await hosts_repo.cleanup_done(conn, inst.host, [inst.id])
             await instances.mark_deleted(conn, inst.id)
+            await credentials.remove_all(conn, inst.id)
             log.info("instance %s deleted", inst.id)
         elif action is Delete.DEFERRED:
             # The host is down: the delete completes for the user now; the container and
@@ -99,6 +100,7 @@ async def _record(
             await hosts_repo.set_health(conn, inst.host, up=False, reason=error[:500])
             await hosts_repo.add_cleanup(conn, inst.host, inst.id, "deleted while the host was down")
             await instances.mark_deleted(conn, inst.id)
+            await credentials.remove_all(conn, inst.id)
             log.warning("instance %s deleted while %s is down; cleanup deferred", inst.id, inst.host)
         elif action is Delete.REFUSED:
             # The host left the inventory after the delete was accepted: nothing can be

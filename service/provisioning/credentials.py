@@ -1,0 +1,229 @@
+"""Extra credentials of an instance (issue 12, bindings): one more database user each, made
+by a `bind` operation and removed by an `unbind`, without touching the application account
+or each other. The REST routes (api/credentials.py) and the service broker call only this.
+
+A request records the credential (its password sealed with the service's box) and its
+operation in one transaction under the instance's row lock, so two requests for one name are
+decided one after the other; the worker's bind/unbind kinds (kinds/credentials.py) act on
+the server and record the end."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from ..db import credentials as repo
+from ..db import instances, operations
+from ..engines import FieldError, SettingsError, get_engine
+from ..engines.base import random_credential_username, random_password
+from .intake import Conflict, new_id
+from .restorable import NotFound
+
+if TYPE_CHECKING:
+    from ..crypto import SecretBox
+    from ..db import Conn, Pool
+    from ..db.users import User
+
+# Broker binding ids are UUIDs; people pick names like "ci.reader-2". fullmatch, no backtracking.
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_PER_INSTANCE = 20
+
+Status = Literal["creating", "active", "deleting", "failed"]
+
+
+class CredentialExists(Exception):
+    """The name belongs to a credential being deleted: it is free once its unbind has ended."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.field = "name"
+
+
+@dataclass(frozen=True)
+class Credential:
+    id: str
+    instance_id: str
+    name: str
+    username: str
+    status: Status
+    operation_id: str
+    created_at: datetime
+    error: str | None
+
+
+def _credential(row: repo.CredentialRow) -> Credential:
+    return Credential(
+        id=row.id,
+        instance_id=row.instance_id,
+        name=row.name,
+        username=row.username,
+        status=cast(Status, row.status),
+        operation_id=row.operation_id,
+        created_at=row.created_at,
+        error=row.error,
+    )
+
+
+def check_name(name: object) -> str:
+    """SettingsError naming `name` unless it is 1-64 of [A-Za-z0-9._-]."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise SettingsError([FieldError("name", "must be 1-64 letters, digits, '.', '_' or '-'")])
+    return name
+
+
+async def _lock_running(conn: Conn, instance_id: str, owner_id: int | None, what: str) -> instances.Locked:
+    row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+    if row is None:
+        raise NotFound("instance")
+    if row.status != "running":
+        raise Conflict(f"instance {instance_id} is {row.status}; {what} needs it running", field="status")
+    if not row.host_in_inventory:
+        raise Conflict(
+            f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
+            f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) first"
+        )
+    return row
+
+
+async def request_credential(
+    pool: Pool,
+    box: SecretBox,
+    user: User,
+    instance_id: str,
+    name: str,
+    *,
+    owner_id: int | None,
+    max_attempts: int,
+) -> tuple[Credential, bool]:
+    """(the credential, whether this call made it). The same name again answers the one
+    there is (created False, nothing recorded); a failed one is replaced by a new one.
+    NotFound("instance"), Conflict (not running, 20 already), CredentialExists (deleting),
+    SettingsError (a bad name)."""
+    check_name(name)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+        if row is None:
+            raise NotFound("instance")
+        existing = await repo.get(conn, instance_id, name, owner_id=None)
+        if existing is not None and existing.status == "deleting":
+            raise CredentialExists(f"credential {name!r} is being deleted; its name is free once that ends")
+        if existing is not None and existing.status != "failed":
+            return _credential(existing), False
+        await _lock_running(conn, instance_id, owner_id, "a new credential")
+        if existing is not None:
+            # Its bind failed and was undone: the name goes to a new user, new password.
+            await repo.remove(conn, existing.id)
+        if await repo.count_live(conn, instance_id) >= MAX_PER_INSTANCE:
+            raise Conflict(
+                f"instance {instance_id} has {MAX_PER_INSTANCE} credentials, the most it may have:"
+                " delete one first",
+                field="name",
+            )
+        credential_id, operation_id = new_id("cr-", 12), new_id("op-", 12)
+        await operations.insert(
+            conn,
+            id=operation_id,
+            kind="bind",
+            instance_id=instance_id,
+            requested_by=user.id,
+            params={"credential_id": credential_id, "name": name, "previous_status": row.status},
+            max_attempts=max_attempts,
+        )
+        made = await repo.insert(
+            conn,
+            id=credential_id,
+            instance_id=instance_id,
+            name=name,
+            username=random_credential_username(),
+            sealed=box.seal({"password": random_password()}),
+            operation_id=operation_id,
+        )
+    return _credential(made), True
+
+
+async def remove_credential(
+    pool: Pool,
+    user: User,
+    instance_id: str,
+    name: str,
+    *,
+    owner_id: int | None,
+    max_attempts: int,
+) -> str | None:
+    """The unbind operation's id (the open one when it is being deleted already); None when
+    the instance has no such credential for this caller. Conflict when it is not running."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+        if row is None:
+            return None
+        found = await repo.get(conn, instance_id, name, owner_id=None)
+        if found is None:
+            return None
+        if found.status == "deleting":
+            return found.operation_id
+        await _lock_running(conn, instance_id, owner_id, "removing a credential")
+        operation_id = new_id("op-", 12)
+        await operations.insert(
+            conn,
+            id=operation_id,
+            kind="unbind",
+            instance_id=instance_id,
+            requested_by=user.id,
+            params={"credential_id": found.id, "name": name, "previous_status": row.status},
+            max_attempts=max_attempts,
+        )
+        await repo.set_status(conn, found.id, "deleting", operation_id=operation_id)
+    return operation_id
+
+
+async def get_credential(
+    pool: Pool, instance_id: str, name: str, *, owner_id: int | None
+) -> Credential | None:
+    if not _NAME.fullmatch(name):
+        return None
+    found = await repo.get(pool, instance_id, name, owner_id=owner_id)
+    return _credential(found) if found is not None else None
+
+
+async def list_credentials(pool: Pool, instance_id: str, *, owner_id: int | None) -> list[Credential]:
+    return [_credential(r) for r in await repo.of_instance(pool, instance_id, owner_id=owner_id)]
+
+
+def credential_secrets(box: SecretBox, row: repo.CredentialRow) -> dict[str, str]:
+    """{"password": ...}: the sealed part of a credential's row."""
+    opened = box.open(row.sealed)
+    return {"password": str(opened["password"])}
+
+
+async def credential_connection(
+    pool: Pool, box: SecretBox, instance_id: str, name: str, *, owner_id: int | None
+) -> dict[str, Any] | None:
+    """{uri, host, port, username, password, database (mysql)} of an active credential;
+    None for any other (or none, or another owner's)."""
+    if not _NAME.fullmatch(name):
+        return None
+    inst = await instances.get(pool, instance_id, owner_id=owner_id)
+    found = await repo.get(pool, instance_id, name, owner_id=owner_id)
+    if inst is None or found is None or found.status != "active":
+        return None
+    engine = get_engine(inst.engine)
+    password = credential_secrets(box, found)["password"]
+    return engine.credential_connection(
+        engine.load_settings(inst.settings), found.username, password, inst.address, inst.port
+    )
+
+
+__all__ = [
+    "MAX_PER_INSTANCE",
+    "Credential",
+    "CredentialExists",
+    "check_name",
+    "credential_connection",
+    "credential_secrets",
+    "get_credential",
+    "list_credentials",
+    "remove_credential",
+    "request_credential",
+]
