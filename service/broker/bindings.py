@@ -13,8 +13,14 @@ from aiohttp import web
 from ..api.context import Services, services
 from ..api.errors import read_json
 from ..db import broker as repo
-from ..provisioning import credentials as creds
 from ..provisioning import intake, restorable
+from ..provisioning.credentials import (
+    CredentialExists,
+    credential_connection,
+    get_credential,
+    remove_credential,
+    request_credential,
+)
 from .account import broker_account
 from .instances import live_instance, osb_id_of
 from .models import BindRequest
@@ -55,7 +61,7 @@ async def bind(request: web.Request) -> web.Response:
     name = credential_name(binding_id)
     existing = await repo.binding(svc.pool, binding_id)
     if existing is not None:
-        current = await creds.get_credential(svc.pool, inst.id, existing.credential_name, owner_id=user.id)
+        current = await get_credential(svc.pool, inst.id, existing.credential_name, owner_id=user.id)
         if existing.instance_osb_id != osb_id or (current is not None and existing.request != asked):
             raise BrokerError(409, f"service binding {binding_id} exists with other attributes")
         if current is None or current.status == "failed":
@@ -63,12 +69,12 @@ async def bind(request: web.Request) -> web.Response:
         elif current.status == "active":
             return await _credentials(svc, inst.id, name, user.id, status=200)
     try:
-        credential, _ = await creds.request_credential(
+        credential, _ = await request_credential(
             svc.pool, svc.box, user, inst.id, name, owner_id=user.id, max_attempts=svc.settings.max_attempts
         )
     except restorable.NotFound:
         raise BrokerError(404, f"service instance {osb_id} does not exist") from None
-    except (intake.Conflict, creds.CredentialExists) as exc:
+    except (intake.Conflict, CredentialExists) as exc:
         raise BrokerError(422, str(exc), "ConcurrencyError") from None
     async with svc.pool.acquire() as conn, conn.transaction():
         await repo.add_binding(conn, binding_id, osb_id, name, asked, request[IDENTITY])
@@ -87,7 +93,7 @@ async def bind(request: web.Request) -> web.Response:
 async def _credentials(
     svc: Services, instance_id: str, name: str, owner_id: int, *, status: int
 ) -> web.Response:
-    connection = await creds.credential_connection(svc.pool, svc.box, instance_id, name, owner_id=owner_id)
+    connection = await credential_connection(svc.pool, svc.box, instance_id, name, owner_id=owner_id)
     if connection is None:
         raise BrokerError(404, "the binding is not ready")
     return web.json_response({"credentials": connection}, status=status)
@@ -107,7 +113,7 @@ async def unbind(request: web.Request) -> web.Response:
     if existing is None or existing.instance_osb_id != osb_id or found is None:
         return web.json_response({}, status=410)
     try:
-        operation_id = await creds.remove_credential(
+        operation_id = await remove_credential(
             svc.pool,
             user,
             found[1].id,
@@ -138,7 +144,7 @@ async def fetch_binding(request: web.Request) -> web.Response:
     found = await live_instance(svc, user, osb_id)
     if existing is None or existing.instance_osb_id != osb_id or found is None:
         raise BrokerError(404, f"service binding {binding_id} does not exist")
-    connection = await creds.credential_connection(
+    connection = await credential_connection(
         svc.pool, svc.box, found[1].id, existing.credential_name, owner_id=user.id
     )
     if connection is None:

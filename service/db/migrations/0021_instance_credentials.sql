@@ -5,12 +5,13 @@
 -- others of its instance.
 CREATE TABLE instance_credentials (
     id           text PRIMARY KEY CHECK (length(id) <= 40),
-    instance_id  text NOT NULL REFERENCES instances(id),
+    instance_id  text NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
     name         text NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
     username     text NOT NULL CHECK (username ~ '^b_[a-z0-9]{12}$'),
     sealed       bytea NOT NULL,
     status       text NOT NULL CHECK (status IN ('creating', 'active', 'deleting', 'failed')),
-    operation_id text NOT NULL REFERENCES operations(id),
+    -- No foreign key: retention removes old finished operations while the credential lives on.
+    operation_id text NOT NULL,
     error        text CHECK (error IS NULL OR length(error) <= 2000),
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
