@@ -13,6 +13,7 @@ from .api import (
     alerts,
     auth,
     backups,
+    console,
     hosts,
     instance_actions,
     instances,
@@ -105,9 +106,11 @@ def build_app(settings: Settings) -> web.Application:
         webhooks.routes,
         stream.routes,
         metrics.routes,
+        console.routes,
     ):
         app.router.add_routes(table)
     openapi.install(app)
+    console.install(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url)
