@@ -7,6 +7,7 @@ inline script or style, no eval, connections to this origin only) and no-referre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,19 +23,28 @@ DIST = Path(__file__).resolve().parent.parent.parent / "console" / "dist"
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
 FILES = web.AppKey("console_files", dict)
 
-# 'self' covers http(s) of this origin; a WebSocket to it needs ws:/wss: named (CSP level 3
-# browsers match them to 'self', older ones do not), and only the same host may be reached.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
+# A Host header the CSP may name (a name or an address, with a port); anything else gets
+# 'self' only, which CSP 3 browsers also match to ws:/wss: of this origin.
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_OTHER_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def security_headers(host: str) -> dict[str, str]:
+    """No inline script or style, no eval, no framing; connections to this origin only (the
+    event stream's WebSocket named explicitly for browsers older than CSP 3)."""
+    connect = "'self'"
+    if _HOST.fullmatch(host):
+        connect += f" ws://{host} wss://{host}"
+    return {"Content-Security-Policy": _POLICY.format(connect=connect), **_OTHER_HEADERS}
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def _answer(request: web.Request, name: str) -> web.Response:
         content_type=asset.content_type,
         charset="utf-8",
         # Names are not content-hashed: revalidate each time (the files are small).
-        headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+        headers={**security_headers(request.host), "Cache-Control": "no-cache"},
     )
 
 

@@ -77,6 +77,25 @@ async def test_redis_lifecycle_in_the_browser(
     await page.get_by_role("button", name="Start", exact=True).click()
     await _status(page, "running")
 
+    # A live settings change from the pre-filled form: only maxmemory is sent.
+    await page.get_by_label("Maxmemory", exact=True).fill("96mb")
+    await page.get_by_role("button", name="Apply settings").click()
+    await expect(page.get_by_label("Maxmemory", exact=True)).to_have_value(
+        str(96 * 1024 * 1024), timeout=SLOW_MS
+    )
+
+    await page.get_by_role("button", name="Rotate password").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        f"Password rotation of {name}: done", timeout=SLOW_MS
+    )
+    status, inst = await service.call(
+        "GET", f"/instances/{instance_id}", await service.login(username, password)
+    )
+    assert inst["connection"]["password"] != secret
+    await page.get_by_role("button", name="Reveal").click()
+    await expect(page.locator("#conn-password")).to_have_text(inst["connection"]["password"])
+    await page.get_by_role("button", name="Hide").click()
+
     await page.get_by_role("button", name="Back up now").click()
     backup_row = page.locator("table.backups tbody tr").first
     await expect(backup_row.locator(".status")).to_have_text("completed", timeout=SLOW_MS)
@@ -95,6 +114,13 @@ async def test_redis_lifecycle_in_the_browser(
     assert len(data) == backup["size_bytes"]
     assert hashlib.sha256(data).hexdigest() == backup["sha256"]
     assert download.suggested_filename == f"{name}-{backup_id}.rdb"
+    await backup_row.get_by_role("button", name="Restore").click()
+    await expect(page.get_by_role("status")).to_have_text(f"Restore of {backup_id}: done", timeout=SLOW_MS)
+
+    await page.get_by_label("Every (hours)").fill("12")
+    await page.get_by_label("Keep").fill("3")
+    await page.get_by_role("button", name="Save schedule").click()
+    await expect(page.get_by_role("heading", name="Schedule (every 12 h, keep 3)")).to_be_visible()
 
     delete = page.get_by_role("button", name="Delete instance")
     await expect(delete).to_be_disabled()
@@ -124,11 +150,28 @@ async def test_a_second_user_sees_none_of_the_first_users_instances(
 
         other, other_password = await make_login("other")
         theirs = await open_session()
-        await theirs.login(other, other_password)
+        # By keyboard only: type, Tab to the next field, Enter submits.
+        await theirs.page.goto(theirs.base + "/console")
+        await theirs.page.get_by_label("Username").focus()
+        await theirs.page.keyboard.type(other)
+        await theirs.page.keyboard.press("Tab")
+        await theirs.page.keyboard.type(other_password)
+        await theirs.page.keyboard.press("Enter")
         await expect(theirs.page.get_by_text("No instances yet.")).to_be_visible()
         await theirs.page.goto(f"{theirs.base}/console/#/i/{inst['id']}")
         await expect(theirs.page.get_by_text("No such instance.")).to_be_visible()
         assert mine.errors == []
+        # The token lives in sessionStorage only (no cookie, nothing in localStorage) ...
+        their_token = await theirs.page.evaluate("sessionStorage.getItem('dbvend.token')")
+        assert their_token
+        assert await theirs.page.evaluate("localStorage.length") == 0
+        assert await theirs.context.cookies() == []
+        # ... and logging out revokes it on the server.
+        await theirs.page.get_by_role("button", name="Log out").click()
+        await expect(theirs.page.get_by_role("heading", name="Log in")).to_be_visible()
+        assert await theirs.page.evaluate("sessionStorage.getItem('dbvend.token')") is None
+        status, _ = await service.call("GET", "/me", their_token)
+        assert status == 401
         # The 404 of the direct link is logged by the browser as a failed resource: expected.
         assert [e for e in theirs.errors if "404" not in e] == []
     finally:
@@ -168,6 +211,13 @@ async def test_headers_of_every_console_file(service: Api) -> None:
             assert "unsafe-eval" not in csp
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
             assert resp.headers["Referrer-Policy"] == "no-referrer"
+            host = resp.url.host
+            assert f"connect-src 'self' ws://{host}:{resp.url.port} wss://{host}:{resp.url.port};" in csp
+    # A Host header that is no host name cannot add anything to the policy.
+    async with service.client.get("/console/", headers={"Host": "x; script-src *"}) as resp:
+        assert resp.status == 200
+        assert "connect-src 'self'; " in resp.headers["Content-Security-Policy"]
+        assert "*" not in resp.headers["Content-Security-Policy"]
     async with service.client.get("/console/assets/app.js") as resp:
         assert resp.content_type == "text/javascript"
         assert resp.headers["Cache-Control"] == "no-cache"
