@@ -5,7 +5,7 @@ import { api, ApiError, enc } from "./api.js";
 import { Chart, mib, seriesOf } from "./charts.js";
 import { openapi, settingsSchema, StatusBadge } from "./instances.js";
 import { changedSettings, fieldsOf, FieldError, initialValues, SchemaFields } from "./schema.js";
-import { announce, bus, bytes, CopyButton, ErrorText, when } from "./ui.js";
+import { announce, bus, bytes, CopyButton, ErrorText, follow, when } from "./ui.js";
 
 const MASK = "••••••••";
 
@@ -43,9 +43,12 @@ function Actions({ inst, reload }) {
     setBusy(true);
     setError("");
     try {
-      await api.post(`/instances/${enc(inst.id)}/${path}`, body);
+      const op = await api.post(`/instances/${enc(inst.id)}/${path}`, body);
       announce(`${label} requested for ${inst.name}`);
       await reload();
+      setBusy(false);
+      const done = await follow(api, op, `${label} of ${inst.name}`);
+      if (done && done.status === "failed") setError(`${label} failed: ${done.error || "unknown error"}`);
     } catch (err) {
       setError(err.message);
     } finally {
@@ -89,9 +92,11 @@ function SettingsForm({ inst, reload }) {
       return;
     }
     try {
-      await api.patch(`/instances/${enc(inst.id)}`, { settings });
+      const op = await api.patch(`/instances/${enc(inst.id)}`, { settings });
       announce(`settings change requested for ${inst.name}`);
       await reload();
+      const done = await follow(api, op, `Settings change of ${inst.name}`);
+      if (done && done.status === "failed") setError(`Settings change failed: ${done.error || "unknown error"}`);
     } catch (err) {
       if (err instanceof ApiError) setErrors(err.fields());
       setError(err.message);
@@ -188,8 +193,12 @@ function Backups({ inst, reload }) {
               ? html`<button type="button" class="small" onClick=${() => run(() => download(inst, b), "download started")}>
                   Download</button>
                 <button type="button" class="small" disabled=${busy || !running}
-                  onClick=${() => run(() => api.post(`/instances/${enc(inst.id)}/restore`, { backup_id: b.id }),
-                    `restore of ${b.id} started`)}>Restore</button>`
+                  onClick=${() => run(async () => {
+                    announce(`restore of ${b.id} started`);
+                    const op = await api.post(`/instances/${enc(inst.id)}/restore`, { backup_id: b.id });
+                    const done = await follow(api, op, `Restore of ${b.id}`);
+                    if (done && done.status === "failed") throw new Error(`restore failed: ${done.error || "unknown error"}`);
+                  })}>Restore</button>`
               : null}</td></tr>`)}</tbody></table>`
       : html`<p class="empty">${items ? "No backups yet." : "Loading…"}</p>`}
     <form class="inline" onSubmit=${(e) => savePolicy(e, false)} aria-labelledby="sched-title">

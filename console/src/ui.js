@@ -58,3 +58,17 @@ export function bytes(n) {
 export function ErrorText({ error }) {
   return error ? html`<p class="error" role="alert">${error}</p>` : null;
 }
+
+// Follows an accepted operation (202) to its end and says how it went; the instance's own
+// status arrives meanwhile over the event stream.
+export async function follow(api, op, label) {
+  if (!op || typeof op.id !== "string" || !op.status) return null;
+  let current = op;
+  for (let i = 0; i < 600 && (current.status === "pending" || current.status === "running"); i += 1) {
+    await new Promise((r) => setTimeout(r, 1000));
+    current = await api.get(`/operations/${encodeURIComponent(op.id)}`);
+  }
+  if (current.status === "succeeded") announce(`${label}: done`);
+  else if (current.status === "failed") announce(`${label} failed: ${current.error || "unknown error"}`);
+  return current;
+}
