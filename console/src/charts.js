@@ -4,7 +4,7 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-export function Chart({ title, xs, ys, unit }) {
+export function Chart({ title, xs, ys, unit = "" }) {
   const box = useRef(null);
   useEffect(() => {
     if (!box.current) return undefined;
@@ -15,7 +15,8 @@ export function Chart({ title, xs, ys, unit }) {
         legend: { show: false },
         scales: { x: { time: true } },
         series: [{}, { label: title, stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.1)" }],
-        axes: [{ size: 30 }, { size: 50, values: (_u, vals) => vals.map((v) => (unit ? unit(v) : String(v))) }],
+        // uPlot's own tick labels; the unit goes in the caption.
+        axes: [{ size: 30 }, { size: 56 }],
       },
       [xs, ys],
       box.current,
@@ -23,15 +24,11 @@ export function Chart({ title, xs, ys, unit }) {
     return () => plot.destroy();
   }, [xs, ys]);
   const last = ys.length ? ys[ys.length - 1] : null;
-  const text = last === null || last === undefined ? "no samples yet" : unit ? unit(last) : String(last);
+  const text = last === null || last === undefined ? "no samples yet" : `${last}${unit ? ` ${unit}` : ""}`;
   return html`<figure class="chart">
     <figcaption>${title}: <span class="chart-last">${text}</span></figcaption>
     <div ref=${box} role="img" aria-label=${`${title} over time, latest ${text}`}></div>
   </figure>`;
-}
-
-export function mib(v) {
-  return v === null || v === undefined ? "" : `${(v / 1048576).toFixed(v < 10485760 ? 1 : 0)} MiB`;
 }
 
 // Samples come newest first; charts go oldest to newest.
@@ -44,7 +41,8 @@ export function seriesOf(samples) {
   });
   return {
     xs,
-    memory: pick((s) => s.container && s.container.memory_bytes),
+    memory: pick((s) => s.container && typeof s.container.memory_bytes === "number"
+      ? Math.round(s.container.memory_bytes / 104857.6) / 10 : null),
     connections: pick((s) => s.engine && s.engine.connections),
     restarts: pick((s) => s.container && s.container.restarts),
   };

@@ -2,7 +2,7 @@
 import { html } from "htm/preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api, ApiError, enc } from "./api.js";
-import { Chart, mib, seriesOf } from "./charts.js";
+import { Chart, seriesOf } from "./charts.js";
 import { openapi, settingsSchema, StatusBadge } from "./instances.js";
 import { changedSettings, fieldsOf, FieldError, initialValues, SchemaFields } from "./schema.js";
 import { announce, bus, bytes, CopyButton, ErrorText, follow, when } from "./ui.js";
@@ -244,7 +244,7 @@ function Metrics({ inst }) {
     <${ErrorText} error=${error} />
     ${data
       ? html`<div class="charts">
-          <${Chart} title="Memory" xs=${data.xs} ys=${data.memory} unit=${mib} />
+          <${Chart} title="Memory" xs=${data.xs} ys=${data.memory} unit="MiB" />
           <${Chart} title="Connections" xs=${data.xs} ys=${data.connections} />
           <${Chart} title="Restarts" xs=${data.xs} ys=${data.restarts} />
         </div>`
