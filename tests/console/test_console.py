@@ -69,7 +69,13 @@ async def test_redis_lifecycle_in_the_browser(
     await row.get_by_role("link", name=name).click()
 
     if os.environ.get("DBVEND_CONSOLE_SCREENSHOT"):
-        await expect(page.get_by_role("heading", name="Metrics (last hour)")).to_be_visible()
+        # A few collection rounds first (every 15 s here), so the charts have lines.
+        memory = page.locator(".chart-last").first
+        await expect(memory).not_to_have_text("no samples yet", timeout=90_000)
+        await page.wait_for_timeout(35_000)
+        await page.get_by_role("link", name="Instances").first.click()
+        await row.get_by_role("link", name=name).click()
+        await expect(page.locator(".chart-last").first).not_to_have_text("no samples yet")
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     await page.get_by_role("button", name="Stop", exact=True).click()
