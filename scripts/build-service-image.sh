@@ -25,7 +25,7 @@ PYTHON=${DBVEND_BUILD_PYTHON:-$DBVEND_ROOT/.venv/bin/python}
 # The files the image is made of, in a stable order.
 inputs() {
   cd "$DBVEND_ROOT"
-  find deploy/Dockerfile deploy/Dockerfile.dockerignore service playbooks roles inventory ansible.cfg pyproject.toml \
+  find deploy/Dockerfile deploy/Dockerfile.dockerignore service playbooks roles inventory console/dist ansible.cfg pyproject.toml \
     requirements.lock scripts/build-service-image.sh -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
     -print0 | sort -z
 }

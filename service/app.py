@@ -13,6 +13,7 @@ from .api import (
     alerts,
     auth,
     backups,
+    console,
     credentials,
     hosts,
     instance_actions,
@@ -121,9 +122,11 @@ def build_app(settings: Settings) -> web.Application:
         metrics.routes,
         broker_instances.routes,
         broker_bindings.routes,
+        console.routes,
     ):
         app.router.add_routes(table)
     openapi.install(app)
+    console.install(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url)

@@ -129,6 +129,10 @@ async def test_a_container_serves_the_api_against_an_external_postgresql(
         async with session.get(base + "/me", headers={"Authorization": f"Bearer {token}"}) as response:
             assert response.status == 200
             assert (await response.json())["username"] == "admin"
+        # The web console comes in the image, built (no node there).
+        async with session.get(f"http://127.0.0.1:{port}/console/assets/app.js") as response:
+            assert response.status == 200
+            assert "Content-Security-Policy" in response.headers
     # In production mode (the image's default) and as the dbvend user, not root.
     assert container.exec_run("id -un").output.decode().strip() == "dbvend"
     logs = container.logs().decode()
