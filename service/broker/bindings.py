@@ -22,7 +22,7 @@ from ..provisioning.credentials import (
     request_credential,
 )
 from .account import broker_account
-from .instances import live_instance, osb_id_of
+from .instances import instance_of_service, live_instance, osb_id_of
 from .models import BindRequest
 from .protocol import IDENTITY, BrokerError
 from .shared import accepts_incomplete, body_of, osb_state
@@ -46,12 +46,7 @@ async def bind(request: web.Request) -> web.Response:
     if body.parameters:
         raise BrokerError(400, "a binding takes no parameters: its credentials are made by dbvend")
     user = await broker_account(svc)
-    found = await live_instance(svc, user, osb_id)
-    if found is None:
-        raise BrokerError(404, f"service instance {osb_id} does not exist")
-    mapped, inst = found
-    if body.service_id != mapped.service_id:
-        raise BrokerError(400, "service_id is not the instance's service")
+    _, inst = await instance_of_service(svc, user, osb_id, body.service_id)
     # The plan may have changed since the binding was made: a repeat is judged without it.
     asked = {
         "service_id": body.service_id,

@@ -70,6 +70,29 @@ async def live_instance(
     return (mapped, inst) if inst is not None else None
 
 
+async def instance_of_service(
+    svc: Services, user: User, osb_id: str, service_id: str
+) -> tuple[repo.BrokerInstance, Instance]:
+    """The live instance a request names (404), which must be of `service_id` (400)."""
+    found = await live_instance(svc, user, osb_id)
+    if found is None:
+        raise BrokerError(404, f"service instance {osb_id} does not exist")
+    if service_id != found[0].service_id:
+        raise BrokerError(400, "service_id is not the instance's service")
+    return found
+
+
+def refusal(exc: Exception) -> BrokerError:
+    """What the shared intake and day-2 refusals are in OSB's terms."""
+    if isinstance(exc, SettingsError):
+        return _parameters_error(exc)
+    if isinstance(exc, quota.QuotaExceeded):
+        return BrokerError(403, f"the broker's account is over its quota: {exc}")
+    if isinstance(exc, intake.NoCapacity):
+        return BrokerError(503, str(exc))
+    return BrokerError(422, str(exc), "ConcurrencyError")
+
+
 @routes.get("/v2/catalog")
 async def catalog(request: web.Request) -> web.Response:
     svc = services(request)
@@ -104,12 +127,8 @@ async def provision(request: web.Request) -> web.Response:
     name = instance_name(osb_id)
     try:
         accepted, _ = await accept_create(svc, user, plan.engine, name, body.parameters, plan=plan)
-    except SettingsError as exc:
-        raise _parameters_error(exc) from None
-    except quota.QuotaExceeded as exc:
-        raise BrokerError(403, f"the broker's account is over its quota: {exc}") from None
-    except intake.NoCapacity as exc:
-        raise BrokerError(503, str(exc)) from None
+    except (SettingsError, quota.QuotaExceeded, intake.NoCapacity) as exc:
+        raise refusal(exc) from None
     except intake.Conflict:
         # The name is taken: an earlier request made this instance and did not live to map it.
         accepted = await _adopt(svc, user, name)
@@ -143,12 +162,7 @@ async def update(request: web.Request) -> web.Response:
     async_required(request)
     body = body_of(UpdateRequest, await read_json(request))
     user = await broker_account(svc)
-    found = await live_instance(svc, user, osb_id)
-    if found is None:
-        raise BrokerError(404, f"service instance {osb_id} does not exist")
-    mapped, inst = found
-    if body.service_id != mapped.service_id:
-        raise BrokerError(400, "service_id is not the instance's service")
+    _, inst = await instance_of_service(svc, user, osb_id, body.service_id)
     move: actions.PlanMove | actions.Keep = actions.KEEP
     if body.plan_id is not None:
         target = await plan_for(svc, body.service_id, body.plan_id, new=False)
@@ -169,14 +183,8 @@ async def update(request: web.Request) -> web.Response:
             plans=svc.plans,
             move=move,
         )
-    except SettingsError as exc:
-        raise _parameters_error(exc) from None
-    except quota.QuotaExceeded as exc:
-        raise BrokerError(403, f"the broker's account is over its quota: {exc}") from None
-    except intake.Conflict as exc:
-        raise BrokerError(422, str(exc), "ConcurrencyError") from None
-    except intake.NoCapacity as exc:
-        raise BrokerError(503, str(exc)) from None
+    except (SettingsError, quota.QuotaExceeded, intake.Conflict, intake.NoCapacity) as exc:
+        raise refusal(exc) from None
     if accepted is None:
         raise BrokerError(404, f"service instance {osb_id} does not exist")
     if accepted.operation_id is None:

@@ -47,6 +47,13 @@ class Plan:
         validation, then the plan's bounds. SettingsError names each refused field."""
         engine = ENGINES[self.engine]
         raw = dict(raw or {})
+        self.refuse_unsettable(raw)
+        settings = engine.parse_settings({**self.settings, **raw}, instance_name=instance_name)
+        self.check_bounds(settings)
+        return settings
+
+    def refuse_unsettable(self, raw: Mapping[str, Any]) -> None:
+        """SettingsError naming each key of `raw` the plan does not let a user set."""
         refused = [
             FieldError(f"settings.{key}", f"cannot be set on plan {self.name!r}; it sets this itself")
             for key in raw
@@ -54,9 +61,6 @@ class Plan:
         ]
         if refused:
             raise SettingsError(refused)
-        settings = engine.parse_settings({**self.settings, **raw}, instance_name=instance_name)
-        self.check_bounds(settings)
-        return settings
 
     def check_bounds(self, settings: BaseModel) -> None:
         """SettingsError for a settable value outside the plan's bounds, and for any setting the

@@ -136,13 +136,7 @@ async def _reconfigure(
     target = current if isinstance(move, Keep) else move.target
     moving = not isinstance(move, Keep) and (target.name if target else None) != row.plan
     if target is not None:
-        refused = [
-            FieldError(f"settings.{key}", f"cannot be set on plan {target.name!r}; it sets this itself")
-            for key in raw_settings
-            if key not in target.settable
-        ]
-        if refused:
-            raise SettingsError(refused)
+        target.refuse_unsettable(raw_settings)
         if moving:
             # The new plan's own settings replace the old plan's; settable ones keep their values.
             raw_settings = {**target.settings, **raw_settings}
