@@ -47,7 +47,7 @@ export function InstanceList({ items, error, me }) {
           <tbody>${items.map((i) => html`<tr data-id=${i.id}>
             <td><a href=${`#/i/${i.id}`}>${i.name}</a></td>
             <td>${i.engine}</td>
-            <td>${summary(i)}</td>
+            <td>${i.plan ? html`<span class="plan">${i.plan}</span> · ` : null}${summary(i)}</td>
             <td class="status"><${StatusBadge} status=${i.status} /></td>
             <td>${i.status === "running" ? (i.reachable ? "reachable" : "host not answering") : "—"}</td>
             ${me.is_admin ? html`<td>${i.owner}</td>` : null}
@@ -59,6 +59,8 @@ export function InstanceList({ items, error, me }) {
 export function CreateInstance({ onCreated }) {
   const [doc, setDoc] = useState(null);
   const [engine, setEngine] = useState("redis");
+  const [plans, setPlans] = useState([]);
+  const [planName, setPlanName] = useState("");
   const [name, setName] = useState("");
   const [values, setValues] = useState({});
   const [errors, setErrors] = useState({});
@@ -67,13 +69,18 @@ export function CreateInstance({ onCreated }) {
 
   useEffect(() => {
     openapi().then(setDoc, (err) => setError(err.message));
+    api.get("/plans").then((body) => setPlans(body.items), (err) => setError(err.message));
   }, []);
   const engines = doc ? doc.components.schemas.CreateInstanceRequest.properties.engine.enum : [];
-  const fields = doc ? fieldsOf(settingsSchema(doc, engine)) : [];
+  const offered = plans.filter((p) => p.engine === engine && p.available);
+  const plan = offered.find((p) => p.name === planName) || null;
+  // On a plan only its settable keys are fields, with its bounds and defaults (the API's schema).
+  const schemaFor = (d, en, pl) => (pl ? pl.parameters_schema : settingsSchema(d, en));
+  const fields = doc ? fieldsOf(schemaFor(doc, engine, plan)) : [];
   const initial = initialValues(fields, null);
   useEffect(() => {
-    if (doc) setValues(initialValues(fieldsOf(settingsSchema(doc, engine)), null));
-  }, [doc, engine]);
+    if (doc) setValues(initialValues(fieldsOf(schemaFor(doc, engine, plan)), null));
+  }, [doc, engine, planName, plans]);
 
   async function submit(e) {
     e.preventDefault();
@@ -81,6 +88,7 @@ export function CreateInstance({ onCreated }) {
     setErrors({});
     setError("");
     const body = { engine, settings: changedSettings(fields, values, initial) };
+    if (plan) body.plan = plan.name;
     if (name.trim()) body.name = name.trim();
     try {
       const inst = await api.post("/instances", body);
@@ -103,8 +111,17 @@ export function CreateInstance({ onCreated }) {
     <form onSubmit=${submit} class="settings" novalidate>
       <fieldset><legend>Engine</legend>
         ${engines.map((en) => html`<label class="radio"><input type="radio" name="engine" value=${en}
-          checked=${engine === en} onChange=${() => setEngine(en)} /> ${en}</label>`)}
+          checked=${engine === en} onChange=${() => { setEngine(en); setPlanName(""); }} /> ${en}</label>`)}
       </fieldset>
+      <div class="field"><label for="new-plan">Plan</label>
+        <select id="new-plan" value=${planName} aria-describedby="new-plan-hint new-plan-error"
+          aria-invalid=${errors.plan ? "true" : undefined} onChange=${(e) => setPlanName(e.target.value)}>
+          <option value="">custom settings</option>
+          ${offered.map((p) => html`<option value=${p.name}>${p.name}: ${p.description}</option>`)}
+        </select>
+        <p class="hint" id="new-plan-hint">a plan fixes the size; only its other settings can be chosen</p>
+        <${FieldError} id="new-plan-error" message=${errors.plan} />
+      </div>
       <div class="field"><label for="new-name">Name</label>
         <input id="new-name" value=${name} maxlength="63" aria-describedby="new-name-hint new-name-error"
           aria-invalid=${errors.name ? "true" : undefined} onInput=${(e) => setName(e.target.value)} />

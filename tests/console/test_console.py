@@ -206,6 +206,39 @@ async def test_create_form_shows_the_api_422_next_to_the_field(open_session: Any
     assert [e for e in web.errors if "422" not in e] == []
 
 
+async def test_a_create_on_a_plan_offers_only_the_plans_settings(
+    open_session: Any, make_login: Any, service: Api
+) -> None:
+    username, password = await make_login()
+    web = await open_session()
+    page = web.page
+    await web.login(username, password)
+    await page.get_by_role("link", name="New instance").first.click()
+    await page.get_by_label("redis").check()
+    await expect(page.get_by_label("Maxmemory", exact=True)).to_have_count(1)
+    await page.get_by_label("Plan").select_option("small")
+    # The plan fixes maxmemory: no field for it; maxclients is bounded by the plan.
+    await expect(page.get_by_label("Maxmemory", exact=True)).to_have_count(0)
+    maxclients = page.get_by_label("Maxclients", exact=True)
+    await expect(maxclients).to_have_value("1000")
+    await maxclients.fill("5000")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.locator("#new-maxclients-error")).to_contain_text("at most 1000")
+    await maxclients.fill("500")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.locator("#inst-title")).to_be_visible(timeout=SLOW_MS)
+    instance_id = page.url.rsplit("/", 1)[1]
+    token = await service.login(username, password)
+    status, inst = await service.call("GET", f"/instances/{instance_id}", token)
+    assert status == 200, inst
+    assert (inst["plan"], inst["settings"]["maxclients"]) == ("small", 500)
+    await page.get_by_role("link", name="Instances").first.click()
+    await expect(page.locator(f'tr[data-id="{instance_id}"] .plan')).to_have_text("small")
+    status, _ = await service.call("DELETE", f"/instances/{instance_id}?wait=60", token)
+    assert status in (202, 204)
+    assert [e for e in web.errors if "422" not in e] == []
+
+
 async def test_headers_of_every_console_file(service: Api) -> None:
     for path in ("/console", "/console/", "/console/assets/app.js", "/console/assets/app.css"):
         async with service.client.get(path) as resp:
