@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pymysql
 import pytest
+import redis
 
 from tests.conftest import UserFactory
 from tests.helpers import Api, wait_until
@@ -70,6 +71,23 @@ async def test_refusals_tenancy_limit_and_delete(
     assert status == 200
     assert seen["connection"] == one["connection"]
 
+    # One whose bind failed is bound again when asked for: same user, a new password.
+    await db.execute(
+        "UPDATE instance_credentials SET status = 'failed', error = 'bind failed (test)' WHERE id = $1",
+        one["id"],
+    )
+    status, rebound = await service.call("POST", f"{base}?wait=120", token, json={"name": "one"})
+    assert status == 201, rebound
+    assert rebound["status"] == "active"
+    assert (rebound["id"], rebound["username"]) == (one["id"], one["username"])
+    assert rebound["connection"]["password"] != one["connection"]["password"]
+    c = rebound["connection"]
+    assert redis.Redis(host=c["host"], port=c["port"], username=c["username"], password=c["password"]).ping()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(
+            host=c["host"], port=c["port"], username=c["username"], password=one["connection"]["password"]
+        ).ping()
+
     # A stopped instance takes no new credential and removes none.
     assert (await service.call("POST", f"/instances/{iid}/stop?wait=120", token))[0] == 200
     status, err = await service.call("POST", base, token, json={"name": "two"})
@@ -97,6 +115,15 @@ async def test_refusals_tenancy_limit_and_delete(
 
     assert await wait_until(unbound, 120)
     assert (await service.call("GET", f"{base}/one", token))[0] == 404
+    # A removal that failed keeps the name taken (the user may still be on the server)
+    # until a DELETE succeeds.
+    await db.execute(
+        "UPDATE instance_credentials SET removed_at = NULL, status = 'failed' WHERE id = $1", one["id"]
+    )
+    status, err = await service.call("POST", base, token, json={"name": "one"})
+    assert status == 409, err
+    assert _fields(err) == ["name"]
+    assert (await service.call("DELETE", f"{base}/one?wait=120", token))[0] == 204
 
     # At most 20: the 21st is refused before anything is recorded.
     for n in range(20):
