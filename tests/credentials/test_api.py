@@ -1,7 +1,8 @@
 """The credentials routes' refusals on a real instance: bad names (422 naming `name`),
 unknown instances and names (404), another user's instance (404 on every route; an admin
 sees it), a stopped instance (409), a name being deleted (409), the limit of 20 (409),
-and an instance's delete cancelling binds not begun. A MySQL restore keeps a credential."""
+and an instance's delete cancelling binds not begun. A MySQL restore, and a Redis
+reconfigure, backup and restore, keep a credential."""
 
 from __future__ import annotations
 
@@ -190,4 +191,38 @@ async def test_mysql_restore_keeps_the_credential(service: Api, make_user: UserF
     )
     assert status == 200, done
     assert rows("SELECT v FROM t") == [(1,)]
+    assert (await service.call("DELETE", f"/instances/{iid}?wait=120", token))[0] == 204
+
+
+@pytest.mark.slow
+async def test_redis_reconfigure_backup_and_restore_keep_the_credential(
+    service: Api, make_user: UserFactory
+) -> None:
+    _, token = await make_user("crd-redis")
+    status, inst = await service.call("POST", "/instances?wait=240", token, json={"engine": "redis"})
+    assert status == 201, inst
+    iid = inst["id"]
+    status, cred = await service.call(
+        "POST", f"/instances/{iid}/credentials?wait=120", token, json={"name": "r"}
+    )
+    assert status == 201, cred
+    c = cred["connection"]
+
+    def client() -> redis.Redis:
+        return redis.Redis(host=c["host"], port=c["port"], username=c["username"], password=c["password"])
+
+    client().set("k", "before")
+    status, changed = await service.call(
+        "PATCH", f"/instances/{iid}?wait=120", token, json={"settings": {"maxclients": 900}}
+    )
+    assert status == 200, changed
+    assert client().get("k") == b"before"
+    status, backup = await service.call("POST", f"/instances/{iid}/backups?wait=240", token)
+    assert status == 201, backup
+    client().set("k", "after")
+    status, done = await service.call(
+        "POST", f"/instances/{iid}/restore?wait=240", token, json={"backup_id": backup["id"]}
+    )
+    assert status == 200, done
+    assert client().get("k") == b"before"
     assert (await service.call("DELETE", f"/instances/{iid}?wait=120", token))[0] == 204
