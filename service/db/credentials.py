@@ -122,6 +122,20 @@ async def set_status(
     return result.endswith(" 1")
 
 
+async def rebind(db: Executor, credential_id: str, *, sealed: bytes, operation_id: str) -> CredentialRow:
+    """A failed credential asked for again: same user (whatever its failed bind left on the
+    server is overwritten), new password, new bind."""
+    row = await db.fetchrow(
+        "UPDATE instance_credentials SET status = 'creating', error = NULL, sealed = $2, operation_id = $3,"
+        " created_at = now(), updated_at = now() WHERE id = $1 AND removed_at IS NULL RETURNING *",
+        credential_id,
+        sealed,
+        operation_id,
+    )
+    assert row is not None
+    return _row(row)
+
+
 async def remove(db: Executor, credential_id: str) -> None:
     """The server no longer has the user: the name is free again."""
     await db.execute(
@@ -138,13 +152,3 @@ async def remove_all(db: Executor, instance_id: str) -> None:
         " WHERE instance_id = $1 AND removed_at IS NULL",
         instance_id,
     )
-
-
-async def usernames(db: Executor, instance_id: str) -> list[str]:
-    """The users the server should have besides its own accounts (a restore re-creates them)."""
-    rows = await db.fetch(
-        "SELECT username FROM instance_credentials WHERE instance_id = $1 AND removed_at IS NULL"
-        " AND status IN ('creating', 'active', 'deleting')",
-        instance_id,
-    )
-    return [r["username"] for r in rows]

@@ -98,9 +98,10 @@ async def request_credential(
     max_attempts: int,
 ) -> tuple[Credential, bool]:
     """(the credential, whether this call made it). The same name again answers the one
-    there is (created False, nothing recorded); a failed one is replaced by a new one.
-    NotFound("instance"), Conflict (not running, 20 already), CredentialExists (deleting),
-    SettingsError (a bad name)."""
+    there is (created False, nothing recorded); one whose bind failed is bound again (same
+    user, new password; created True). NotFound("instance"), Conflict (not running, 20
+    already), CredentialExists (being deleted, or its removal failed), SettingsError (a
+    bad name)."""
     check_name(name)
     async with pool.acquire() as conn, conn.transaction():
         row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
@@ -111,11 +112,11 @@ async def request_credential(
             raise CredentialExists(f"credential {name!r} is being deleted; its name is free once that ends")
         if existing is not None and existing.status != "failed":
             return _credential(existing), False
+        if existing is not None and await _removal_failed(conn, existing):
+            # The server may still have the user: it has to go before the name is free.
+            raise CredentialExists(f"removing credential {name!r} failed; delete it again first")
         await _lock_running(conn, instance_id, owner_id, "a new credential")
-        if existing is not None:
-            # Its bind failed and was undone: the name goes to a new user, new password.
-            await repo.remove(conn, existing.id)
-        if await repo.count_live(conn, instance_id) >= MAX_PER_INSTANCE:
+        if existing is None and await repo.count_live(conn, instance_id) >= MAX_PER_INSTANCE:
             raise Conflict(
                 f"instance {instance_id} has {MAX_PER_INSTANCE} credentials, the most it may have:"
                 " delete one first",
@@ -128,19 +129,34 @@ async def request_credential(
             kind="bind",
             instance_id=instance_id,
             requested_by=user.id,
-            params={"credential_id": credential_id, "name": name, "previous_status": row.status},
+            params={
+                "credential_id": existing.id if existing is not None else credential_id,
+                "name": name,
+                "previous_status": row.status,
+            },
             max_attempts=max_attempts,
         )
-        made = await repo.insert(
-            conn,
-            id=credential_id,
-            instance_id=instance_id,
-            name=name,
-            username=random_credential_username(),
-            sealed=box.seal({"password": random_password()}),
-            operation_id=operation_id,
-        )
+        sealed = box.seal({"password": random_password()})
+        if existing is not None:
+            # Its bind failed: bound again as the same user, so nothing that bind left on the
+            # server (an undo that did not run) outlives the row.
+            made = await repo.rebind(conn, existing.id, sealed=sealed, operation_id=operation_id)
+        else:
+            made = await repo.insert(
+                conn,
+                id=credential_id,
+                instance_id=instance_id,
+                name=name,
+                username=random_credential_username(),
+                sealed=sealed,
+                operation_id=operation_id,
+            )
     return _credential(made), True
+
+
+async def _removal_failed(conn: Conn, row: repo.CredentialRow) -> bool:
+    last = await operations.get(conn, row.operation_id)
+    return last is not None and last.kind == "unbind"
 
 
 async def remove_credential(

@@ -70,6 +70,25 @@ def _still_serves(engine: str, client: Any) -> None:
 _REFUSED = (redis.exceptions.RedisError, pymysql.err.MySQLError)
 
 
+@pytest.fixture
+def run_dirs(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The content of every runner private data dir (inventory, env, artifacts), read just
+    before the runner removes it."""
+    from service.provisioning import runner
+
+    seen: list[bytes] = []
+    remove = runner.shutil.rmtree
+
+    def read_then_remove(path: Any, *args: Any, **kw: Any) -> None:
+        for found in Path(path).rglob("*"):
+            if found.is_file() and not found.is_symlink():
+                seen.append(found.read_bytes())
+        remove(path, *args, **kw)
+
+    monkeypatch.setattr(runner.shutil, "rmtree", read_then_remove)
+    return seen
+
+
 def _files_holding(root: Path, secret: str) -> list[str]:
     """Every file under root that holds the secret (the servers' own data directories too:
     they hold hashes only)."""
@@ -91,6 +110,7 @@ async def test_two_credentials_one_removed_the_other_survives_rotation_and_resta
     db: asyncpg.Pool,
     session_dir: Path,
     caplog: pytest.LogCaptureFixture,
+    run_dirs: list[bytes],
     engine: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -167,12 +187,14 @@ async def test_two_credentials_one_removed_the_other_survives_rotation_and_resta
     # No password of a credential in anything the service wrote or logged.
     for secret in (c1["password"], c2["password"]):
         assert _files_holding(session_dir, secret) == []
+        assert not any(secret.encode() in content for content in run_dirs)
         assert secret not in caplog.text
         rows = await db.fetch(
             "SELECT params::text, facts::text, error FROM operations WHERE instance_id = $1", iid
         )
         assert all(secret not in str(tuple(r)) for r in rows)
 
+    assert any(b"credential_password_hash" in content for content in run_dirs), "no bind run was seen"
     assert (await service.call("DELETE", f"/instances/{iid}?wait=120", token))[0] == 204
     assert (
         await db.fetchval(

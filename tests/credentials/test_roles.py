@@ -129,7 +129,9 @@ def _mysql(port: int, user: str, secret: str, database: str | None = "crd") -> p
                 autocommit=True,
             )
         except pymysql.err.OperationalError as exc:
-            if exc.args[0] == 1045 or time.monotonic() > deadline:  # access denied: no retry
+            # Only a server not up yet (2002/2003 cannot connect, 2013 lost) is waited for;
+            # access denied (1044, 1045) is the answer.
+            if exc.args[0] not in (2002, 2003, 2013) or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
 
