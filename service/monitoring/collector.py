@@ -70,7 +70,7 @@ class Round:
     previous: dict[str, Sample] = field(default_factory=dict)  # the round before, per instance
     baselines: dict[str, Baseline | None] = field(default_factory=dict)  # restart counts, per instance
     hosts: dict[str, HostSample] = field(default_factory=dict)  # data root filesystems, per host
-    asked: list[str] = field(default_factory=list)  # hosts collect.yml read this round
+    asked: list[str] = field(default_factory=list)  # hosts this round started collect.yml for
     carried: set[str] = field(default_factory=set)  # instances whose container is the last read's
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
@@ -162,6 +162,9 @@ class InstanceCollector:
         # a read's restart count delta takes it up.
         self._probe_restarts: dict[str, list[float]] = {}
         self._reading: asyncio.Task[_Read] | None = None  # the background collect.yml run
+        # Instances whose state was dropped while the background read ran: what it read of
+        # them may predate an operation on them.
+        self._stale: set[str] = set()
         self._round_at: datetime | None = None  # when the previous round started
         self.rounds = 0
 
@@ -178,6 +181,7 @@ class InstanceCollector:
         self._read_at = {}
         self._started = {}
         self._probe_restarts = {}
+        self._stale = set()
         self._round_at = None
 
     async def stop(self) -> None:
@@ -261,21 +265,25 @@ class InstanceCollector:
             return None
         return task.result()
 
-    def _merge(self, read: _Read, current: Round) -> dict[str, float]:
-        """Take a read into this round; the instance ids it read, with when it started."""
+    def _merge(self, read: _Read, current: Round, skip: set[str] | None = None) -> dict[str, float]:
+        """Take a read into this round (but not what it read of `skip`); the instance ids it
+        read, with when it started."""
         fresh: dict[str, float] = {}
         for name, ids in read.instances.items():
             if name in read.failed:
                 current.failed_hosts[name] = read.failed[name]
                 continue
+            current.failed_hosts.pop(name, None)  # a later read of it answered
             self._read_at[name] = read.started
             if name in read.disks:
                 current.hosts[name] = read.disks[name]
             for iid in ids:
+                if skip and iid in skip:
+                    continue
                 if read.started < self._seen_at.get(iid, float("-inf")):
-                    continue  # a later read (first sight after an operation) has it already
+                    continue  # a later read (a first sight's, waited for) has it already
                 if iid in read.containers:
-                    current.containers[iid] = read.containers[iid]
+                    current.containers[iid] = self._containers[iid] = read.containers[iid]
                 else:
                     current.containers.pop(iid, None)  # gone: it is missing now
                     self._containers.pop(iid, None)
@@ -319,13 +327,12 @@ class InstanceCollector:
         fresh: dict[str, float] = {}
         if (landed := self._landed()) is not None:
             current.timings["ansible (background)"] = landed.seconds
-            fresh = self._merge(landed, current)
+            fresh = self._merge(landed, current, self._stale)
+            self._stale = set()
         asked = {name: insts for name, insts in targets.items() if self._must_ask(name, insts, probes, mono)}
         # Only a host with an instance of no container state makes the round wait.
         now_hosts = {
-            name: insts
-            for name, insts in asked.items()
-            if any(i.id not in self._containers and i.id not in current.containers for i in insts)
+            name: insts for name, insts in asked.items() if any(i.id not in self._containers for i in insts)
         }
         later = {name: insts for name, insts in asked.items() if name not in now_hosts}
         if now_hosts:
@@ -336,7 +343,9 @@ class InstanceCollector:
             fresh |= self._merge(read, current)
         if later and self._reading is None:
             self._reading = asyncio.create_task(self._read(hosts, later), name="dbvend-collect-read")
-        current.asked = sorted(set(now_hosts) | (set(later) if self._reading is not None else set()))
+        else:
+            later = {}  # one background read at a time: the next round asks again
+        current.asked = sorted(set(now_hosts) | set(later))
         for iid in current.instances:
             if iid not in current.containers and iid not in fresh and iid in self._containers:
                 current.containers[iid] = self._containers[iid]
@@ -353,6 +362,8 @@ class InstanceCollector:
             await self._observe(inst, current, probes[inst.id][0], iid in restarted, fresh.get(iid))
             for iid, inst in current.instances.items()
         ]
+        if self._reading is not None:
+            self._stale |= {i for i in self._containers if i not in current.instances}
         self._containers = {i: c for i, c in current.containers.items() if i in current.instances}
         # A server that does not answer keeps its last start time: a crash while it was
         # down is seen as a restart when it answers again.
@@ -381,6 +392,8 @@ class InstanceCollector:
         return current
 
     def _forget_instance(self, iid: str) -> None:
+        if self._reading is not None:
+            self._stale.add(iid)
         self._containers.pop(iid, None)
         self._seen_at.pop(iid, None)
         self._started.pop(iid, None)

@@ -5,7 +5,8 @@ is held back by a gate so the test decides when it lands:
 - a `docker pause`d server is sampled down in the very next round, which ends long before
   the read it started, and the read, once landed, says the container is paused;
 - a crash the restart policy undid is counted in the round whose probe sees the server
-  start again, and once the read brings Docker's restart count, not a second time."""
+  start again, and once the read brings Docker's restart count, not a second time;
+- a restart through the API between two rounds is no crash: not counted."""
 
 from __future__ import annotations
 
@@ -154,5 +155,28 @@ async def test_a_restart_seen_by_the_probe_counts_once_after_the_read_lands(
         assert sum(_sample(r, iid).restarts for r in (first, crashed, landed, later)) == 1
     finally:
         gated.gate.set()
+        await collector.stop()
+        await delete(monitored, token, iid)
+
+
+async def test_a_restart_operation_between_two_rounds_is_not_counted(
+    monitored: Monitored, docker_client: docker.DockerClient
+) -> None:
+    """A restart through the API that starts and ends between two rounds moves the start
+    time as a crash would: the collector reads the instance again as new (waits for the
+    read) and counts nothing, as Docker's count does not grow."""
+    _, token = await monitored.user("oprestart")
+    iid = (await create(monitored, token, "redis", maxmemory="8mb"))["id"]
+    collector, _ = _collector(monitored)
+    try:
+        await collector.collect_once()
+        await asyncio.sleep(START_TOLERANCE + 2)
+        status, body = await monitored.api.call("POST", f"/instances/{iid}/restart?wait=120", token)
+        assert status == 200, body  # done: the operation has ended
+        after = await collector.collect_once()
+        assert "ansible" in after.timings  # read as new, waited for
+        assert _sample(after, iid).up
+        assert _sample(after, iid).restarts == 0
+    finally:
         await collector.stop()
         await delete(monitored, token, iid)
