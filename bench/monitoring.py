@@ -1,5 +1,5 @@
 """Benchmark: what the control plane costs when the API is idle. One service process (own
-database, state dir and inventory with ports 26000-26999) gets N small Redis instances
+database, state dir and inventory with ports 26000-26999 or --ports) gets N small Redis instances
 through its API, then runs over the same instances in each configuration:
 
   1. baseline: monitoring off (DBVEND_COLLECT_INTERVAL=0);
@@ -16,6 +16,7 @@ server process is SIGKILLed once. Prints Markdown tables and keeps the numbers i
 bench/results/.
 
     .venv/bin/python bench/monitoring.py [--instances 50] [--window 60] [--repeat 3] [--before main]
+        [--ports 26000-26999]
 """
 
 from __future__ import annotations
@@ -222,11 +223,17 @@ async def main() -> None:
         "--before", help="also measure the service of this git ref (say main) or checkout directory"
     )
     parser.add_argument("--no-detection", action="store_true", help="skip the alert latency checks")
+    parser.add_argument(
+        "--ports",
+        default="26000-26999",
+        help="the instances' host port range (another run may hold the default)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-monitoring-"))
     url = await create_database()
-    inventory = write_inventory(work / "inventory", ports=(26000, 26999), capacity_mb=65536)
+    low, high = (int(p) for p in args.ports.split("-", 1))
+    inventory = write_inventory(work / "inventory", ports=(low, high), capacity_mb=65536)
     configs: list[tuple[str, Path, dict[str, str]]] = [
         ("monitoring off (DBVEND_COLLECT_INTERVAL=0)", ROOT, {"DBVEND_COLLECT_INTERVAL": "0"})
     ]

@@ -4,6 +4,7 @@ unique index), so a collector round that sees the container down again queues no
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .operations import NOTIFY_CHANNEL
@@ -44,3 +45,15 @@ async def settled(db: Executor, instance_ids: list[str]) -> set[str]:
         instance_ids,
     )
     return {r["id"] for r in rows}
+
+
+async def ended_since(db: Executor, instance_ids: list[str], since: datetime) -> set[str]:
+    """Of these instances, those on which an operation ended at or after `since`: one that
+    ran between two collection rounds may have restarted or recreated the container."""
+    rows = await db.fetch(
+        "SELECT DISTINCT instance_id FROM operations"
+        " WHERE instance_id = ANY($1::text[]) AND finished_at >= $2",
+        instance_ids,
+        since,
+    )
+    return {r["instance_id"] for r in rows}

@@ -104,6 +104,7 @@ class Monitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.collector.stop()
         await self.dispatcher.close()
 
     async def _lead(self) -> bool:

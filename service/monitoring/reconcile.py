@@ -28,7 +28,9 @@ async def reconcile(pool: Pool, current: Round, *, max_attempts: int) -> list[st
     suspects = [
         s.sample
         for s in current.states
-        if s.sample.container_status == "missing" or s.sample.container_status in STOPPED
+        # A carried container state is the last read's, judged in the round that read it.
+        if s.id not in current.carried
+        and (s.sample.container_status == "missing" or s.sample.container_status in STOPPED)
     ]
     if not suspects:
         return []
