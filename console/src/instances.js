@@ -80,7 +80,8 @@ export function CreateInstance({ onCreated }) {
   const initial = initialValues(fields, null);
   useEffect(() => {
     if (doc) setValues(initialValues(fieldsOf(schemaFor(doc, engine, plan)), null));
-  }, [doc, engine, planName, plans]);
+    // Not on `plans`: their arrival must not wipe what was typed (a plan is picked only after).
+  }, [doc, engine, planName]);
 
   async function submit(e) {
     e.preventDefault();
