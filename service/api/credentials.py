@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..db import instances, operations
+from ..db import instances
 from ..engines import FieldError, SettingsError
 from ..provisioning import credentials, intake
 from ..provisioning.credentials import Credential
@@ -20,11 +20,10 @@ from .contract import contract, respond
 from .credential_models import CreateCredentialRequest, CredentialDetail, CredentialList
 from .credential_models import Credential as CredentialOut
 from .errors import ApiError, not_found, read_json, validation
-from .instances import wait_seconds
+from .instances import removal_answer, wait_seconds
 from .models import Operation
 from .queries import WaitQuery
 from .schemas import parse
-from .views import operation_view
 
 routes = web.RouteTableDef()
 
@@ -181,18 +180,7 @@ async def delete_credential(request: web.Request) -> web.Response:
         raise ApiError(409, str(exc)) from None
     if operation_id is None:
         raise not_found("credential")
-    op = await svc.waiter.wait(operation_id, wait) if wait else None
-    if op is not None and op.status == "succeeded":
-        return web.Response(status=204)
-    if op is None:
-        op = await operations.get(svc.pool, operation_id)
-    assert op is not None
-    return respond(
-        Operation,
-        operation_view(op),
-        status=202,
-        headers={"Operation-Location": f"/api/v1/operations/{op.id}"},
-    )
+    return await removal_answer(svc, operation_id, wait)
 
 
 async def _visible(svc: Services, instance_id: str, owner_id: int | None) -> bool:

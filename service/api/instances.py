@@ -236,6 +236,11 @@ async def delete_instance(request: web.Request) -> web.Response:
         raise ApiError(409, str(exc)) from None
     if operation_id is None:
         raise not_found("instance")
+    return await removal_answer(svc, operation_id, wait)
+
+
+async def removal_answer(svc: Services, operation_id: str, wait: int) -> web.Response:
+    """A removal's answer: 204 once it succeeded within ?wait, else 202 with its operation."""
     op = await svc.waiter.wait(operation_id, wait) if wait else None
     if op is not None and op.status == "succeeded":
         return web.Response(status=204)
