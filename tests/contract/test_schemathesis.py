@@ -149,3 +149,15 @@ async def test_schemathesis_finds_nothing_as_user_or_admin(
         rc, output = await asyncio.to_thread(_fuzz, live_service, token, report, examples, paths)
         print(f"schemathesis as {who}: {_summary(output)}")
         assert rc == 0, f"schemathesis as {who} found problems:\n{output[-12000:]}"
+
+
+@pytest.mark.slow
+async def test_schemathesis_on_the_credentials_routes(live_service: ServiceProcess, tmp_path: Path) -> None:
+    """The credentials routes again with more cases each than the whole run gives them, as a
+    plain user. The ids it makes up name no instance: the validation and 404 paths."""
+    token = await _login(live_service, await _fuzzer(live_service))
+    rc, output = await asyncio.to_thread(
+        _fuzz, live_service, token, tmp_path / "credentials.xml", 60, ["--include-path-regex", "credentials"]
+    )
+    print(f"schemathesis on credentials: {_summary(output)}")
+    assert rc == 0, f"schemathesis found problems:\n{output[-12000:]}"
