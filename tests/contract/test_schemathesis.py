@@ -57,7 +57,34 @@ async def live_service(tmp_path: Path, docker_client: docker.DockerClient) -> As
         await drop_database(url)
 
 
+# CPython 3.11's ast module can fail inside hypothesis's own reflection (seen once in 873
+# tests: "SystemError: AST constructor recursion depth mismatch"): the fuzzer crashed, no
+# case failed. Such a run is made again, once; a real finding still fails the test.
+_FUZZER_CRASH = "AST constructor recursion depth mismatch"
+
+
+def _fuzzer_crashed(rc: int, output: str) -> bool:
+    """The run failed only because the fuzzer crashed: every generated case passed."""
+    cases = _summary(output).partition("; cases ")[2]
+    return (
+        rc != 0
+        and _FUZZER_CRASH in output
+        and "Runtime Error: 1" in output
+        and "FAILURES" not in output
+        and "failed" not in cases
+    )
+
+
 def _fuzz(
+    svc: ServiceProcess, token: str, report: Path, max_examples: int, paths: list[str]
+) -> tuple[int, str]:
+    rc, output = _fuzz_once(svc, token, report, max_examples, paths)
+    if _fuzzer_crashed(rc, output):
+        rc, output = _fuzz_once(svc, token, report, max_examples, paths)
+    return rc, output
+
+
+def _fuzz_once(
     svc: ServiceProcess, token: str, report: Path, max_examples: int, paths: list[str]
 ) -> tuple[int, str]:
     command = [
