@@ -33,6 +33,7 @@ from .api.edge import edge_middleware
 from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
 from .api.token_cache import TokenCache
+from .api.view_cache import ViewCache
 from .backups.remote import StoreHosts
 from .backups.scheduler import BackupScheduler
 from .backups.store import BackupStore
@@ -143,6 +144,7 @@ def build_app(settings: Settings) -> web.Application:
             waiter=OperationWaiter(pool),
             egress=EgressPolicy.from_settings(settings),
             tokens=TokenCache(settings.token_cache_seconds),
+            views=ViewCache(settings.view_cache_seconds),
             read_pool=await create_read_pool(settings.database_url),
             plans=load_plans(settings.plans_file),
         )
@@ -190,7 +192,13 @@ def build_app(settings: Settings) -> web.Application:
             deliveries = DeliveryLoop(pool, EgressPolicy.from_settings(settings), svc.box)
             deliveries.start()
             wake = deliveries.wake
-        hub = EventHub(settings.database_url, limit=settings.stream_limit, on_instance_event=wake)
+        hub = EventHub(
+            settings.database_url,
+            limit=settings.stream_limit,
+            on_instance_event=wake,
+            on_view_change=svc.views.notified,
+        )
+        svc.views.attach(hub.listening.is_set)
         await hub.start()
         app[stream.HUB] = hub
         _reload_on_sighup(svc)

@@ -169,6 +169,10 @@ class Settings:
     # (0 = never): a token revoked through this process is refused at once, one revoked
     # through another process (or a disabled user) within this bound.
     token_cache_seconds: float = 2.0
+    # How long a process may serve a rendered instance detail or list page (0 = never;
+    # service/api/view_cache.py): changes drop them at once through dbvend_views, so this
+    # bounds only what a notification lost without the LISTEN connection noticing can cost.
+    view_cache_seconds: float = 10.0
     # The Open Service Broker API at /v2 (service/broker): None when it is switched off.
     broker: BrokerSettings | None = None
     # The plans offered (service/plans/plans.yml's format); DBVEND_PLANS names another file.
@@ -396,6 +400,7 @@ def load_settings() -> Settings:
         pool_enabled=_on_off("DBVEND_POOL", True),
         pool_interval=float(_int("DBVEND_POOL_INTERVAL", 5, 1, 3600)),
         token_cache_seconds=_bounded_float("DBVEND_TOKEN_CACHE_SECONDS", 2.0, 0.0, 60.0),
+        view_cache_seconds=_bounded_float("DBVEND_VIEW_CACHE_SECONDS", 10.0, 0.0, 300.0),
         broker=broker,
         plans_file=Path(_env("DBVEND_PLANS", str(PROJECT_ROOT / "service" / "plans" / "plans.yml"))),
     )

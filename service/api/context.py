@@ -18,6 +18,7 @@ from ..provisioning.runner import PlaybookRunner
 from ..provisioning.waiter import OperationWaiter
 from ..provisioning.worker import Worker
 from .token_cache import TokenCache
+from .view_cache import ViewCache
 
 if TYPE_CHECKING:
     from ..db import Pool
@@ -35,6 +36,7 @@ class Services:
     worker: Worker | None = None
     monitoring: Monitor | None = None  # the monitoring loops; None when DBVEND_COLLECT_INTERVAL=0
     tokens: TokenCache = field(default_factory=TokenCache)  # DBVEND_TOKEN_CACHE_SECONDS
+    views: ViewCache = field(default_factory=ViewCache)  # DBVEND_VIEW_CACHE_SECONDS
     # Single-statement reads of the hot routes (db.pool.create_read_pool); else `pool`.
     read_pool: Pool | None = None
     # The plans offered (DBVEND_PLANS); an admin's availability switches live in PostgreSQL.

@@ -106,6 +106,18 @@ def respond(
     )
 
 
+def response_body(response: web.Response) -> bytes:
+    """What `respond` put in the response (bytes: it was given text)."""
+    body = response.body
+    assert isinstance(body, bytes)
+    return body
+
+
+def cached_json(body: bytes) -> web.Response:
+    """A body `respond` made earlier (service/api/view_cache.py), answered as it did."""
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
 Q = TypeVar("Q", bound=BaseModel)
 
 

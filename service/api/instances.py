@@ -11,14 +11,14 @@ from ..db import instances, operations
 from ..db.instance_detail import get_with_health
 from ..db.users import User
 from ..engines import FieldError, SettingsError
-from ..monitoring.health import health_of
+from ..monitoring.health import health_holds_for, health_of
 from ..plans import Plan
 from ..pool.claim import Claim, claim_create
 from ..provisioning import intake, quota, restorable
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
-from .contract import contract, read_query, respond
+from .contract import cached_json, contract, read_query, respond, response_body
 from .cursors import decode_cursor, encode_cursor
 from .errors import ApiError, not_found, read_json, validation
 from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
@@ -168,13 +168,18 @@ async def _from_pool(
 @contract("Your instances, newest first", query=InstanceListQuery, responses={200: InstancePage})
 async def list_instances(request: web.Request) -> web.Response:
     svc = services(request)
-    user = current_user(request)
+    viewer = owner_filter(current_user(request))
     query = read_query(request, InstanceListQuery)
     limit = query.limit
     after = decode_cursor(query.cursor) if query.cursor else None
+    key = (viewer, query.engine, query.status, limit, query.cursor)
+    cached = svc.views.page(key)
+    if cached is not None:
+        return cached_json(cached)
+    generation = svc.views.generation
     found = await instances.page(
         svc.reads,
-        owner_id=owner_filter(user),
+        owner_id=viewer,
         engine=query.engine,
         status=query.status,
         limit=limit + 1,
@@ -183,23 +188,38 @@ async def list_instances(request: web.Request) -> web.Response:
     more = len(found) > limit
     found = found[:limit]
     next_cursor = encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
-    return respond(
+    response = respond(
         InstancePage, {"items": [instance_view(i, svc.box) for i in found], "next_cursor": next_cursor}
     )
+    svc.views.keep_page(generation, key, response_body(response))
+    return response
 
 
 @routes.get("/api/v1/instances/{id}")
 @contract("One instance with its connection details and health", path=_ID, responses={200: InstanceDetail})
 async def get_instance(request: web.Request) -> web.Response:
     svc = services(request)
-    found = await get_with_health(
-        svc.reads, request.match_info["id"], owner_id=owner_filter(current_user(request))
-    )
+    instance_id = request.match_info["id"]
+    viewer = owner_filter(current_user(request))
+    cached = svc.views.detail(instance_id, viewer)
+    if cached is not None:
+        return cached_json(cached)
+    generation = svc.views.generation
+    found = await get_with_health(svc.reads, instance_id, owner_id=viewer)
     if found is None:
         raise not_found("instance")
     inst, sample, open_alerts = found
-    health = health_of(sample, open_alerts, collect_interval=svc.settings.collect_interval)
-    return respond(InstanceDetail, instance_view(inst, svc.box, health_view(health)))
+    interval = svc.settings.collect_interval
+    health = health_of(sample, open_alerts, collect_interval=interval)
+    response = respond(InstanceDetail, instance_view(inst, svc.box, health_view(health)))
+    svc.views.keep_detail(
+        generation,
+        inst.id,
+        inst.owner_id,
+        response_body(response),
+        valid_for=health_holds_for(sample, collect_interval=interval),
+    )
+    return response
 
 
 @routes.delete("/api/v1/instances/{id}")

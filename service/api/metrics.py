@@ -4,8 +4,12 @@ samples of one of the caller's instances)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from aiohttp import web
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from ..db import instances
 from ..db import samples as samples_repo
@@ -20,8 +24,35 @@ from .errors import not_found
 from .monitoring_models import InstanceMetrics
 from .monitoring_views import sample_view
 from .queries import MetricsQuery
+from .view_cache import ViewCache
 
 routes = web.RouteTableDef()
+
+
+class _ViewCacheFigures(Collector):
+    """This process's cache of rendered details and list pages (service/api/view_cache.py)."""
+
+    def __init__(self, cache: ViewCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        reads = CounterMetricFamily(
+            "dbvend_view_cache_reads",
+            "Instance detail and list reads of this process, by whether its cache answered.",
+            labels=["result"],
+        )
+        reads.add_metric(["hit"], self.cache.hits)
+        reads.add_metric(["miss"], self.cache.misses)
+        yield reads
+        yield GaugeMetricFamily(
+            "dbvend_view_cache_bytes", "Bytes of rendered answers this process keeps.", value=self.cache.size
+        )
+
+
+def _view_cache_text(cache: ViewCache) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ViewCacheFigures(cache))
+    return generate_latest(registry)
 
 
 @routes.get("/metrics")
@@ -31,7 +62,8 @@ routes = web.RouteTableDef()
     "latency histograms by route template, collection rounds, instances by engine/status/host, operations "
     "by kind/status, per-instance gauges (memory, CPU, connections, dbvend_instance_disk_bytes), each "
     "Docker host's data root (dbvend_host_data_total_bytes, dbvend_host_data_free_bytes), open alerts, "
-    "the warm pool (dbvend_pool_slots, dbvend_pool_claim_seconds, dbvend_pool_fallbacks).",
+    "the warm pool (dbvend_pool_slots, dbvend_pool_claim_seconds, dbvend_pool_fallbacks), this process's"
+    " cache of rendered instance reads (dbvend_view_cache_reads_total, dbvend_view_cache_bytes).",
     public=True,
     responses={200: None},
     raw={200: exposition.CONTENT_TYPE},
@@ -45,6 +77,7 @@ async def metrics(request: web.Request) -> web.Response:
     )
     body += generate_latest(pool_metrics.REGISTRY)
     body += generate_latest(await pool_metrics.depth_registry(svc.pool))
+    body += _view_cache_text(svc.views)
     return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 
 

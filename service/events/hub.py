@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from ..db import instance_events
+from ..db.instance_detail import VIEWS_CHANNEL
 from ..db.pool import connect
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ Message = dict[str, Any]
 QUEUE_SIZE = 256
 CATCH_UP_LIMIT = 1000
 PROBE_SECONDS = 5.0
+VIEWS_ALL = "*"  # a dbvend_views payload: anything shown may have changed
 _RECENT = 4096  # ids already passed on: a catch-up and a live notification may both bring one
 
 
@@ -69,11 +71,15 @@ class EventHub:
         limit: int,
         queue_size: int = QUEUE_SIZE,
         on_instance_event: Callable[[], None] | None = None,
+        on_view_change: Callable[[str], None] | None = None,
     ) -> None:
         self.dsn = dsn
         self.limit = limit
         self.queue_size = queue_size
         self.on_instance_event = on_instance_event
+        # Each dbvend_views payload; VIEWS_ALL also whenever listening starts or stops (what
+        # was announced meanwhile is lost).
+        self.on_view_change = on_view_change
         self.listening = asyncio.Event()  # set while the LISTEN connection is up
         self._subscribers: set[Subscriber] = set()
         self._per_user: dict[int, int] = {}
@@ -135,11 +141,14 @@ class EventHub:
                 conn = self._conn = await connect(self.dsn)
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(instance_events.CHANNEL, self._on_notify)
+                if self.on_view_change is not None:
+                    await conn.add_listener(VIEWS_CHANNEL, self._on_view_notify)
                 if self._last_id is None:
                     self._last_id = await instance_events.latest_id(conn)
                 else:
                     await self._catch_up(conn)
                 self.listening.set()
+                self._views_changed(VIEWS_ALL)
                 delay = 0.5
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
@@ -155,6 +164,7 @@ class EventHub:
                 )
             finally:
                 self.listening.clear()
+                self._views_changed(VIEWS_ALL)
                 await self._close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
@@ -166,6 +176,17 @@ class EventHub:
                 await asyncio.wait_for(conn.close(), 2)
             if not conn.is_closed():
                 conn.terminate()
+
+    def _on_view_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        if isinstance(payload, str):
+            self._views_changed(payload)
+
+    def _views_changed(self, payload: str) -> None:
+        if self.on_view_change is not None:
+            try:
+                self.on_view_change(payload)
+            except Exception:  # a cache must never take the hub down
+                log.exception("event hub: view change callback failed")
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
         """Instance events committed while no connection listened (alerts are live only)."""

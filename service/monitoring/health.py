@@ -3,6 +3,7 @@ than a few collection rounds) and its open alerts."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +20,16 @@ class Health:
 
 def stale_after(collect_interval: float) -> float:
     return max(60.0, collect_interval * 4)
+
+
+def health_holds_for(sample: Sample | None, *, collect_interval: float) -> float:
+    """Seconds until health_of's answer for this sample changes by time alone (it turns
+    stale): what a cached detail may be served for, new samples aside."""
+    if sample is None or sample.at is None or collect_interval <= 0:
+        return math.inf
+    age = (datetime.now(UTC) - sample.at).total_seconds()
+    left = stale_after(collect_interval) - age
+    return left if left > 0 else math.inf
 
 
 def health_of(sample: Sample | None, open_alerts: list[Alert], *, collect_interval: float) -> Health:
