@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -106,9 +107,19 @@ def client_request_id(request: web.Request) -> str | None:
     return sent if _REQUEST_ID.fullmatch(sent) else None
 
 
+# Request ids need to be unique, not secret: a random prefix per process and a counter
+# (secrets.token_hex was a getrandom() call per request).
+_ID_PREFIX = secrets.token_hex(4)
+_ids = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids):08x}"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = client_request_id(request) or secrets.token_hex(8)
+    request_id = client_request_id(request) or new_request_id()
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)

@@ -39,6 +39,7 @@ LONG_LIVED = web.RequestKey("dbvend_long_lived", bool)
 # Up to the longest ?wait= a client may ask for.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_template(request: web.Request) -> str:
@@ -62,6 +63,7 @@ class Gateway:
             ["route", "method", "status"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.latency = Histogram(
             "dbvend_http_request_duration_seconds",
             "Time to answer HTTP requests, by route template and method.",
@@ -72,10 +74,22 @@ class Gateway:
 
     def observe(self, request: web.Request, status: int, seconds: float, request_id: str = "") -> None:
         route = route_template(request)
-        self.requests.labels(route, request.method, str(status)).inc()
-        self.latency.labels(route, request.method).observe(seconds)
+        # Any token is a method to aiohttp: unknown ones share a label, so a client cannot
+        # grow the registry (and this dict) without bound.
+        method = request.method if request.method in _METHODS else "other"
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:  # once per route, method and status: labels() is a slow lookup
+            children = self._children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         if request.path != "/metrics":
             self.recorder.count_request(server_error=status >= 500)
+        if status < 400 and seconds <= self.slow_seconds and AUTH_FAILURE not in request:
+            return  # the common case: nothing worth an event
         for event in self.events_for(request, route, status, seconds, request_id):
             self.recorder.record(event)
 
