@@ -74,8 +74,7 @@ class Gateway:
 
     def observe(self, request: web.Request, status: int, seconds: float, request_id: str = "") -> None:
         route = route_template(request)
-        # Any token is a method to aiohttp: unknown ones share a label, so a client cannot
-        # grow the registry (and this dict) without bound.
+        # The rest (WebDAV's methods, which the parser lets through) share one label.
         method = request.method if request.method in _METHODS else "other"
         key = (route, method, status)
         children = self._children.get(key)

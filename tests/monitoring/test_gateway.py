@@ -43,6 +43,25 @@ async def test_requests_are_counted_by_route_template(monitored: Monitored) -> N
     assert "i-nothere1" not in text
 
 
+def other_methods(text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("dbvend_http_requests_total{") and 'method="other"' in line
+    )
+
+
+async def test_unusual_methods_share_one_label(monitored: Monitored) -> None:
+    """Methods outside HTTP's usual ones (WebDAV's, which the parser lets through) share one label."""
+    before = other_methods(await metrics_text(monitored))
+    for method in ("PROPFIND", "MKCOL", "LOCK", "UNLOCK", "COPY"):
+        async with monitored.api.client.request(method, "/api/v1/instances") as resp:
+            assert resp.status >= 400
+    text = await metrics_text(monitored)
+    assert "PROPFIND" not in text
+    assert other_methods(text) >= before + 5
+
+
 async def test_server_errors_are_events_with_type_and_request_id(monitored: Monitored) -> None:
     async with monitored.api.client.get("/test/boom", headers={"X-Request-Id": "req-boom-1"}) as resp:
         assert resp.status == 500
