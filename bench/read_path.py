@@ -3,13 +3,18 @@ ports 26000-26999, monitoring on at its default interval) gets N small Redis ins
 then `wrk -t2 -c16` measures, in one run and against the same instances:
 
   - a bare aiohttp handler returning a small JSON (the floor of this machine and Python),
-  - GET /api/v1/me, GET /api/v1/instances/{id}, GET /api/v1/instances?limit=50,
+  - GET /api/v1/me, GET /api/v1/instances/{id} (one, and all N in turn),
+    GET /api/v1/instances?limit=50,
 
 each --repeat times (the medians are printed): req/s, p50, p95, p99, req/s as a ratio of the
 bare handler's. With --before REF the same measurements are first made against the service
 of git ref REF (say `main`), on the same instances and database, then against this tree.
 
     .venv/bin/python bench/read_path.py [--instances 100] [--duration 10] [--repeat 3] [--before main]
+        [--uncached]
+
+--uncached also measures this tree with its view cache off (DBVEND_VIEW_CACHE_SECONDS=0): the
+cost of a read the cache cannot answer. "ids in turn" walks over every instance's detail.
 
 Needs wrk (`apt-get install -y wrk`).
 """
@@ -41,6 +46,16 @@ from tests.helpers import create_database, drop_database, write_inventory  # noq
 WRK_SCRIPT = r"""
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
+-- BENCH_PATHS (comma-separated): each connection walks through them in turn.
+local paths = {}
+for p in string.gmatch(os.getenv("BENCH_PATHS") or "", "[^,]+") do table.insert(paths, p) end
+if #paths > 0 then
+  local n = 0
+  request = function()
+    n = n + 1
+    return wrk.format(nil, paths[(n % #paths) + 1])
+  end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -73,10 +88,10 @@ class Run:
     errors: int
 
 
-def wrk(url: str, token: str, script: Path, duration: float) -> Run:
+def wrk(url: str, token: str, script: Path, duration: float, paths: tuple[str, ...] = ()) -> Run:
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{duration:g}s", "-s", str(script), url],
-        env={**os.environ, "BENCH_TOKEN": token},
+        env={**os.environ, "BENCH_TOKEN": token, "BENCH_PATHS": ",".join(paths)},
         capture_output=True,
         text=True,
         check=True,
@@ -102,15 +117,20 @@ def median_run(runs: list[Run]) -> Run:
     )
 
 
+# A target: a URL, or a URL whose host is used with paths walked through in turn.
+Target = str | tuple[str, tuple[str, ...]]
+
+
 async def measure(
-    label: str, targets: dict[str, str], token: str, script: Path, duration: float, repeat: int
+    label: str, targets: dict[str, Target], token: str, script: Path, duration: float, repeat: int
 ) -> dict[str, Run]:
     """Round-robin over the targets, `repeat` times, so a load spike from elsewhere on the
     machine spreads over all of them rather than hitting one."""
     runs: dict[str, list[Run]] = {name: [] for name in targets}
     for _ in range(repeat):
-        for name, url in targets.items():
-            runs[name].append(await asyncio.to_thread(wrk, url, token, script, duration))
+        for name, target in targets.items():
+            url, paths = (target, ()) if isinstance(target, str) else target
+            runs[name].append(await asyncio.to_thread(wrk, url, token, script, duration, paths))
     result = {name: median_run(r) for name, r in runs.items()}
     for name, r in runs.items():
         print(f"  {label} {name}: " + ", ".join(f"{x.rps:.0f} req/s p99 {x.p99:.1f} ms" for x in r))
@@ -140,6 +160,9 @@ async def main() -> None:
     parser.add_argument(
         "--before", help="also measure the service of this git ref (say main) or checkout directory first"
     )
+    parser.add_argument(
+        "--uncached", action="store_true", help="also measure this tree with DBVEND_VIEW_CACHE_SECONDS=0"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -149,9 +172,11 @@ async def main() -> None:
     script.write_text(WRK_SCRIPT)
     url = await create_database()
     inventory = write_inventory(work / "inventory", ports=(26000, 26999), capacity_mb=65536)
-    roots = [("after", ROOT)]
+    roots: list[tuple[str, Path, dict[str, str]]] = [("after", ROOT, {})]
+    if args.uncached:
+        roots.insert(0, ("after, cache off", ROOT, {"DBVEND_VIEW_CACHE_SECONDS": "0"}))
     if args.before:
-        roots.insert(0, (f"before ({args.before})", checkout(args.before, work)))
+        roots.insert(0, (f"before ({args.before})", checkout(args.before, work), {}))
     bare_port = free_port()
     bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port)])  # noqa: ASYNC220 - returns at once
     ids: list[str] = []
@@ -159,17 +184,23 @@ async def main() -> None:
     svc: ServiceProcess | None = None
     print(f"load average at the start: {loadavg()}", flush=True)
     try:
-        for label, root in roots:
-            svc = ServiceProcess(url, work / "state", inventory, work / "service.log", root=root, **UNLIMITED)
+        for label, root, env in roots:
+            svc = ServiceProcess(
+                url, work / "state", inventory, work / "service.log", root=root, **UNLIMITED, **env
+            )
             await svc.start()
             if not ids:
                 started = time.monotonic()
                 ids = await create_instances(svc, args.instances)
                 print(f"{len(ids)} redis instances after {time.monotonic() - started:.0f} s", flush=True)
             await asyncio.sleep(args.settle)  # a few collection rounds: samples exist
-            targets = {
+            targets: dict[str, Target] = {
                 "GET /me": f"{svc.base}/me",
                 "GET /instances/{id}": f"{svc.base}/instances/{ids[len(ids) // 2]}",
+                f"GET /instances/{{id}}, {len(ids)} ids in turn": (
+                    svc.base,
+                    tuple(f"/api/v1/instances/{i}" for i in ids),
+                ),
                 "GET /instances?limit=50": f"{svc.base}/instances?limit=50",
             }
             bare_run = (
@@ -185,7 +216,7 @@ async def main() -> None:
             results = await measure(label, targets, svc.token, script, args.duration, args.repeat)
             lines += table(label, bare_run, results)
             print(f"load average after {label}: {loadavg()}", flush=True)
-            if root != roots[-1][1]:
+            if label != roots[-1][0]:
                 await svc.stop()
     finally:
         if ids and svc is not None and svc.proc and svc.proc.poll() is None:
