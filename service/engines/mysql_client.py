@@ -93,7 +93,9 @@ def _probe_sync(host: str, port: int, password: str, limit: float) -> dict[str, 
 async def probe(host: str, port: int, password: str, limit: float) -> ProbeResult:
     try:
         metrics = await asyncio.wait_for(
-            asyncio.to_thread(_probe_sync, host, port, password, limit), timeout=limit * 3
+            # The driver's own timeouts (`limit` each) end the thread; this bounds the wait.
+            asyncio.to_thread(_probe_sync, host, port, password, limit),
+            timeout=limit + 1,
         )
     except (pymysql.MySQLError, OSError, TimeoutError, ValueError) as exc:
         return ProbeResult(False, error=f"mysql: {describe(exc)}")

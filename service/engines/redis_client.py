@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .base import RekeyFailed
@@ -70,8 +72,12 @@ async def _rekey(
     await run("CONFIG", "REWRITE")
 
 
-def _client(host: str, port: int, username: str, password: str, limit: float) -> aioredis.Redis:
-    return aioredis.Redis(
+def _client(
+    host: str, port: int, username: str, password: str, limit: float, *, retry: bool = True
+) -> aioredis.Redis:
+    """retry=False: one attempt (redis-py retries a timeout three times by default, which
+    makes a hung server look alive for several times `limit`)."""
+    client = aioredis.Redis(
         host=host,
         port=port,
         username=username,
@@ -79,6 +85,9 @@ def _client(host: str, port: int, username: str, password: str, limit: float) ->
         socket_timeout=limit,
         socket_connect_timeout=limit,
     )
+    if not retry:
+        client.set_retry(Retry(NoBackoff(), 0))
+    return client
 
 
 async def server_version(conn: Mapping[str, Any], limit: float) -> str:
@@ -94,10 +103,11 @@ async def server_version(conn: Mapping[str, Any], limit: float) -> str:
 
 
 async def probe(host: str, port: int, password: str, limit: float) -> ProbeResult:
-    client = _client(host, port, ADMIN_ACCOUNT, password, limit)
+    """One attempt, answered or given up within `limit` seconds."""
+    client = _client(host, port, ADMIN_ACCOUNT, password, limit, retry=False)
     try:
         info: dict[str, Any] = await asyncio.wait_for(
-            client.info("server", "clients", "memory", "stats"), timeout=limit * 2
+            client.info("server", "clients", "memory", "stats"), timeout=limit
         )
     except (RedisError, OSError, TimeoutError) as exc:
         return ProbeResult(False, error=f"redis: {describe(exc)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -53,14 +53,25 @@ class AlertEvaluator:
         self.notifier = notifier
 
     async def evaluate(
-        self, rules: Iterable[Rule], findings: Mapping[int, list[Finding]], now: datetime
+        self,
+        rules: Iterable[Rule],
+        findings: Mapping[int, list[Finding]],
+        now: datetime,
+        *,
+        instances: Collection[str] | None = None,
     ) -> list[Change]:
-        """Apply one evaluation of `rules` (what their conditions hold for now, per rule id)."""
+        """Apply one evaluation of `rules` (what their conditions hold for now, per rule id).
+        `instances`: the findings cover only these instances (a recheck between rounds), so
+        only their open alerts can clear."""
         rules = list(rules)
         by_id = {r.id: r for r in rules}
         changes: list[Change] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            open_alerts = [a for a in await alerts_repo.open_alerts(conn) if a.rule_id in by_id]
+            open_alerts = [
+                a
+                for a in await alerts_repo.open_alerts(conn)
+                if a.rule_id in by_id and (instances is None or a.instance_id in instances)
+            ]
             by_fingerprint = {a.fingerprint: a for a in open_alerts}
             seen: set[str] = set()
             for rule in rules:

@@ -54,6 +54,9 @@ START_TOLERANCE = 5.0
 # A server that started this recently is read by Ansible each round (a second restart
 # right after a first would move its start time by less than the tolerance).
 FRESH_SECONDS = 30.0
+# Seconds a probe may take: one attempt, so a hung server is seen as down this soon (a
+# healthy one answers in milliseconds; one slow answer only makes an alert pending).
+PROBE_TIMEOUT = 3.0
 
 
 Probed = tuple[ProbeResult, float | None]  # a probe, and the engine's start time it implies
@@ -140,7 +143,7 @@ class InstanceCollector:
         hosts: Callable[[], Mapping[str, DockerHost]],
         box: SecretBox,
         *,
-        probe_timeout: float = 5.0,
+        probe_timeout: float = PROBE_TIMEOUT,
         probe_concurrency: int = 16,
         full_interval: float = 0.0,
     ) -> None:
@@ -166,6 +169,8 @@ class InstanceCollector:
         # them may predate an operation on them.
         self._stale: set[str] = set()
         self._round_at: datetime | None = None  # when the previous round started
+        self._last_states: list[InstanceState] = []  # the previous round's, for rechecks
+        self._last_failed: set[str] = set()  # the hosts the previous round had no answer from
         self.rounds = 0
 
     def forget(self) -> None:
@@ -183,6 +188,8 @@ class InstanceCollector:
         self._probe_restarts = {}
         self._stale = set()
         self._round_at = None
+        self._last_states = []
+        self._last_failed = set()
 
     async def stop(self) -> None:
         """Cancel the background read, if any, and wait for it to end."""
@@ -375,6 +382,8 @@ class InstanceCollector:
         await host_samples_repo.insert_many(self.pool, disks, now)
         self._previous = {s.instance_id: s for s in current.samples}
         self._hosts = current.hosts
+        self._last_states = current.states
+        self._last_failed = set(current.failed_hosts)
         for sample in current.samples:
             if (baseline := baseline_of(sample)) is not None:
                 current.baselines[sample.instance_id] = baseline
@@ -390,6 +399,34 @@ class InstanceCollector:
             ", ".join(f"{k} {v:.2f} s" for k, v in current.timings.items()),
         )
         return current
+
+    async def recheck(self, ids: list[str]) -> list[InstanceState]:
+        """Probe these instances again between rounds (the ones found down): a state each for
+        those still running and settled, from the probe alone (nothing is written; the next
+        round samples them as usual)."""
+        wanted, found = set(ids), []
+        for host in sorted({s.host for s in self._last_states if s.id in wanted}):
+            running = [
+                i
+                for i in await instances_repo.live_on_host(self.pool, host)
+                if i.id in wanted and i.status == "running"
+            ]
+            settled = await repairs_repo.settled(self.pool, [i.id for i in running])
+            found += [i for i in running if i.id in settled]
+        last = {s.id: s for s in self._last_states}
+        # Down for want of a container or of an answer from its host: a probe cannot undo
+        # that verdict, the next round's read can.
+        kept = [
+            i for i in found if i.host in self._last_failed or last[i.id].sample.container_status == "missing"
+        ]
+        asked = [i for i in found if i not in kept]
+        probes = await asyncio.gather(*(self._probe(i) for i in asked))
+        states = [last[i.id] for i in kept]
+        for inst, probe in zip(asked, probes, strict=True):
+            before = last[inst.id].sample
+            sample = Sample(inst.id, before.container_status, probe.up, error=probe.error)
+            states.append(InstanceState(inst.id, inst.engine, inst.host, inst.owner, sample))
+        return states
 
     def _forget_instance(self, iid: str) -> None:
         if self._reading is not None:

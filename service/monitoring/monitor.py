@@ -40,6 +40,7 @@ LEASE = "monitoring"
 REPUSH_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
 DISPATCH_POLL_SECONDS = 5.0
+RECHECK_SECONDS = 4.0
 
 
 def rules_of(rules: list[Rule], scope: str) -> list[Rule]:
@@ -124,14 +125,28 @@ class Monitor:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
+            down: list[str] = []
             try:
                 if await self._lead():
-                    await self.collect_round()
+                    current = await self.collect_round()
+                    down = [s.id for s in current.states if not s.sample.up]
                 else:
                     self.collector.forget()  # another process leads; start afresh if we lead again
             except Exception:
                 log.exception("collection round failed")
-            await asyncio.sleep(max(0.5, self.interval - (loop.time() - started)))
+            next_round = started + self.interval
+            # Down instances are probed again every RECHECK_SECONDS until the next round, so
+            # InstanceDown (for: 10 s) fires after three or four failed probes, not three rounds.
+            next_check = loop.time() + RECHECK_SECONDS
+            while down and next_check < next_round:
+                await asyncio.sleep(max(0.0, next_check - loop.time()))
+                next_check += RECHECK_SECONDS
+                try:
+                    down = await self.recheck(down) if await self._lead() else []
+                except Exception:
+                    log.exception("rechecking down instances failed")
+                    down = []
+            await asyncio.sleep(max(0.5, next_round - loop.time()))
 
     async def _service_loop(self) -> None:
         last_push = last_prune = 0.0
@@ -186,6 +201,21 @@ class Monitor:
         if changes:
             self._wake_dispatch.set()
         return current
+
+    async def recheck(self, ids: list[str]) -> list[str]:
+        """Probe the instances found down again and evaluate the instance_down rules for them
+        alone; the ids still down."""
+        states = await self.collector.recheck(ids)
+        enabled = await rules_repo.list_all(self.pool, enabled_only=True)
+        rules = [r for r in rules_of(enabled, "instance") if r.condition == "instance_down"]
+        findings = {r.id: check_instances(r, states) for r in rules}
+        async with self._evaluating:
+            changes = await self.evaluator.evaluate(
+                rules, findings, datetime.now(UTC), instances={s.id for s in states}
+            )
+        if changes:
+            self._wake_dispatch.set()
+        return [s.id for s in states if not s.sample.up]
 
     async def evaluate_service_rules(self) -> None:
         enabled = await rules_repo.list_all(self.pool, enabled_only=True)

@@ -25,7 +25,7 @@ async def test_builtin_rules_are_seeded(monitored: Monitored) -> None:
     assert status == 200
     rules = {r["name"]: r for r in body["items"]}
     assert set(rules) >= BUILTIN
-    assert rules["InstanceDown"]["for"] == 30
+    assert rules["InstanceDown"]["for"] == 10
     assert rules["InstanceDown"]["condition"] == "instance_down"
     assert rules["RedisMemoryHigh"]["threshold"] == 0.9
     assert rules["RedisMemoryHigh"]["for"] == 60
