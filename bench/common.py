@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import docker
 import pymysql
 import redis
 
@@ -88,3 +91,56 @@ async def delete_instances(svc: Any, ids: list[str], *, batch: int = 25) -> None
         await asyncio.gather(
             *(svc.call("DELETE", f"/instances/{iid}?wait=180") for iid in ids[first : first + batch])
         )
+
+
+async def ready_slots(url: str, engine: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pool_slots WHERE status = 'ready' AND engine = $1", engine
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def wait_pool(url: str, wanted: dict[str, int], seconds: float = 1800) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        counts = {e: await ready_slots(url, e) for e in wanted}
+        if all(counts[e] >= n for e, n in wanted.items()):
+            return time.monotonic() - start
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"pool not filled to {wanted}")
+
+
+async def bare_redis_burst(
+    engines: list[tuple[docker.DockerClient, str]], n: int, image: str, first_port: int
+) -> float:
+    """n Redis containers started at once, round-robin over (engine, host address); seconds
+    until every one answers an authenticated PING through its address. Removed after."""
+    password = secrets.token_hex(16)
+    started: list[Any] = []
+
+    async def one(i: int) -> None:
+        client, address = engines[i % len(engines)]
+        port = first_port + i
+        container = await asyncio.to_thread(
+            client.containers.run,
+            image,
+            ["redis-server", "--requirepass", password],
+            detach=True,
+            name=f"dbvend-bench-bare-{secrets.token_hex(3)}",
+            ports={"6379/tcp": (address, port)},
+        )
+        started.append(container)
+        await wait_connectable("redis", address, port, "default", password, None)
+
+    start = time.monotonic()
+    try:
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return time.monotonic() - start
+    finally:
+        for container in started:
+            await asyncio.to_thread(container.remove, force=True, v=True)

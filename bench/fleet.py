@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import shutil
 import statistics
 import sys
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from bench.common import UNLIMITED, create_runs, percentile, wait_connectable  # noqa: E402
+from bench.common import UNLIMITED, bare_redis_burst, create_runs, percentile, wait_connectable  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.fleet.conftest import Fleet, fleet_testbed, prepared_fleet  # noqa: E402
 from tests.helpers import create_database, drop_database  # noqa: E402
@@ -49,32 +48,11 @@ def build_fleet(n: int) -> Fleet:
 async def bare_burst(fleet: Fleet, n: int, image: str) -> float:
     """The floor: n Redis containers started directly on the hosts' engines, round-robin, in
     parallel; seconds until every one answers an authenticated PING through its host address."""
-    clients = {h.name: fleet.docker(h.name) for h in fleet.hosts}
-    password = secrets.token_hex(16)
-    started: list[Any] = []
-
-    async def one(i: int) -> None:
-        host = fleet.hosts[i % len(fleet.hosts)]
-        port = BARE_PORT + i
-        container = await asyncio.to_thread(
-            clients[host.name].containers.run,
-            image,
-            ["redis-server", "--requirepass", password],
-            detach=True,
-            name=f"dbvend-bench-bare-{secrets.token_hex(3)}",
-            ports={"6379/tcp": (host.address, port)},
-        )
-        started.append(container)
-        await wait_connectable("redis", host.address, port, "default", password, None)
-
-    start = time.monotonic()
+    clients = [(fleet.docker(h.name), h.address) for h in fleet.hosts]
     try:
-        await asyncio.gather(*(one(i) for i in range(n)))
-        return time.monotonic() - start
+        return await bare_redis_burst(clients, n, image, BARE_PORT)
     finally:
-        for container in started:
-            await asyncio.to_thread(container.remove, force=True, v=True)
-        for client in clients.values():
+        for client, _ in clients:
             client.close()
 
 

@@ -1,6 +1,7 @@
 """Benchmark: what the control plane costs when the API is idle. One service process (own
 database, state dir and inventory with ports 26000-26999 or --ports) gets N small Redis instances
-through its API, then runs over the same instances in each configuration:
+through its API (its inventory also asks for a warm pool, --pool, which the pool keeper fills
+before anything is measured), then runs over the same instances in each configuration:
 
   1. baseline: monitoring off (DBVEND_COLLECT_INTERVAL=0);
   2. with --before REF: the service of git ref REF (say main), monitoring on (15 s);
@@ -10,13 +11,13 @@ For each: CPU of the service process and of everything it runs (ansible-runner,
 ansible-playbook and its workers are its children; their time is counted when they
 end), as % of one core, the window of median CPU of --repeat windows, and its memory
 (RSS, sampled every second); the time one collection round takes (from the service log),
-p50/p95; and, monitoring on, how long the alerts take: InstanceDown after the container is
-paused (first seen pending, then firing: the rule holds 30 s), InstanceRestarted after the
-server process is SIGKILLed once. Prints Markdown tables and keeps the numbers in
-bench/results/.
+p50/p95; and, monitoring on, how long the alerts take: InstanceDown after a container is
+paused (first seen pending, then firing: the rule holds 10 s), --detections times on
+different instances, InstanceRestarted after the server process is SIGKILLed once. Prints
+Markdown tables and keeps the numbers in bench/results/.
 
     .venv/bin/python bench/monitoring.py [--instances 50] [--window 60] [--repeat 3] [--before main]
-        [--ports 26000-26999]
+        [--ports 26000-26999] [--pool redis=10,mysql=4] [--detections 3]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -41,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from bench.common import UNLIMITED, checkout, delete_instances, percentile  # noqa: E402
+from bench.common import UNLIMITED, checkout, delete_instances, percentile, wait_pool  # noqa: E402
 from tests.e2e.service_process import ServiceProcess  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
@@ -186,28 +188,36 @@ async def _resolved(svc: ServiceProcess, iid: str, rule: str, limit: float) -> N
         await asyncio.sleep(1)
 
 
-async def detection(svc: ServiceProcess, iid: str) -> dict[str, float]:
-    """InstanceDown: the container paused (a hung server: the probe times out, Docker says
-    paused, nothing repairs it) until the alert fires; InstanceRestarted: the server's
-    process SIGKILLed from the host once (a crash the restart policy undoes)."""
+async def detection(svc: ServiceProcess, ids: list[str], trials: int) -> dict[str, list[float]]:
+    """InstanceDown: a container paused (a hung server: the probe times out, Docker says
+    paused, nothing repairs it) until the alert fires, `trials` times, each on another
+    instance at whatever point of the round interval it falls; InstanceRestarted: the
+    server's process SIGKILLed from the host once (a crash the restart policy undoes)."""
     client = docker.from_env()
+    out: dict[str, list[float]] = {}
     try:
-        container = client.containers.get(f"dbvend-{iid}")
-        out: dict[str, float] = {}
-        paused = time.monotonic()
-        container.pause()
-        try:
-            seen = await _alert_seen(svc, iid, "InstanceDown", paused, 120)
-        finally:
-            container.unpause()
-        out |= {f"InstanceDown {k}": v for k, v in seen.items()}
-        await _resolved(svc, iid, "InstanceDown", 120)
+        for iid in ids[:trials]:
+            container = client.containers.get(f"dbvend-{iid}")
+            await asyncio.sleep(random.uniform(0, 15))  # a phase of the round
+            paused = time.monotonic()
+            container.pause()
+            try:
+                seen = await _alert_seen(svc, iid, "InstanceDown", paused, 120)
+            finally:
+                container.unpause()
+            for k, v in seen.items():
+                out.setdefault(f"InstanceDown {k}", []).append(v)
+            print(f"  InstanceDown on {iid}: {seen}", flush=True)
+            await _resolved(svc, iid, "InstanceDown", 120)
+            await asyncio.sleep(3)
+        container = client.containers.get(f"dbvend-{ids[0]}")
         await asyncio.sleep(5)
         container.reload()
         killed = time.monotonic()
         os.kill(int(container.attrs["State"]["Pid"]), signal.SIGKILL)
-        seen = await _alert_seen(svc, iid, "InstanceRestarted", killed, 120)
-        out |= {f"InstanceRestarted {k}": v for k, v in seen.items()}
+        seen = await _alert_seen(svc, ids[0], "InstanceRestarted", killed, 120)
+        for k, v in seen.items():
+            out.setdefault(f"InstanceRestarted {k}", []).append(v)
         return out
     finally:
         client.close()
@@ -223,6 +233,12 @@ async def main() -> None:
         "--before", help="also measure the service of this git ref (say main) or checkout directory"
     )
     parser.add_argument("--no-detection", action="store_true", help="skip the alert latency checks")
+    parser.add_argument("--detections", type=int, default=3, help="InstanceDown trials (medians, max)")
+    parser.add_argument(
+        "--pool",
+        default="redis=10,mysql=4",
+        help="the host's warm pool (engine=slots,...), filled before measuring; '' for none",
+    )
     parser.add_argument(
         "--ports",
         default="26000-26999",
@@ -233,7 +249,8 @@ async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-monitoring-"))
     url = await create_database()
     low, high = (int(p) for p in args.ports.split("-", 1))
-    inventory = write_inventory(work / "inventory", ports=(low, high), capacity_mb=65536)
+    pool = {e: int(n) for e, n in (part.split("=", 1) for part in args.pool.split(",") if part)}
+    inventory = write_inventory(work / "inventory", ports=(low, high), capacity_mb=65536, pool=pool or None)
     configs: list[tuple[str, Path, dict[str, str]]] = [
         ("monitoring off (DBVEND_COLLECT_INTERVAL=0)", ROOT, {"DBVEND_COLLECT_INTERVAL": "0"})
     ]
@@ -242,7 +259,7 @@ async def main() -> None:
     configs.append(("after (this tree), monitoring on (15 s)", ROOT, {}))
     svc: ServiceProcess | None = None
     ids: list[str] = []
-    rows: list[tuple[Window, dict[str, float]]] = []
+    rows: list[tuple[Window, dict[str, list[float]]]] = []
     print(f"load average at the start: {loadavg()}", flush=True)
     try:
         for label, root, env in configs:
@@ -256,11 +273,14 @@ async def main() -> None:
                 print(
                     f"{len(ids)} redis instances running after {time.monotonic() - started:.0f} s", flush=True
                 )
+            if pool:
+                filled = await wait_pool(url, pool)
+                print(f"  pool {pool} ready ({filled:.0f} s)", flush=True)
             await asyncio.sleep(args.settle)
             windows = [await measure(svc, label, args.window) for _ in range(args.repeat)]
-            latencies: dict[str, float] = {}
+            latencies: dict[str, list[float]] = {}
             if env.get("DBVEND_COLLECT_INTERVAL") != "0" and not args.no_detection:
-                latencies = await detection(svc, ids[0])
+                latencies = await detection(svc, ids, args.detections)
                 print(f"  {label}: {latencies}", flush=True)
             rows.append((median_window(label, windows), latencies))
             print(f"  load average: {loadavg()}", flush=True)
@@ -288,17 +308,18 @@ async def main() -> None:
         print(window.row(len(ids)))
     names = sorted({k for _, lat in rows for k in lat})
     if names:
-        print("\n| configuration | " + " | ".join(names) + " |")
-        print("|---|" + "---|" * len(names))
+        print("\n| configuration | alert | n | p50 | max |")
+        print("|---|---|---|---|---|")
         for window, lat in rows:
-            if lat:
-                print(
-                    f"| {window.label} | "
-                    + " | ".join(f"{lat[n]:.1f} s" if n in lat else "not seen" for n in names)
-                    + " |"
-                )
+            for n in names:
+                if n in lat:
+                    v = lat[n]
+                    print(
+                        f"| {window.label} | {n} | {len(v)} | {statistics.median(v):.1f} s | {max(v):.1f} s |"
+                    )
     results: dict[str, Any] = {
         "instances": len(ids),
+        "pool": pool,
         "load_average_end": loadavg(),
         "windows": [
             {

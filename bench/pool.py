@@ -1,15 +1,16 @@
 """Benchmark: the warm pool. Create -> connectable with a warm pool and on the cold path
-(pool off), a burst of concurrent creates against a pool of the same size, the refill of
-that pool (wall and CPU), each against a bare `docker run` of the same image measured in
-the same run (PONG / a MySQL login).
+(pool off), bursts of concurrent creates against a pool of the same size, the refill of
+that pool from empty (wall and CPU), each against a bare `docker run` of the same image
+measured in the same run (PONG / a MySQL login; a burst against the same number of bare
+containers started at once).
 
-    .venv/bin/python bench/pool.py [--runs 10] [--burst 50]
-    .venv/bin/python bench/pool.py --fleet [--hosts 3] [--burst 30]
+    .venv/bin/python bench/pool.py [--runs 10] [--burst 50] [--bursts 3]
+    .venv/bin/python bench/pool.py --fleet [--hosts 3] [--burst 30] [--bursts 3]
 
 Each service is its own process (own database, state, inventory; ports 24000-24899, bare
 containers on 24900+). MySQL rows run when MysqlEngine.slot_settings gives its default size
-a class. --fleet runs the burst over the netns testbed of bench/fleet.py, pools filled.
-Prints Markdown tables."""
+a class. --fleet runs the bursts over the netns testbed of bench/fleet.py, pools filled
+before each. Prints Markdown tables."""
 
 from __future__ import annotations
 
@@ -25,16 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import docker
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import UNLIMITED, percentile, wait_connectable  # noqa: E402
+from bench.common import UNLIMITED, bare_redis_burst, percentile, wait_connectable, wait_pool  # noqa: E402
 from bench.monitoring import cpu_seconds  # noqa: E402
-from bench.provision import bare_docker_run  # noqa: E402
+from bench.provision import IMAGES, bare_docker_run  # noqa: E402
 from tests.e2e.service_process import ServiceProcess, process_tree  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
@@ -66,28 +66,6 @@ async def create(svc: ServiceProcess, engine: str) -> tuple[float, dict[str, Any
         raise RuntimeError(f"create failed: {status} {inst}")
     await connectable(engine, inst)
     return time.monotonic() - start, inst
-
-
-async def ready_slots(url: str, engine: str) -> int:
-    conn = await asyncpg.connect(url)
-    try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM pool_slots WHERE status = 'ready' AND engine = $1", engine
-            )
-        )
-    finally:
-        await conn.close()
-
-
-async def wait_pool(url: str, wanted: dict[str, int], seconds: float = 1800) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        counts = {e: await ready_slots(url, e) for e in wanted}
-        if all(counts[e] >= n for e, n in wanted.items()):
-            return time.monotonic() - start
-        await asyncio.sleep(0.25)
-    raise TimeoutError(f"pool not filled to {wanted}")
 
 
 def tree_cpu(pid: int) -> float:
@@ -134,7 +112,15 @@ async def single_host(args: argparse.Namespace, work: Path) -> None:
             bare[engine].append(await bare_docker_run(client, engine, BARE_PORT + i))
     client.close()
 
-    results: dict[str, Any] = {"engines": engines, "bare": bare}
+    local = docker.from_env()
+    try:
+        bare_burst = [
+            await bare_redis_burst([(local, "127.0.0.1")], args.burst, IMAGES["redis"], BARE_PORT)
+            for _ in range(args.bursts)
+        ]
+    finally:
+        local.close()
+    results: dict[str, Any] = {"engines": engines, "bare": bare, "bare_burst": bare_burst}
     size = max(args.runs, args.burst)
     pool = {"redis": size, **({"mysql": args.runs} if "mysql" in engines else {})}
     url = await create_database()
@@ -156,15 +142,15 @@ async def single_host(args: argparse.Namespace, work: Path) -> None:
                 times.append(elapsed)
                 await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
             results[f"warm_{engine}"] = times
-        await wait_pool(url, {"redis": args.burst})
-        start = time.monotonic()
-        made = await asyncio.gather(*(create(svc, "redis") for _ in range(args.burst)))
-        results["burst"] = {
-            "n": args.burst,
-            "wall": time.monotonic() - start,
-            "per_create": [t for t, _ in made],
-        }
-        await asyncio.gather(*(svc.call("DELETE", f"/instances/{i['id']}?wait=300") for _, i in made))
+        walls, per_create = [], []
+        for _ in range(args.bursts):
+            await wait_pool(url, {"redis": args.burst})
+            start = time.monotonic()
+            made = await asyncio.gather(*(create(svc, "redis") for _ in range(args.burst)))
+            walls.append(time.monotonic() - start)
+            per_create += [t for t, _ in made]
+            await asyncio.gather(*(svc.call("DELETE", f"/instances/{i['id']}?wait=300") for _, i in made))
+        results["burst"] = {"n": args.burst, "wall": walls, "per_create": per_create}
     finally:
         await svc.stop()
         await drop_database(url)
@@ -192,11 +178,21 @@ async def single_host(args: argparse.Namespace, work: Path) -> None:
         print(row(f"{engine}, cold path (DBVEND_POOL=off)", results[f"cold_{engine}"], bare[engine]))
         print(row(f"{engine}, bare `docker run`", bare[engine], None))
     b = results["burst"]
+    print(f"\n| burst of {b['n']} concurrent redis creates | n | p50 | p95 | bare p50 | dbvend/bare |")
+    print("|---|---|---|---|---|---|")
+    bare_b50 = statistics.median(bare_burst)
     print(
-        f"\nburst of {b['n']} concurrent redis creates, pool of {size}: all connectable in {b['wall']:.2f} s"
-        f" (single create p50 {statistics.median(b['per_create']) * 1000:.0f} ms,"
-        f" p95 {percentile(b['per_create'], 95) * 1000:.0f} ms);"
-        f" bare `docker run` p50 {statistics.median(bare['redis']):.2f} s each"
+        f"| API, pool of {size}: first POST -> all connectable | {len(b['wall'])}"
+        f" | {statistics.median(b['wall']):.2f} s | {percentile(b['wall'], 95):.2f} s"
+        f" | {bare_b50:.2f} s | {statistics.median(b['wall']) / bare_b50:.2f}x |"
+    )
+    print(
+        f"| bare `docker run` of {b['n']} at once -> all connectable | {len(bare_burst)}"
+        f" | {bare_b50:.2f} s | {percentile(bare_burst, 95):.2f} s | - | - |"
+    )
+    print(
+        f"single create in the bursts: p50 {statistics.median(b['per_create']) * 1000:.0f} ms,"
+        f" p95 {percentile(b['per_create'], 95) * 1000:.0f} ms"
     )
     r = results["refill"]
     print(
@@ -215,7 +211,7 @@ async def fleet_burst(args: argparse.Namespace, work: Path) -> None:
     fleet = await asyncio.to_thread(build_fleet, args.hosts)
     url = await create_database()
     try:
-        bare = await bare_burst(fleet, args.burst, fleet.images[1])
+        bare = [await bare_burst(fleet, args.burst, fleet.images[1]) for _ in range(args.bursts)]
         inventory_dir = work / "inv-fleet"
         inventory_dir.mkdir(parents=True)
         data = yaml.safe_load(await asyncio.to_thread(Path(fleet.inventory).read_text))
@@ -225,23 +221,36 @@ async def fleet_burst(args: argparse.Namespace, work: Path) -> None:
         (inventory_dir / "hosts.yml").write_text(yaml.safe_dump(data))
         shutil.copytree(ROOT / "inventory" / "group_vars", inventory_dir / "group_vars")
         svc = await service(work, url, inventory_dir / "hosts.yml", "fleet")
+        walls: list[float] = []
+        spreads: list[dict[str, int]] = []
         try:
-            await wait_pool(url, {"redis": per_host * args.hosts})
-            start = time.monotonic()
-            made = await asyncio.gather(*(create(svc, "redis") for _ in range(args.burst)))
-            wall = time.monotonic() - start
-            spread: dict[str, int] = {}
-            for _, inst in made:
-                spread[inst["placement"]["host"]] = spread.get(inst["placement"]["host"], 0) + 1
+            for _ in range(args.bursts):
+                await wait_pool(url, {"redis": per_host * args.hosts})
+                start = time.monotonic()
+                made = await asyncio.gather(*(create(svc, "redis") for _ in range(args.burst)))
+                walls.append(time.monotonic() - start)
+                spread: dict[str, int] = {}
+                for _, inst in made:
+                    spread[inst["placement"]["host"]] = spread.get(inst["placement"]["host"], 0) + 1
+                spreads.append(spread)
+                await asyncio.gather(*(svc.call("DELETE", f"/instances/{i['id']}?wait=300") for _, i in made))
         finally:
             await svc.stop()
+        b50 = statistics.median(bare)
         print(
             f"\n| fleet burst of {args.burst} over {args.hosts} hosts, pools filled"
-            " | wall | bare | dbvend/bare |"
+            " | n | p50 | p95 | bare p50 | dbvend/bare |"
         )
-        print("|---|---|---|---|")
-        print(f"| all connectable | {wall:.2f} s | {bare:.2f} s | {wall / bare:.2f}x |")
-        print(f"spread: {spread}")
+        print("|---|---|---|---|---|---|")
+        print(
+            f"| API: first POST -> all connectable | {len(walls)} | {statistics.median(walls):.2f} s"
+            f" | {percentile(walls, 95):.2f} s | {b50:.2f} s | {statistics.median(walls) / b50:.2f}x |"
+        )
+        print(
+            f"| bare `docker run` over the same hosts -> all connectable | {len(bare)} | {b50:.2f} s"
+            f" | {percentile(bare, 95):.2f} s | - | - |"
+        )
+        print(f"spread per burst: {spreads}")
     finally:
         await drop_database(url)
         if not args.keep:
@@ -261,6 +270,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--bursts", type=int, default=3, help="bursts (and bare bursts) measured")
     parser.add_argument("--fleet", action="store_true", help="the burst over the netns fleet testbed")
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="--fleet: leave the fleet up")
