@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import docker
 import yaml
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
@@ -164,6 +167,53 @@ class Api:
         )
         assert status == 200, body
         return str(body["token"])
+
+
+@dataclass
+class OwnService:
+    """An in-process service of a test module's own: its database, state and inventory."""
+
+    api: Api
+    app: web.Application
+    db: asyncpg.Pool
+    admin_token: str
+    port: int
+
+
+@contextlib.asynccontextmanager
+async def own_service(
+    work: Path,
+    ports: tuple[int, int],
+    *,
+    unset: tuple[str, ...] = (),
+    routes: Callable[[web.Application], None] | None = None,
+    **env: str,
+) -> AsyncIterator[OwnService]:
+    """A fresh database, `work`/state and an inventory with `ports`; `env` on top of the
+    test defaults (`unset` absent); `routes` may add test-only routes before it starts."""
+    from service.app import build_app
+    from service.db.pool import create_pool
+
+    url = await create_database()
+    settings = settings_from_env(
+        service_env(url, work / "state", write_inventory(work / "inventory", ports=ports), **env),
+        unset=unset,
+    )
+    app = build_app(settings)
+    if routes is not None:
+        routes(app)
+    server = TestServer(app, host="127.0.0.1")
+    client = TestClient(server)
+    await client.start_server()
+    pool = await create_pool(url, min_size=1, max_size=4)
+    api = Api(client)
+    try:
+        token = await api.login("admin", ADMIN_PASSWORD)
+        yield OwnService(api, app, pool, token, server.port or 0)
+    finally:
+        await client.close()
+        await pool.close()
+        await drop_database(url)
 
 
 def dbvend_containers(client: docker.DockerClient, instance_id: str | None = None) -> list[Any]:

@@ -21,18 +21,9 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from tests.e2e.service_process import free_port
-from tests.helpers import (
-    ADMIN_PASSWORD,
-    Api,
-    create_database,
-    drop_database,
-    service_env,
-    settings_from_env,
-    write_inventory,
-)
+from tests.helpers import Api, own_service
 
 COLLECT_INTERVAL = 3
 
@@ -159,25 +150,6 @@ async def alertmanager(tools_dir: Path) -> AsyncIterator[str]:
 @pytest.fixture(scope="package")
 async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monitored]:
     from service.api.throttle import THROTTLE
-    from service.app import build_app
-    from service.db.pool import create_pool
-
-    url = await create_database()
-    work = session_dir / "monitoring"
-    inventory = write_inventory(work / "inventory", ports=(25000, 25499))
-    env = service_env(
-        url,
-        work / "state",
-        inventory,
-        DBVEND_COLLECT_INTERVAL=str(COLLECT_INTERVAL),
-        DBVEND_ALERT_EVAL_INTERVAL="1",
-        DBVEND_SLOW_REQUEST_SECONDS="1",
-        DBVEND_ALERTMANAGER_URL=alertmanager,
-        # The receivers below listen on 127.0.0.1, which the webhook policy refuses by default.
-        DBVEND_WEBHOOK_ALLOW="127.0.0.0/8",
-    )
-    settings = settings_from_env(env)
-    app = build_app(settings)
 
     # Routes that exist only here: an unhandled exception, and a slow answer.
     async def boom(_request: web.Request) -> web.Response:
@@ -187,21 +159,26 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
         await asyncio.sleep(float(request.query.get("seconds", "1.3")))
         return web.json_response({"slept": True})
 
-    app.router.add_get("/test/boom", boom)
-    app.router.add_get("/test/slow", slow)
-    server = TestServer(app, host="127.0.0.1")
-    client = TestClient(server)
-    await client.start_server()
-    pool = await create_pool(url, min_size=1, max_size=4)
-    api = Api(client)
-    try:
-        token = await api.login("admin", ADMIN_PASSWORD)
-        yield Monitored(api, app, pool, work / "state", token, server.port or 0)
-    finally:
-        app[THROTTLE].reset()
-        await client.close()
-        await pool.close()
-        await drop_database(url)
+    def routes(app: web.Application) -> None:
+        app.router.add_get("/test/boom", boom)
+        app.router.add_get("/test/slow", slow)
+
+    work = session_dir / "monitoring"
+    async with own_service(
+        work,
+        (25000, 25499),
+        routes=routes,
+        DBVEND_COLLECT_INTERVAL=str(COLLECT_INTERVAL),
+        DBVEND_ALERT_EVAL_INTERVAL="1",
+        DBVEND_SLOW_REQUEST_SECONDS="1",
+        DBVEND_ALERTMANAGER_URL=alertmanager,
+        # The receivers below listen on 127.0.0.1, which the webhook policy refuses by default.
+        DBVEND_WEBHOOK_ALLOW="127.0.0.0/8",
+    ) as svc:
+        try:
+            yield Monitored(svc.api, svc.app, svc.db, work / "state", svc.admin_token, svc.port)
+        finally:
+            svc.app[THROTTLE].reset()
 
 
 @pytest.fixture

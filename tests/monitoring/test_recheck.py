@@ -20,18 +20,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from tests.helpers import (
-    ADMIN_PASSWORD,
-    Api,
-    create_database,
-    drop_database,
-    service_env,
-    settings_from_env,
-    wait_until,
-    write_inventory,
-)
+from tests.helpers import own_service, wait_until
 from tests.monitoring.conftest import Monitored
 from tests.monitoring.test_instances import create, delete
 
@@ -40,31 +30,11 @@ INTERVAL = 20
 
 @pytest.fixture(scope="module")
 async def slow_rounds(session_dir: Path) -> AsyncIterator[Monitored]:
-    from service.app import build_app
-    from service.db.pool import create_pool
-
-    url = await create_database()
     work = session_dir / "recheck"
-    env = service_env(
-        url,
-        work / "state",
-        write_inventory(work / "inventory", ports=(25600, 25649)),
-        DBVEND_COLLECT_INTERVAL=str(INTERVAL),
-        DBVEND_ALERT_EVAL_INTERVAL="1",
-    )
-    app = build_app(settings_from_env(env))
-    server = TestServer(app, host="127.0.0.1")
-    client = TestClient(server)
-    await client.start_server()
-    pool = await create_pool(url, min_size=1, max_size=2)
-    api = Api(client)
-    try:
-        token = await api.login("admin", ADMIN_PASSWORD)
-        yield Monitored(api, app, pool, work / "state", token, server.port or 0)
-    finally:
-        await client.close()
-        await pool.close()
-        await drop_database(url)
+    async with own_service(
+        work, (25600, 25649), DBVEND_COLLECT_INTERVAL=str(INTERVAL), DBVEND_ALERT_EVAL_INTERVAL="1"
+    ) as svc:
+        yield Monitored(svc.api, svc.app, svc.db, work / "state", svc.admin_token, svc.port)
 
 
 async def _alert(m: Monitored, iid: str) -> dict[str, object] | None:

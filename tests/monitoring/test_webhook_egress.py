@@ -24,20 +24,10 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from service.db import webhooks as webhooks_repo
 from tests.e2e.service_process import free_port
-from tests.helpers import (
-    ADMIN_PASSWORD,
-    Api,
-    create_database,
-    drop_database,
-    service_env,
-    settings_from_env,
-    wait_until,
-    write_inventory,
-)
+from tests.helpers import Api, own_service, wait_until
 from tests.monitoring.conftest import Monitored
 
 if TYPE_CHECKING:
@@ -68,30 +58,15 @@ class Plain:
 
 @pytest.fixture(scope="module")
 async def plain(session_dir: Path) -> AsyncIterator[Plain]:
-    from service.app import build_app
-    from service.db.pool import create_pool
-
-    url = await create_database()
-    work = session_dir / "webhook-egress"
-    env = service_env(
-        url,
-        work / "state",
-        write_inventory(work / "inventory", ports=(25500, 25599)),
+    async with own_service(
+        session_dir / "webhook-egress",
+        (25500, 25599),
+        unset=("DBVEND_WEBHOOK_ALLOW",),
         DBVEND_COLLECT_INTERVAL="0",
         DBVEND_WORKER="off",
         DBVEND_HEALTH_INTERVAL="3600",
-    )
-    settings = settings_from_env(env, unset=("DBVEND_WEBHOOK_ALLOW",))
-    client = TestClient(TestServer(build_app(settings), host="127.0.0.1"))
-    await client.start_server()
-    pool = await create_pool(url, min_size=1, max_size=4)
-    api = Api(client)
-    try:
-        yield Plain(api, pool, await api.login("admin", ADMIN_PASSWORD))
-    finally:
-        await client.close()
-        await pool.close()
-        await drop_database(url)
+    ) as svc:
+        yield Plain(svc.api, svc.db, svc.admin_token)
 
 
 @dataclass
