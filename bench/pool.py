@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import UNLIMITED, bare_redis_burst, percentile, wait_connectable, wait_pool  # noqa: E402
-from bench.monitoring import cpu_seconds  # noqa: E402
+from bench.monitoring import cpu_seconds, remove_containers_under  # noqa: E402
 from bench.provision import IMAGES, bare_docker_run  # noqa: E402
 from tests.e2e.service_process import ServiceProcess, process_tree  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
@@ -154,6 +154,8 @@ async def single_host(args: argparse.Namespace, work: Path) -> None:
     finally:
         await svc.stop()
         await drop_database(url)
+        # Its pool's slots would hold the ports the cold service is given next.
+        remove_containers_under(work)
 
     url = await create_database()
     inventory = write_inventory(work / "inv-cold", ports=PORTS, capacity_mb=1024 * 1024)
@@ -282,11 +284,7 @@ async def main() -> None:
         else:
             await single_host(args, work)
     finally:
-        client = docker.from_env()
-        for c in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
-            if any(str(m.get("Source", "")).startswith(str(work)) for m in c.attrs.get("Mounts", [])):
-                c.remove(force=True, v=True)
-        client.close()
+        remove_containers_under(work)
 
 
 if __name__ == "__main__":
