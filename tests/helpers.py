@@ -18,6 +18,8 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.ports import port_range
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
 ADMIN_PASSWORD = "admin-" + secrets.token_urlsafe(16)
@@ -26,20 +28,8 @@ BROKER_USERNAME = "platform"
 BROKER_PASSWORD = "broker-" + secrets.token_urlsafe(24)
 
 
-def worker_share(first: int, last: int) -> tuple[int, int]:
-    """This pytest-xdist worker's slice of a port range (the whole range without xdist):
-    fixtures every worker sets up (the session's service, the roles' deployer) would
-    otherwise hand out the same ports at the same moment."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    size = (last - first + 1) // count
-    start = first + index * size
-    return start, start + size - 1
-
-
-# Tests own ports 22000-22999; a dev service on the default inventory uses 20000+.
-TEST_PORTS = worker_share(22000, 22999)
+# Tests own the ranges of tests/ports.py; a dev service on the default inventory uses 20000+.
+TEST_PORTS = port_range("session")
 TEST_MYSQL_IMAGE = os.environ.get("DBVEND_TEST_MYSQL_IMAGE", "dbvend/mariadb:10.11")
 TEST_REDIS_IMAGE = os.environ.get("DBVEND_TEST_REDIS_IMAGE", "dbvend/redis:7.0")
 

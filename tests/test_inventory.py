@@ -76,7 +76,8 @@ async def test_the_shipped_inventory_loads_through_ansible() -> None:
 
 
 async def test_a_generated_inventory_loads(tmp_path: Path) -> None:
-    hosts = await load_inventory(write_inventory(tmp_path, ports=(23000, 23010)))
+    ports = (23000, 23010)  # only read back: nothing is deployed on them
+    hosts = await load_inventory(write_inventory(tmp_path, ports=ports))
     assert (hosts[0].port_min, hosts[0].port_max) == (23000, 23010)
 
 

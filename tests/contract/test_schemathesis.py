@@ -20,6 +20,7 @@ import pytest
 
 from tests.e2e.service_process import ServiceProcess
 from tests.helpers import ROOT, create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 SEED = 20261201
 # no_server_error (st_checks.py) stands in for not_a_server_error: it lets the documented
@@ -35,7 +36,7 @@ STREAM = "/events/stream"
 @pytest.fixture
 async def live_service(tmp_path: Path, docker_client: docker.DockerClient) -> AsyncIterator[ServiceProcess]:
     url = await create_database()
-    inventory = write_inventory(tmp_path / "inventory", ports=(26000, 26099))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("contract"))
     svc = ServiceProcess(
         url,
         tmp_path / "state",

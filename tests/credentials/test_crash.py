@@ -17,6 +17,7 @@ from tests.e2e.service_process import ServiceProcess
 from tests.e2e.test_crash_recovery import containers_under, wait_for_operations
 from tests.e2e.test_day2_capacity_and_crash import _kill_mid
 from tests.helpers import create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def _client(c: dict[str, Any]) -> redis.Redis:
 async def test_kill_9_in_the_middle_of_bind_and_unbind(
     own_database: str, tmp_path: Path, cleanup: None
 ) -> None:
-    inventory = write_inventory(tmp_path / "inventory", ports=(27150, 27199))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("credentials.crash"))
     svc = ServiceProcess(own_database, tmp_path / "state", inventory, tmp_path / "service.log")
     db = await asyncpg.create_pool(own_database, min_size=1, max_size=2)
     await svc.start()

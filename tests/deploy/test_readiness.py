@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.service_process import free_port
 from tests.helpers import ROOT, create_database, drop_database, service_env, write_inventory
+from tests.ports import port_range
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,9 @@ def _start(
     full_env = {
         **os.environ,
         **service_env(
-            database_url, tmp_path / "state", write_inventory(tmp_path / "inventory", ports=(27900, 27919))
+            database_url,
+            tmp_path / "state",
+            write_inventory(tmp_path / "inventory", ports=port_range("deploy.readiness")),
         ),
         "NOTIFY_SOCKET": str(sock.getsockname()),
         "DBVEND_COLLECT_INTERVAL": "0",

@@ -24,6 +24,7 @@ from cryptography.fernet import Fernet
 
 from tests.e2e.service_process import free_port
 from tests.helpers import ADMIN_PASSWORD, ROOT, create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 pytestmark = pytest.mark.slow
 IMAGE = "dbvend/service:test"
@@ -88,7 +89,7 @@ async def test_a_container_serves_the_api_against_an_external_postgresql(
 ) -> None:
     # The inventory as an operator mounts it (read-only); PostgreSQL listens on loopback
     # here, so the container shares the host's network.
-    inventory = write_inventory(tmp_path / "inventory", ports=(27980, 27989))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("deploy.image"))
     inventory.parent.chmod(0o755)
     port = free_port()
     container = docker_client.containers.run(

@@ -20,6 +20,7 @@ import pytest
 from tests.e2e.service_process import ServiceProcess
 from tests.e2e.test_crash_recovery import containers_under
 from tests.helpers import create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,7 @@ async def shared_database() -> AsyncIterator[str]:
 @pytest.fixture
 def shared_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
     # Ports of its own (tests/deploy: 27500-27999), so no other test's service collides.
-    yield write_inventory(tmp_path / "inventory", ports=(27500, 27599))
+    yield write_inventory(tmp_path / "inventory", ports=port_range("deploy.two_processes"))
     for container in containers_under(docker_client, tmp_path).values():
         container.remove(force=True, v=True)  # type: ignore[attr-defined]
 

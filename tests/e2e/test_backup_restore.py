@@ -24,12 +24,13 @@ import redis
 from tests.e2e.service_process import ServiceProcess, free_port
 from tests.e2e.test_crash_recovery import containers_under, wait_for_operations
 from tests.helpers import create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 
 @pytest.fixture
 async def service(tmp_path: Path, docker_client: docker.DockerClient) -> AsyncIterator[ServiceProcess]:
     url = await create_database()
-    inventory = write_inventory(tmp_path / "inventory", ports=(26900, 26999))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("e2e.backup_restore"))
     svc = ServiceProcess(url, tmp_path / "state", inventory, tmp_path / "service.log")
     await svc.start()
     try:

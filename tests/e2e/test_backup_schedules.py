@@ -27,6 +27,7 @@ from aiohttp import web
 
 from tests.e2e.service_process import ServiceProcess, free_port
 from tests.helpers import create_database, dbvend_containers, drop_database, wait_until, write_inventory
+from tests.ports import port_range
 
 HOUR = 1  # seconds per interval_hours
 INTERVAL = 3  # interval_hours of the test's policy: a backup every 3 s
@@ -44,7 +45,7 @@ ENV = {
 @pytest.fixture
 async def two_services(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess, asyncpg.Pool]]:
     url = await create_database()
-    inventory = write_inventory(tmp_path / "inventory", ports=(25100, 25199))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("e2e.backup_schedules"))
     state = tmp_path / "state"
     a = ServiceProcess(url, state, inventory, tmp_path / "a.log", **ENV)
     b = ServiceProcess(url, state, inventory, tmp_path / "b.log", **ENV)

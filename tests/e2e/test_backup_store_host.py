@@ -23,6 +23,7 @@ import redis
 from tests.e2e.service_process import ServiceProcess
 from tests.e2e.test_crash_recovery import containers_under
 from tests.helpers import ROOT, create_database, drop_database, service_env, wait_until, write_inventory
+from tests.ports import port_range
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def store_host(
     tmp_path: Path, docker_client: docker.DockerClient
 ) -> AsyncIterator[tuple[ServiceProcess, Path]]:
     url = await create_database()
-    inventory = write_inventory(tmp_path / "inventory", ports=(26800, 26899))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("e2e.backup_store_host"))
     remote = tmp_path / "store-host" / "dbvend-backups"
     svc = ServiceProcess(
         url,

@@ -17,6 +17,7 @@ import redis
 
 from tests.e2e.service_process import ServiceProcess
 from tests.helpers import create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ async def own_database() -> AsyncIterator[str]:
 @pytest.fixture
 def own_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
     # Its own database, so its own port range: two services must not hand out the same ports.
-    yield write_inventory(tmp_path / "inventory", ports=(23000, 23499))
+    yield write_inventory(tmp_path / "inventory", ports=port_range("e2e.crash"))
     # What a failed test left behind goes with it (restart policies would revive it).
     for container in containers_under(docker_client, tmp_path).values():
         container.remove(force=True, v=True)

@@ -19,6 +19,7 @@ from service.engines import get_engine
 from tests.e2e.service_process import ServiceProcess
 from tests.e2e.test_crash_recovery import containers_under, wait_for_operations
 from tests.helpers import create_database, drop_database, secret_box, write_inventory
+from tests.ports import port_range
 
 _SMALL = {"maxmemory": "32mb"}
 
@@ -46,7 +47,9 @@ async def test_stopped_memory_is_free_and_start_rechecks_it(
     own_database: str, tmp_path: Path, docker_client: docker.DockerClient, cleanup: None
 ) -> None:
     # Room for exactly two small Redis instances.
-    inventory = write_inventory(tmp_path / "inventory", ports=(26500, 26599), capacity_mb=2 * _redis_mb())
+    inventory = write_inventory(
+        tmp_path / "inventory", ports=port_range("e2e.capacity"), capacity_mb=2 * _redis_mb()
+    )
     svc = ServiceProcess(own_database, tmp_path / "state", inventory, tmp_path / "service.log")
     await svc.start()
     try:
@@ -106,7 +109,7 @@ async def _kill_mid(svc: ServiceProcess, db: asyncpg.Pool, operation_id: str) ->
 async def test_kill_9_in_the_middle_of_stop_and_start(
     own_database: str, tmp_path: Path, docker_client: docker.DockerClient, cleanup: None, engine: str
 ) -> None:
-    inventory = write_inventory(tmp_path / "inventory", ports=(26600, 26699))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("e2e.day2_crash"))
     svc = ServiceProcess(own_database, tmp_path / "state", inventory, tmp_path / "service.log")
     db = await asyncpg.create_pool(own_database, min_size=1, max_size=2)
     await svc.start()
@@ -153,7 +156,7 @@ async def test_a_start_that_fails_for_good_leaves_the_instance_stopped(
     """The play starts the container but the server never accepts the credentials the row
     holds (made wrong here by hand, with one attempt allowed): the operation fails, and the
     container is stopped again, as the row (still `stopped`) says."""
-    inventory = write_inventory(tmp_path / "inventory", ports=(26700, 26799))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("e2e.lifecycle_crash"))
     svc = ServiceProcess(
         own_database,
         tmp_path / "state",
@@ -205,7 +208,7 @@ async def test_kill_9_in_the_middle_of_restart_reconfigure_and_rotate(
     """After each kill and restart the row and the server agree: the settings the row holds
     are the ones CONFIG GET shows, the password it holds works and the other one does not,
     and the data written before is there."""
-    inventory = write_inventory(tmp_path / "inventory", ports=(26800, 26899))
+    inventory = write_inventory(tmp_path / "inventory", ports=port_range("e2e.rotate_crash"))
     svc = ServiceProcess(own_database, tmp_path / "state", inventory, tmp_path / "service.log")
     db = await asyncpg.create_pool(own_database, min_size=1, max_size=2)
     await svc.start()

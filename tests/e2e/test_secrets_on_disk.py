@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet
 from service.crypto import SecretBox
 from tests.e2e.service_process import ServiceProcess
 from tests.helpers import ADMIN_PASSWORD, create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ async def own_database() -> AsyncIterator[str]:
 
 @pytest.fixture
 def own_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
-    yield write_inventory(tmp_path / "inventory", ports=(24000, 24499))
+    yield write_inventory(tmp_path / "inventory", ports=port_range("e2e.secrets"))
     for container in docker_client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
         if any(str(m.get("Source", "")).startswith(str(tmp_path)) for m in container.attrs.get("Mounts", [])):
             container.remove(force=True, v=True)

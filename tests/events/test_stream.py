@@ -23,6 +23,7 @@ from cryptography.fernet import Fernet
 from service.events import signing
 from tests.e2e.service_process import ServiceProcess, free_port
 from tests.helpers import create_database, drop_database, write_inventory
+from tests.ports import port_range
 
 pytestmark = pytest.mark.timeout(600)
 HEARTBEAT = 2
@@ -59,7 +60,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 async def services(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[ServiceProcess, ...]]:
     tmp = tmp_path_factory.mktemp("events")
     url = await create_database()
-    inventory = write_inventory(tmp / "inventory", ports=(26200, 26299))
+    inventory = write_inventory(tmp / "inventory", ports=port_range("events.stream"))
     env = {
         "DBVEND_SECRET_KEY": Fernet.generate_key().decode(),  # both processes read the same secrets
         "DBVEND_COLLECT_INTERVAL": "0",

@@ -1,5 +1,5 @@
 """A monitored service of its own for the monitoring tests: own database, own inventory
-(ports 25000-25499, data under the session dir, so the session clean-up removes its
+(the "monitoring" ports of tests/ports.py, data under the session dir, so the session clean-up removes its
 containers), a 3 s collection interval, service rules every second, and a real
 Alertmanager (Debian package) it pushes alerts to. Plus an HTTP receiver for webhooks.
 
@@ -24,6 +24,7 @@ from aiohttp import web
 
 from tests.e2e.service_process import free_port
 from tests.helpers import Api, own_service
+from tests.ports import port_range
 
 COLLECT_INTERVAL = 3
 
@@ -166,7 +167,7 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
     work = session_dir / "monitoring"
     async with own_service(
         work,
-        (25000, 25499),
+        port_range("monitoring"),
         routes=routes,
         DBVEND_COLLECT_INTERVAL=str(COLLECT_INTERVAL),
         DBVEND_ALERT_EVAL_INTERVAL="1",

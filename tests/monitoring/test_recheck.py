@@ -24,6 +24,7 @@ import pytest
 from tests.helpers import own_service, wait_until
 from tests.monitoring.conftest import Monitored
 from tests.monitoring.test_instances import create, delete
+from tests.ports import port_range
 
 INTERVAL = 20
 
@@ -32,7 +33,10 @@ INTERVAL = 20
 async def slow_rounds(session_dir: Path) -> AsyncIterator[Monitored]:
     work = session_dir / "recheck"
     async with own_service(
-        work, (25600, 25649), DBVEND_COLLECT_INTERVAL=str(INTERVAL), DBVEND_ALERT_EVAL_INTERVAL="1"
+        work,
+        port_range("monitoring.recheck"),
+        DBVEND_COLLECT_INTERVAL=str(INTERVAL),
+        DBVEND_ALERT_EVAL_INTERVAL="1",
     ) as svc:
         yield Monitored(svc.api, svc.app, svc.db, work / "state", svc.admin_token, svc.port)
 

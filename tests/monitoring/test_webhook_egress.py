@@ -29,6 +29,7 @@ from service.db import webhooks as webhooks_repo
 from tests.e2e.service_process import free_port
 from tests.helpers import Api, own_service, wait_until
 from tests.monitoring.conftest import Monitored
+from tests.ports import port_range
 
 if TYPE_CHECKING:
     from service.monitoring.egress import EgressPolicy, Resolve
@@ -60,7 +61,7 @@ class Plain:
 async def plain(session_dir: Path) -> AsyncIterator[Plain]:
     async with own_service(
         session_dir / "webhook-egress",
-        (25500, 25599),
+        port_range("monitoring.egress"),
         unset=("DBVEND_WEBHOOK_ALLOW",),
         DBVEND_COLLECT_INTERVAL="0",
         DBVEND_WORKER="off",

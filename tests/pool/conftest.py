@@ -17,9 +17,9 @@ import pytest
 
 from tests.e2e.service_process import ServiceProcess
 from tests.helpers import create_database, drop_database, secret_box, write_inventory
+from tests.ports import port_range
 
-# Nothing else in the suite uses these.
-POOL_PORTS = (23600, 23699)
+POOL_PORTS = port_range("pool")
 POOL_ENV = {
     "DBVEND_POOL_INTERVAL": "1",
     "DBVEND_COLLECT_INTERVAL": "0",

@@ -1,6 +1,6 @@
 """Fixtures for the role tests: the real playbooks, run with ansible-playbook against this
 machine's Docker engine, with an inventory of our own (data root and secrets in a pytest
-tmp dir, ports 21500-21599, which nothing else in the test suite uses)."""
+tmp dir, the "roles" ports of tests/ports.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.ansible_recap import play_recap
-from tests.helpers import worker_share
+from tests.ports import port_range
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = (
@@ -29,7 +29,7 @@ BIN = (
     if (ROOT / ".venv" / "bin" / "ansible-playbook").exists()
     else Path(sys.executable).parent
 )
-PORTS = worker_share(21500, 21599)
+PORTS = port_range("roles")
 # Another build of an image can be tried without retagging the one others use.
 MYSQL_IMAGE = os.environ.get("DBVEND_TEST_MYSQL_IMAGE", "dbvend/mariadb:10.11")
 REDIS_IMAGE = os.environ.get("DBVEND_TEST_REDIS_IMAGE", "dbvend/redis:7.0")
