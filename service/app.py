@@ -40,7 +40,7 @@ from .backups.store import BackupStore
 from .bootstrap import ensure_admin
 from .broker import bindings as broker_bindings
 from .broker import instances as broker_instances
-from .broker.protocol import broker_middleware
+from .broker.protocol import broker_middleware, osb_response
 from .config import Settings
 from .crypto import SecretBox
 from .db.migrate import migrate
@@ -94,7 +94,7 @@ def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             gateway.middleware(),
-            error_middleware,
+            error_middleware({"/v2": osb_response}),
             edge_middleware,
             broker_middleware(settings.broker),
             auth.auth_middleware,

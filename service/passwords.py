@@ -15,14 +15,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from . import crypto
+from .errors import Unavailable
 
 T = TypeVar("T")
 
 
-class Busy(Exception):
-    """Every worker is hashing and the queue is full."""
+class Busy(Unavailable):
+    """Every worker is hashing and the queue is full: 503 with Retry-After."""
 
     retry_after = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the service is busy checking passwords; try again shortly",
+            headers={"Retry-After": str(self.retry_after)},
+        )
 
 
 class PasswordPool:

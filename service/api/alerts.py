@@ -7,10 +7,11 @@ from aiohttp import web
 
 from ..db import alerts as alerts_repo
 from ..db import events as events_repo
+from ..errors import Conflict, NotFound
 from .auth import current_user, owner_filter
 from .context import services
 from .contract import contract, read_query, respond
-from .errors import ApiError, not_found, read_json
+from .errors import read_json
 from .monitoring_models import AlertDetail, AlertList, EventPage
 from .monitoring_schemas import AckRequest
 from .monitoring_views import alert_view, event_view
@@ -49,7 +50,7 @@ async def get_alert(request: web.Request) -> web.Response:
     alert_id = path_int(request, "id", "alert")
     alert = await alerts_repo.get_visible(svc.pool, alert_id, owner_filter(current_user(request)))
     if alert is None:
-        raise not_found("alert")
+        raise NotFound("alert")
     history = await alerts_repo.history(svc.pool, [alert.id])
     return respond(AlertDetail, alert_view(alert, history.get(alert.id, [])))
 
@@ -72,9 +73,9 @@ async def acknowledge(request: web.Request) -> web.Response:
             conn, alert_id, by=user.username, comment=body.comment, owner_id=owner_filter(user)
         )
     if alert is None and status is None:
-        raise not_found("alert")
+        raise NotFound("alert")
     if alert is None:
-        raise ApiError(409, f"only a firing alert can be acknowledged; this one is {status}")
+        raise Conflict(f"only a firing alert can be acknowledged; this one is {status}")
     history = await alerts_repo.history(svc.pool, [alert.id])
     return respond(AlertDetail, alert_view(alert, history.get(alert.id, [])))
 

@@ -10,11 +10,12 @@ from aiohttp import web
 from .. import crypto
 from ..db import tokens, users
 from ..db.users import Credentials, User
+from ..errors import Forbidden, Unauthorized
 from ..monitoring.gateway import AUTH_FAILURE, AuthFailure
 from ..passwords import Busy
 from .context import passwords, services
 from .contract import contract, contract_of, respond
-from .errors import ApiError, Handler, read_json
+from .errors import Handler, read_json
 from .models import Token
 from .schemas import LoginRequest, parse
 from .throttle import THROTTLE, Throttled
@@ -36,7 +37,7 @@ def current_user(request: web.Request) -> User:
 def require_admin(request: web.Request) -> User:
     user = current_user(request)
     if not user.is_admin:
-        raise ApiError(403, "this route is for administrators")
+        raise Forbidden("this route is for administrators")
     return user
 
 
@@ -99,20 +100,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     challenge = {"WWW-Authenticate": 'Bearer realm="dbvend"'}
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "send Authorization: Bearer <token> (POST /api/v1/auth/login)", headers=challenge)
+        raise Unauthorized("send Authorization: Bearer <token> (POST /api/v1/auth/login)", headers=challenge)
     user = await authenticate(request, token)
     if user is None:
-        raise ApiError(401, "the token is invalid or expired", headers=challenge)
+        raise Unauthorized("the token is invalid or expired", headers=challenge)
     request[USER] = user
     return await handler(request)
-
-
-def busy() -> ApiError:
-    return ApiError(
-        503,
-        "the service is busy checking passwords; try again shortly",
-        headers={"Retry-After": str(Busy.retry_after)},
-    )
 
 
 async def check_password(request: web.Request, username: str, password: str) -> Credentials | None:
@@ -125,19 +118,17 @@ async def check_password(request: web.Request, username: str, password: str) -> 
     throttle = request.app[THROTTLE]
     try:
         attempt = throttle.reserve(username, client)
-    except Throttled as exc:
+    except Throttled:
         # Refused attempts are events too: a burst keeps showing while the brake holds.
         request[AUTH_FAILURE] = AuthFailure("too many failed logins (throttled)", username[:64])
-        raise ApiError(
-            429, "too many failed logins; try again later", headers={"Retry-After": str(exc.retry_after)}
-        ) from None
+        raise
     try:
         found = await users.credentials(services(request).pool, username)
         password_hash = found.password_hash if found else crypto.DUMMY_PASSWORD_HASH
         ok = await passwords(request).verify(password_hash, password)
     except Busy:
         throttle.cancel(attempt)
-        raise busy() from None
+        raise
     except BaseException:
         throttle.failed(attempt)  # the guess may have been evaluated: it stays spent
         raise
@@ -177,7 +168,7 @@ async def login(request: web.Request) -> web.Response:
         )
     if expires_at is None:
         request[AUTH_FAILURE] = AuthFailure(WRONG_CREDENTIALS, body.username[:64])
-        raise ApiError(401, WRONG_CREDENTIALS, code="invalid_credentials")
+        raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
     return respond(Token, {"token": token, "token_type": "Bearer", "expires_at": expires_at})
 
 

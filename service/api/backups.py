@@ -20,8 +20,7 @@ from ..backups.staging import Staging
 from ..backups.store import BackupStore
 from ..db import backups, instances, operations
 from ..db.backups import Backup as BackupRow
-from ..engines import FieldError, SettingsError
-from ..provisioning import intake, quota
+from ..errors import Conflict, NotFound, Unavailable
 from .auth import current_user, owner_filter
 from .backup_models import (
     Backup,
@@ -35,7 +34,7 @@ from .backup_models import (
 from .context import Services, services
 from .contract import contract, read_query, respond
 from .cursors import decode_cursor, encode_cursor
-from .errors import ApiError, not_found, read_json, validation
+from .errors import read_json
 from .instances import wait_seconds
 from .queries import WaitQuery
 from .schemas import parse
@@ -78,11 +77,6 @@ def store_hosts(svc: Services) -> StoreHosts:
     return StoreHosts(svc.runner, lambda: svc.hosts)
 
 
-def _conflict(exc: intake.Conflict | backup_intake.NotCompleted) -> ApiError:
-    details = [FieldError(exc.field, str(exc))] if exc.field else []
-    return ApiError(409, str(exc), details=details)
-
-
 async def _backup(request: web.Request) -> BackupRow:
     backup_id = request.match_info["id"]
     svc = services(request)
@@ -90,7 +84,7 @@ async def _backup(request: web.Request) -> BackupRow:
     if _BACKUP_ID.fullmatch(backup_id):
         found = await backups.get(svc.pool, backup_id, owner_id=owner_filter(current_user(request)))
     if found is None:
-        raise not_found("backup")
+        raise NotFound("backup")
     return found
 
 
@@ -124,23 +118,14 @@ async def create_backup(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = wait_seconds(request, svc)
-    try:
-        accepted = await backup_intake.request_backup(
-            svc.pool,
-            user,
-            request.match_info["id"],
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-            quota_mb=svc.settings.quota_backup_mb,
-        )
-    except backup_intake.NotFound as exc:
-        raise not_found(exc.what) from None
-    except intake.Conflict as exc:
-        raise _conflict(exc) from None
-    except quota.QuotaExceeded as exc:
-        raise ApiError(
-            403, str(exc), code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
-        ) from None
+    accepted = await backup_intake.request_backup(
+        svc.pool,
+        user,
+        request.match_info["id"],
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+        quota_mb=svc.settings.quota_backup_mb,
+    )
     status = 202
     if wait:
         op = await svc.waiter.wait(accepted.operation_id, wait)
@@ -148,7 +133,7 @@ async def create_backup(request: web.Request) -> web.Response:
             status = 201
     found = await backups.get(svc.pool, accepted.backup_id)
     if found is None:
-        raise not_found("backup")
+        raise NotFound("backup")
     headers = {
         "Location": f"/api/v1/backups/{found.id}",
         "Operation-Location": f"/api/v1/operations/{accepted.operation_id}",
@@ -166,7 +151,7 @@ async def list_instance_backups(request: web.Request) -> web.Response:
     query = read_query(request, BackupPageQuery)
     inst = await instances.get(svc.pool, request.match_info["id"], owner_id=owner_id)
     if inst is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     return await _page(svc, owner_id=owner_id, instance_id=inst.id, limit=query.limit, cursor=query.cursor)
 
 
@@ -206,18 +191,15 @@ async def get_backup(request: web.Request) -> web.Response:
 async def delete_backup(request: web.Request) -> web.Response:
     svc = services(request)
     found = await _backup(request)
-    try:
-        deleted = await backup_intake.delete_backup(
-            svc.pool,
-            store_of(svc),
-            found.id,
-            owner_id=owner_filter(current_user(request)),
-            hosts=store_hosts(svc),
-        )
-    except intake.Conflict as exc:
-        raise _conflict(exc) from None
+    deleted = await backup_intake.delete_backup(
+        svc.pool,
+        store_of(svc),
+        found.id,
+        owner_id=owner_filter(current_user(request)),
+        hosts=store_hosts(svc),
+    )
     if not deleted:
-        raise not_found("backup")
+        raise NotFound("backup")
     return web.Response(status=204)
 
 
@@ -237,7 +219,7 @@ async def download_backup(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     found = await _backup(request)
     if found.status != "completed" or found.path is None or found.size_bytes is None:
-        raise ApiError(409, f"backup {found.id} is {found.status}; only a completed backup downloads")
+        raise Conflict(f"backup {found.id} is {found.status}; only a completed backup downloads")
     # A backup on a store host: its ciphertext comes back into a staging dir first.
     staging = Staging(svc.settings.staging_dir).make() if found.store_host else None
     try:
@@ -257,19 +239,19 @@ async def _stream(
             store = await readable(store_hosts(svc), store, found, staging, svc.box)
         except StoreHostError as exc:
             log.error("download of %s: %s", found.id, exc)
-            raise ApiError(
-                503, f"backup {found.id}'s store host {found.store_host!r} did not give its file back"
+            raise Unavailable(
+                f"backup {found.id}'s store host {found.store_host!r} did not give its file back"
             ) from None
     try:
         src, chunks = await asyncio.to_thread(store.chunks, found.path)
     except OSError:
-        raise ApiError(409, f"backup {found.id}'s file is missing from the store") from None
+        raise Conflict(f"backup {found.id}'s file is missing from the store") from None
     it: Any = chunks
     try:
         try:
             first = await asyncio.to_thread(next, it, None)
         except CorruptBackup as exc:
-            raise ApiError(409, f"backup {found.id}'s stored file is corrupt: {exc}") from None
+            raise Conflict(f"backup {found.id}'s stored file is corrupt: {exc}") from None
         name = f"{found.instance_id}-{found.id}.{found.format}"
         response = web.StreamResponse(
             status=200,
@@ -310,21 +292,14 @@ async def restore_instance(request: web.Request) -> web.Response:
     user = current_user(request)
     wait = wait_seconds(request, svc)
     body = parse(RestoreRequest, await read_json(request))
-    try:
-        accepted = await backup_intake.request_restore(
-            svc.pool,
-            user,
-            request.match_info["id"],
-            body.backup_id,
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-        )
-    except backup_intake.NotFound as exc:
-        raise not_found(exc.what) from None
-    except SettingsError as exc:
-        raise validation(exc.errors) from None
-    except (intake.Conflict, backup_intake.NotCompleted) as exc:
-        raise _conflict(exc) from None
+    accepted = await backup_intake.request_restore(
+        svc.pool,
+        user,
+        request.match_info["id"],
+        body.backup_id,
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+    )
     headers = {
         "Location": f"/api/v1/instances/{accepted.instance_id}",
         "Operation-Location": f"/api/v1/operations/{accepted.operation_id}",
@@ -337,6 +312,6 @@ async def restore_instance(request: web.Request) -> web.Response:
         return respond(RestoreOperation, body_202, status=202, headers=headers)
     inst = await instances.get(svc.pool, accepted.instance_id)
     if inst is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     done = {**instance_view(inst, svc.box), "operation_id": op.id, "backup_id": accepted.backup_id}
     return respond(RestoreResult, done, status=200, headers=headers)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..errors import NotFound
 from .contract import contract
-from .errors import ApiError
 
 routes = web.RouteTableDef()
 
@@ -68,7 +68,7 @@ def load(dist: Path = DIST) -> dict[str, Asset]:
 def _answer(request: web.Request, name: str) -> web.Response:
     asset = request.app[FILES].get(name)
     if asset is None:
-        raise ApiError(404, "not found")
+        raise NotFound()
     return web.Response(
         body=asset.body,
         content_type=asset.content_type,

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..engines.base import pydantic_errors
-from .errors import validation
+from ..errors import Invalid
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -132,4 +132,4 @@ def read_query(request: web.Request, model: type[Q]) -> Q:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise validation(pydantic_errors(exc, "")) from None
+        raise Invalid(pydantic_errors(exc, "")) from None

@@ -10,16 +10,15 @@ from typing import Any
 from aiohttp import web
 
 from ..db import instances
-from ..engines import FieldError, SettingsError
-from ..provisioning import credentials, intake
+from ..errors import NotFound
+from ..provisioning import credentials
 from ..provisioning.credentials import Credential
-from ..provisioning.restorable import NotFound
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .contract import contract, respond
 from .credential_models import CreateCredentialRequest, CredentialDetail, CredentialList
 from .credential_models import Credential as CredentialOut
-from .errors import ApiError, not_found, read_json, validation
+from .errors import read_json
 from .instances import removal_answer, wait_seconds
 from .models import Operation
 from .queries import WaitQuery
@@ -79,25 +78,15 @@ async def create_credential(request: web.Request) -> web.Response:
     wait = wait_seconds(request, svc)
     body = parse(CreateCredentialRequest, await read_json(request))
     owner_id = owner_filter(user)
-    try:
-        cred, created = await credentials.request_credential(
-            svc.pool,
-            svc.box,
-            user,
-            request.match_info["id"],
-            body.name,
-            owner_id=owner_id,
-            max_attempts=svc.settings.max_attempts,
-        )
-    except NotFound as exc:
-        raise not_found(exc.what) from None
-    except SettingsError as exc:
-        raise validation(exc.errors) from None
-    except credentials.CredentialExists as exc:
-        raise ApiError(409, str(exc), details=[FieldError(exc.field, str(exc))]) from None
-    except intake.Conflict as exc:
-        details = [FieldError(exc.field, str(exc))] if exc.field else []
-        raise ApiError(409, str(exc), details=details) from None
+    cred, created = await credentials.request_credential(
+        svc.pool,
+        svc.box,
+        user,
+        request.match_info["id"],
+        body.name,
+        owner_id=owner_id,
+        max_attempts=svc.settings.max_attempts,
+    )
     if wait and cred.status == "creating":
         await svc.waiter.wait(cred.operation_id, wait)
         cred = (
@@ -121,7 +110,7 @@ async def list_credentials(request: web.Request) -> web.Response:
     user = current_user(request)
     instance_id = request.match_info["id"]
     if not await _visible(svc, instance_id, owner_filter(user)):
-        raise not_found("instance")
+        raise NotFound("instance")
     found = await credentials.list_credentials(svc.pool, instance_id, owner_id=owner_filter(user))
     return respond(
         CredentialList, {"items": [CredentialOut.model_validate(credential_view(c)) for c in found]}
@@ -141,7 +130,7 @@ async def get_credential(request: web.Request) -> web.Response:
         svc.pool, request.match_info["id"], request.match_info["name"], owner_id=owner_id
     )
     if cred is None:
-        raise not_found("credential")
+        raise NotFound("credential")
     return respond(CredentialDetail, await _detail(svc, cred, owner_id))
 
 
@@ -160,26 +149,16 @@ async def delete_credential(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = wait_seconds(request, svc)
-    name = request.match_info["name"]
-    try:
-        credentials.check_name(name)
-    except SettingsError:
-        raise not_found("credential") from None
-    try:
-        operation_id = await credentials.remove_credential(
-            svc.pool,
-            user,
-            request.match_info["id"],
-            name,
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-        )
-    except NotFound as exc:
-        raise not_found(exc.what) from None
-    except intake.Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+    operation_id = await credentials.remove_credential(
+        svc.pool,
+        user,
+        request.match_info["id"],
+        request.match_info["name"],
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+    )
     if operation_id is None:
-        raise not_found("credential")
+        raise NotFound("credential")
     return await removal_answer(svc, operation_id, wait)
 
 

@@ -9,8 +9,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from ..engines import FieldError
-from .errors import ApiError, validation
+from ..errors import FieldError, Invalid
 
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what urlsafe_b64encode gives, unpadded
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -29,8 +28,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return found
 
 
-def _refused() -> ApiError:
-    return validation([FieldError("cursor", "is not a cursor this API gave out")])
+def _refused() -> Invalid:
+    return Invalid([FieldError("cursor", "is not a cursor this API gave out")])
 
 
 def _decode(cursor: str) -> tuple[datetime, str] | None:

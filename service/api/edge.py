@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..engines import FieldError
 from ..engines.base import field_path
-from .errors import ApiError, Handler, validation
+from ..errors import FieldError, Invalid, NotFound
+from .errors import Handler
 from .text import bad_param
 
 MAX_QUERY_VALUE = 1024
@@ -23,8 +23,8 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
         elif len(value) > MAX_QUERY_VALUE:
             errors.append(FieldError(field_path([name]), f"is longer than {MAX_QUERY_VALUE} characters"))
     if errors:
-        raise validation(errors)
+        raise Invalid(errors)
     # A path parameter is an id or a name: one that no row can have is simply not found.
     if any(len(v) > MAX_PATH_VALUE or bad_param(v) for v in request.match_info.values()):
-        raise ApiError(404, "not found")
+        raise NotFound()
     return await handler(request)

@@ -1,5 +1,6 @@
 """One JSON error shape for every failure:
-{"error": {"code", "message", "details": [{"field", "message"}], "request_id"}}."""
+{"error": {"code", "message", "details": [{"field", "message"}], "request_id"}}. The error
+middleware is where a DomainError (service/errors.py) becomes that answer."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from ..engines import FieldError, SettingsError
+from ..errors import BadRequest, DomainError, FieldError, Invalid, UnsupportedMedia
 from ..monitoring.gateway import ERROR_TYPE, REJECTED_FIELDS
 from .text import MAX_JSON_DEPTH, TooDeep, bad_json_string
 
@@ -37,64 +39,32 @@ _CODES = {
     503: "unavailable",
 }
 
+# How a surface other than /api/v1 shapes its errors (the broker's OSB body), by path prefix.
+Renderer = Callable[[DomainError], web.Response]
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        details: Iterable[FieldError] = (),
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
+
+class _HttpFailure(DomainError):
+    """What aiohttp itself refused (no route, a method not allowed, a body too large), or a
+    crash: answered in the same shape."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message, code=code or _CODES.get(status, "error"))
         self.status = status
-        self.code = code or _CODES.get(status, "error")
-        self.message = message
-        self.details = list(details)
-        self.headers = headers or {}
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, f"{what} not found")
-
-
-MAX_DETAILS = 20  # a 64 KiB body of unknown keys would otherwise answer thousands
-
-
-def validation(errors: Iterable[FieldError]) -> ApiError:
-    errors = list(errors)
-    more = len(errors) - MAX_DETAILS
-    errors = errors[:MAX_DETAILS]
-    summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
-    if more > 0:
-        summary += f"; and {more} more"
-    return ApiError(422, f"invalid request: {summary}", details=errors)
-
-
-def error_response(request_id: str, err: ApiError, *, broker: bool = False) -> web.Response:
-    if broker:
-        # The service broker's clients read OSB's shape, and OSB calls a malformed request 400.
-        status = 400 if err.status == 422 else err.status
-        return web.json_response({"description": err.message}, status=status, headers=err.headers)
+def error_response(request_id: str, err: DomainError) -> web.Response:
     body: dict[str, Any] = {"code": err.code, "message": err.message, "request_id": request_id}
     if err.details:
         body["details"] = [{"field": d.field, "message": d.message} for d in err.details]
     return web.json_response({"error": body}, status=err.status, headers=err.headers)
 
 
-def _noted(request: web.Request, request_id: str, err: ApiError) -> web.Response:
-    """The error response, with what the monitoring gateway records about it."""
+def note(request: web.Request, err: DomainError) -> None:
+    """What the monitoring gateway records about an error answer."""
     if err.status == 422:
         request[REJECTED_FIELDS] = [d.field for d in err.details]
     elif err.status >= 500:
         request[ERROR_TYPE] = err.code
-    return error_response(request_id, err, broker=_is_broker(request))
-
-
-def _is_broker(request: web.Request) -> bool:
-    return request.path == "/v2" or request.path.startswith("/v2/")
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
@@ -117,30 +87,42 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ids):08x}"
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = client_request_id(request) or new_request_id()
-    request[REQUEST_ID] = request_id
-    try:
-        response = await handler(request)
-    except ApiError as err:
-        response = _noted(request, request_id, err)
-    except SettingsError as err:
-        response = _noted(request, request_id, validation(err.errors))
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = _noted(request, request_id, ApiError(exc.status, exc.reason))
-    except Exception as exc:
-        # The traceback stays in the server log; the client gets the request id to quote,
-        # the monitoring gateway the exception's type.
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id)
-        request[ERROR_TYPE] = type(exc).__name__
-        response = error_response(
-            request_id, ApiError(500, "internal error", code="internal_error"), broker=_is_broker(request)
-        )
-    response.headers["X-Request-Id"] = request_id
-    return response
+def error_middleware(renderers: Mapping[str, Renderer] | None = None) -> Middleware:
+    """Every DomainError (and anything else that escapes a handler) becomes the one JSON error
+    shape, or, under a prefix of `renderers`, that surface's own (the broker's /v2)."""
+    surfaces = dict(renderers or {})
+
+    def render(request: web.Request, request_id: str, err: DomainError) -> web.Response:
+        for prefix, renderer in surfaces.items():
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return renderer(err)
+        return error_response(request_id, err)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = client_request_id(request) or new_request_id()
+        request[REQUEST_ID] = request_id
+        try:
+            response = await handler(request)
+        except DomainError as err:
+            note(request, err)
+            response = render(request, request_id, err)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            failure = _HttpFailure(exc.status, exc.reason)
+            note(request, failure)
+            response = render(request, request_id, failure)
+        except Exception as exc:
+            # The traceback stays in the server log; the client gets the request id to quote,
+            # the monitoring gateway the exception's type.
+            log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id)
+            request[ERROR_TYPE] = type(exc).__name__
+            response = render(request, request_id, _HttpFailure(500, "internal error", "internal_error"))
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    return middleware
 
 
 # Longer number literals are refused before Python converts them: a 5,000-digit integer
@@ -180,21 +162,21 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     if request.content_type not in ("application/json", ""):
-        raise ApiError(415, "send the body as application/json")
+        raise UnsupportedMedia("send the body as application/json")
     if request.charset is not None and request.charset.lower() not in _JSON_CHARSETS:
-        raise ApiError(415, "send the body as UTF-8 JSON")
+        raise UnsupportedMedia("send the body as UTF-8 JSON")
     raw = await request.read()  # over client_max_size: 413
     try:
         body = decode_json(raw)
         bad = bad_json_string(body)
     except UnicodeDecodeError:
-        raise ApiError(400, "the body is not UTF-8", code="invalid_json") from None
+        raise BadRequest("the body is not UTF-8", code="invalid_json") from None
     except json.JSONDecodeError:
-        raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     except ValueError as exc:  # refused above: too deep, a number too long, NaN
-        raise ApiError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from None
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
     if bad is not None:
-        raise validation([bad])
+        raise Invalid([bad])
     if not isinstance(body, dict):
-        raise validation([FieldError("body", "must be a JSON object")])
+        raise Invalid([FieldError("body", "must be a JSON object")])
     return body

@@ -10,11 +10,11 @@ from aiohttp import web
 from ..backups.remote import check_store_host
 from ..config import ConfigError
 from ..db import hosts as hosts_repo
+from ..errors import Invalid, NotFound
 from ..inventory import InventoryError, load_inventory
 from .auth import require_admin
 from .context import Services, services
 from .contract import contract, respond
-from .errors import ApiError, not_found
 from .models import Host, HostList
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ async def _set_draining(request: web.Request, draining: bool) -> web.Response:
     svc = services(request)
     name = request.match_info["name"]
     if not await hosts_repo.set_draining(svc.pool, name, draining):
-        raise not_found("host")
+        raise NotFound("host")
     log.warning("host %s %s by %s", name, "drained" if draining else "undrained", request.remote)
     row = next(r for r in await hosts_repo.overview(svc.pool) if r["name"] == name)
     return respond(Host, host_view(row))
@@ -108,7 +108,9 @@ async def reload(request: web.Request) -> web.Response:
     try:
         await reload_hosts(svc)
     except (InventoryError, ConfigError) as exc:
-        raise ApiError(422, f"the inventory was not reloaded: {exc}", code="invalid_inventory") from None
+        raise Invalid(
+            [], message=f"the inventory was not reloaded: {exc}", code="invalid_inventory"
+        ) from None
     retried = await hosts_repo.retry_failed_cleanups(svc.pool)
     if retried:
         log.warning("inventory reload by %s: %d failed cleanup(s) armed again", request.remote, retried)

@@ -12,14 +12,14 @@ from pydantic import BaseModel
 
 from ..db import instances, operations
 from ..db.users import User
-from ..engines import FieldError, SettingsError
-from ..provisioning import actions, intake, quota
+from ..errors import FieldError, Invalid, NotFound
+from ..provisioning import actions
 from ..provisioning.actions import ActionAccepted
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .contract import contract, respond
-from .errors import ApiError, not_found, read_json, validation
+from .errors import read_json
 from .instances import wait_seconds
 from .models import (
     ActionOperation,
@@ -65,39 +65,25 @@ async def _answer(
             return respond(pending, {**operation_view(op), **extra}, status=202, headers=headers)
     inst = await instances.get(svc.pool, accepted.instance_id)
     if inst is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     body = {**instance_view(inst, svc.box), "operation_id": accepted.operation_id, **extra}
     return respond(done, body, status=200, headers=headers)
-
-
-def _conflict(exc: intake.Conflict) -> ApiError:
-    details = [FieldError(exc.field, str(exc))] if exc.field else []
-    return ApiError(409, str(exc), details=details)
-
-
-def _no_capacity(exc: intake.NoCapacity) -> ApiError:
-    return ApiError(409, str(exc), code="no_capacity", details=[FieldError("capacity", str(exc))])
 
 
 async def _simple(request: web.Request, kind: str) -> web.Response:
     svc = services(request)
     user = current_user(request)
     wait = wait_seconds(request, svc)
-    try:
-        accepted = await actions.request_action(
-            svc.pool,
-            request.match_info["id"],
-            user,
-            kind,
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-        )
-    except intake.Conflict as exc:
-        raise _conflict(exc) from None
-    except intake.NoCapacity as exc:
-        raise _no_capacity(exc) from None
+    accepted = await actions.request_action(
+        svc.pool,
+        request.match_info["id"],
+        user,
+        kind,
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+    )
     if accepted is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     return await _answer(svc, accepted, wait, done=ActionResult, pending=ActionOperation, extra={})
 
 
@@ -169,7 +155,7 @@ async def _move(
         return actions.PlanMove(None)
     inst = await instances.get(svc.reads, instance_id, owner_id=owner_filter(user))
     if inst is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     if inst.plan == body.plan:
         return actions.PlanMove(svc.plans.get(inst.engine, body.plan))  # staying: no availability check
     return actions.PlanMove(await offered_plan(svc, inst.engine, body.plan))
@@ -202,33 +188,22 @@ async def reconfigure_instance(request: web.Request) -> web.Response:
     policy = _policy(body)
     move = await _move(svc, request.match_info["id"], user, body)
     if body.settings is None and isinstance(policy, actions.Keep) and isinstance(move, actions.Keep):
-        raise validation([FieldError("settings", "give settings, plan, backup_policy or a mix")])
-    try:
-        accepted = await actions.request_reconfigure(
-            svc.pool,
-            request.match_info["id"],
-            user,
-            body.settings,
-            convert=body.convert,
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-            quotas=quota_defaults(svc.settings),
-            backup_policy=policy,
-            plans=svc.plans,
-            move=move,
-        )
-    except SettingsError as exc:
-        raise validation(exc.errors) from None
-    except quota.QuotaExceeded as exc:
-        raise ApiError(
-            403, str(exc), code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
-        ) from None
-    except intake.Conflict as exc:
-        raise _conflict(exc) from None
-    except intake.NoCapacity as exc:
-        raise _no_capacity(exc) from None
+        raise Invalid([FieldError("settings", "give settings, plan, backup_policy or a mix")])
+    accepted = await actions.request_reconfigure(
+        svc.pool,
+        request.match_info["id"],
+        user,
+        body.settings,
+        convert=body.convert,
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+        quotas=quota_defaults(svc.settings),
+        backup_policy=policy,
+        plans=svc.plans,
+        move=move,
+    )
     if accepted is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     return await _answer(
         svc, accepted, wait, done=ReconfigureResult, pending=ReconfigureOperation, extra=_summary(accepted)
     )
@@ -252,21 +227,16 @@ async def rotate_password(request: web.Request) -> web.Response:
     user = current_user(request)
     wait = wait_seconds(request, svc)
     body = parse(RotateRequest, await read_json(request))
-    try:
-        accepted = await actions.request_rotate(
-            svc.pool,
-            svc.box,
-            request.match_info["id"],
-            user,
-            grace_seconds=body.grace_seconds,
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-        )
-    except SettingsError as exc:
-        raise validation(exc.errors) from None
-    except intake.Conflict as exc:
-        raise _conflict(exc) from None
+    accepted = await actions.request_rotate(
+        svc.pool,
+        svc.box,
+        request.match_info["id"],
+        user,
+        grace_seconds=body.grace_seconds,
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+    )
     if accepted is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     extra = {"password": accepted.password, "grace_seconds": accepted.grace_seconds}
     return await _answer(svc, accepted, wait, done=RotateResult, pending=RotateOperation, extra=extra)

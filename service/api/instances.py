@@ -10,17 +10,17 @@ from ..backups.intake import request_backup
 from ..db import instances, operations
 from ..db.instance_detail import get_with_health
 from ..db.users import User
-from ..engines import FieldError, SettingsError
+from ..errors import FieldError, Invalid, NotFound
 from ..monitoring.health import health_holds_for, health_of
 from ..plans import Plan
 from ..pool.claim import Claim, claim_create
-from ..provisioning import intake, quota, restorable
+from ..provisioning import intake
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .contract import cached_json, contract, read_query, respond, response_body
 from .cursors import decode_cursor, encode_cursor
-from .errors import ApiError, not_found, read_json, validation
+from .errors import read_json
 from .models import AcceptedInstance, InstanceDetail, InstancePage, Operation
 from .monitoring_views import health_view
 from .plans import offered_plan
@@ -36,14 +36,14 @@ _ID = {"id": "instance id"}
 def wait_seconds(request: web.Request, svc: Services) -> int:
     wait = read_query(request, WaitQuery).wait
     if wait > svc.settings.max_wait_seconds:
-        raise validation([FieldError("wait", f"must be at most {svc.settings.max_wait_seconds}")])
+        raise Invalid([FieldError("wait", f"must be at most {svc.settings.max_wait_seconds}")])
     return wait
 
 
 async def _instance_response(svc: Services, instance_id: str, status: int, operation_id: str) -> web.Response:
     inst = await instances.get(svc.pool, instance_id)
     if inst is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     body = instance_view(inst, svc.box)
     body["operation_id"] = operation_id
     return respond(
@@ -81,27 +81,11 @@ async def create_instance(request: web.Request) -> web.Response:
     wait = wait_seconds(request, svc)
     body = parse(CreateInstanceRequest, await read_json(request))
     plan = await offered_plan(svc, body.engine, body.plan) if body.plan is not None else None
-    try:
-        accepted, running = await accept_create(
-            svc, user, body.engine, body.name, body.settings, plan=plan, restore_from=body.restore_from
-        )
-        if running:
-            return await _instance_response(svc, accepted.instance_id, 201, accepted.operation_id)
-    except SettingsError as exc:
-        raise validation(exc.errors) from None
-    except restorable.NotFound as exc:
-        raise not_found(exc.what) from None
-    except restorable.NotCompleted as exc:
-        raise ApiError(409, str(exc), details=[FieldError(exc.field, str(exc))]) from None
-    except quota.QuotaExceeded as exc:
-        raise ApiError(
-            403, str(exc), code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
-        ) from None
-    except intake.NoCapacity as exc:
-        raise ApiError(503, str(exc), code="no_capacity", headers={"Retry-After": "30"}) from None
-    except intake.Conflict as exc:
-        details = [FieldError(exc.field, str(exc))] if exc.field else []
-        raise ApiError(409, str(exc), details=details) from None
+    accepted, running = await accept_create(
+        svc, user, body.engine, body.name, body.settings, plan=plan, restore_from=body.restore_from
+    )
+    if running:
+        return await _instance_response(svc, accepted.instance_id, 201, accepted.operation_id)
     status = 202
     if wait:
         op = await svc.waiter.wait(accepted.operation_id, wait)
@@ -207,7 +191,7 @@ async def get_instance(request: web.Request) -> web.Response:
     generation = svc.views.generation
     found = await get_with_health(svc.reads, instance_id, owner_id=viewer)
     if found is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     inst, sample, open_alerts = found
     interval = svc.settings.collect_interval
     health = health_of(sample, open_alerts, collect_interval=interval)
@@ -243,19 +227,16 @@ async def delete_instance(request: web.Request) -> web.Response:
     final_backup_id = None
     if read_query(request, DeleteQuery).final_backup:
         final_backup_id = await _final_backup(svc, request.match_info["id"], user)
-    try:
-        operation_id = await intake.request_delete(
-            svc.pool,
-            request.match_info["id"],
-            user,
-            owner_id=owner_filter(user),
-            max_attempts=svc.settings.max_attempts,
-            final_backup_id=final_backup_id,
-        )
-    except intake.Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+    operation_id = await intake.request_delete(
+        svc.pool,
+        request.match_info["id"],
+        user,
+        owner_id=owner_filter(user),
+        max_attempts=svc.settings.max_attempts,
+        final_backup_id=final_backup_id,
+    )
     if operation_id is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     return await removal_answer(svc, operation_id, wait)
 
 
@@ -278,22 +259,13 @@ async def removal_answer(svc: Services, operation_id: str, wait: int) -> web.Res
 async def _final_backup(svc: Services, instance_id: str, user: User) -> str:
     """Queued before the delete, so the worker (an instance's operations run oldest first)
     takes it while the data is still there; the delete refuses to run unless it completed."""
-    try:
-        accepted = await request_backup(
-            svc.pool,
-            user,
-            instance_id,
-            owner_id=owner_filter(user),
-            final=True,
-            max_attempts=svc.settings.max_attempts,
-            quota_mb=svc.settings.quota_backup_mb,
-        )
-    except restorable.NotFound:
-        raise not_found("instance") from None
-    except intake.Conflict as exc:
-        raise ApiError(409, f"no final backup: {exc}") from None
-    except quota.QuotaExceeded as exc:
-        raise ApiError(
-            403, f"no final backup: {exc}", code="quota_exceeded", details=[FieldError(exc.field, str(exc))]
-        ) from None
+    accepted = await request_backup(
+        svc.pool,
+        user,
+        instance_id,
+        owner_id=owner_filter(user),
+        final=True,
+        max_attempts=svc.settings.max_attempts,
+        quota_mb=svc.settings.quota_backup_mb,
+    )
     return accepted.backup_id

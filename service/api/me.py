@@ -6,15 +6,14 @@ from aiohttp import web
 
 from .. import crypto
 from ..db import tokens, users
-from ..engines import FieldError
+from ..errors import Conflict, Forbidden, NotFound
 from ..monitoring.gateway import AUTH_FAILURE, AuthFailure
-from ..passwords import Busy
 from .account_models import ChangePasswordRequest
 from .account_views import account_view, quota_defaults
-from .auth import bearer_token, busy, check_password, current_user
+from .auth import bearer_token, check_password, current_user
 from .context import passwords, services
 from .contract import contract, respond
-from .errors import ApiError, not_found, read_json
+from .errors import read_json
 from .models import User as UserView
 from .schemas import parse
 
@@ -27,7 +26,7 @@ async def me(request: web.Request) -> web.Response:
     svc = services(request)
     account = await users.account(svc.reads, current_user(request).username)
     if account is None:
-        raise not_found("user")
+        raise NotFound("user")
     return respond(UserView, account_view(account, quota_defaults(svc.settings)))
 
 
@@ -49,17 +48,12 @@ async def change_password(request: web.Request) -> web.Response:
     if found is None:
         request[AUTH_FAILURE] = AuthFailure("wrong current password", user.username)
         message = "the current password is wrong"
-        raise ApiError(
-            403, message, code="invalid_credentials", details=[FieldError("current_password", message)]
-        )
-    try:
-        new_hash = await passwords(request).hash(body.new_password)
-    except Busy:
-        raise busy() from None
+        raise Forbidden(message, code="invalid_credentials", field="current_password")
+    new_hash = await passwords(request).hash(body.new_password)
     keep = crypto.token_digest(bearer_token(request))
     async with svc.pool.acquire() as conn, conn.transaction():
         if not await users.replace_password(conn, user.id, found.password_hash, new_hash):
-            raise ApiError(409, "the password changed meanwhile; try again")
+            raise Conflict("the password changed meanwhile; try again")
         await tokens.revoke_all(conn, user.id, keep=keep)
     svc.tokens.drop_user(user.id)  # this request's token stays valid: it is looked up again
     return web.Response(status=204)

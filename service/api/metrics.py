@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from ..db import instances
 from ..db import samples as samples_repo
+from ..errors import NotFound
 from ..monitoring import exposition
 from ..monitoring.gateway import GATEWAY
 from ..monitoring.health import stale_after
@@ -20,7 +21,6 @@ from ..pool import metrics as pool_metrics
 from .auth import current_user, owner_filter
 from .context import services
 from .contract import contract, read_query, respond
-from .errors import not_found
 from .monitoring_models import InstanceMetrics
 from .monitoring_views import sample_view
 from .queries import MetricsQuery
@@ -94,7 +94,7 @@ async def instance_metrics(request: web.Request) -> web.Response:
         svc.pool, request.match_info["id"], owner_id=owner_filter(current_user(request))
     )
     if inst is None:
-        raise not_found("instance")
+        raise NotFound("instance")
     query = read_query(request, MetricsQuery)
     found = await samples_repo.recent(svc.pool, inst.id, since_seconds=query.since, limit=query.limit)
     return respond(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..db import operations
+from ..errors import NotFound
 from .auth import current_user, owner_filter
 from .context import services
 from .contract import contract, respond
-from .errors import not_found
 from .models import Operation
 from .views import operation_view
 
@@ -22,5 +22,5 @@ async def get_operation(request: web.Request) -> web.Response:
         services(request).pool, request.match_info["id"], owner_id=owner_filter(current_user(request))
     )
     if op is None:
-        raise not_found("operation")
+        raise NotFound("operation")
     return respond(Operation, operation_view(op))

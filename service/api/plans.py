@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..db import plans as plans_repo
-from ..engines import ENGINES, FieldError, SettingsError, get_engine
+from ..engines import ENGINES, get_engine
+from ..errors import FieldError, NotFound, SettingsError
 from ..plans import Plan
 from .auth import require_admin
 from .context import Services, services
 from .contract import contract, respond
-from .errors import not_found, read_json, validation
+from .errors import read_json
 from .models import PlanList, PlanView
 from .schemas import PlanAvailabilityRequest, parse
 
@@ -49,12 +50,11 @@ async def is_available(db: Executor, plan: Plan) -> bool:
 async def offered_plan(svc: Services, engine: str, name: str) -> Plan:
     """The plan a create (or a move) asks for: 422 naming `plan` when it is unknown or an admin
     (or plans.yml) has closed it to new instances."""
-    try:
-        plan = svc.plans.plan_of(engine, name)
-    except SettingsError as exc:
-        raise validation(exc.errors) from None
+    plan = svc.plans.plan_of(engine, name)
     if not await is_available(svc.reads, plan):
-        raise validation([FieldError("plan", f"{engine} plan {name!r} is not available for new instances")])
+        raise SettingsError(
+            [FieldError("plan", f"{engine} plan {name!r} is not available for new instances")]
+        )
     return plan
 
 
@@ -91,7 +91,7 @@ async def set_plan_availability(request: web.Request) -> web.Response:
     engine, name = request.match_info["engine"], request.match_info["name"]
     plan = svc.plans.get(engine, name) if engine in ENGINES else None
     if plan is None:
-        raise not_found("plan")
+        raise NotFound("plan")
     body = parse(PlanAvailabilityRequest, await read_json(request))
     async with svc.pool.acquire() as conn:
         await plans_repo.set_available(conn, engine, name, body.available, admin.id)

@@ -9,12 +9,12 @@ from aiohttp import web
 
 from ..db import rules as rules_repo
 from ..db.rules import Rule
-from ..engines import FieldError
+from ..errors import Conflict, FieldError, Invalid, NotFound
 from ..monitoring.conditions import validate
 from .auth import require_admin
 from .context import services
 from .contract import contract, respond
-from .errors import ApiError, not_found, read_json, validation
+from .errors import read_json
 from .monitoring_models import Rule as RuleOut
 from .monitoring_models import RuleList
 from .monitoring_schemas import CreateRuleRequest, RuleFields, UpdateRuleRequest
@@ -45,7 +45,7 @@ def _values(body: RuleFields, base: Rule | None) -> dict[str, Any]:
     sent.pop("name", None)
     for key in _NOT_NULL:
         if key in sent and sent[key] is None:
-            raise validation([FieldError("for" if key == "for_seconds" else key, "may not be null")])
+            raise Invalid([FieldError("for" if key == "for_seconds" else key, "may not be null")])
     condition = sent.get("condition", base.condition if base else None)
     threshold = sent.get("threshold", base.threshold if base else None)
     params = sent.get("params", base.params if base else {})
@@ -56,7 +56,7 @@ def _values(body: RuleFields, base: Rule | None) -> dict[str, Any]:
     assert condition is not None
     threshold, params, errors = validate(condition, threshold, params or {})
     if errors:
-        raise validation(errors)
+        raise Invalid(errors)
     values = {_COLUMNS.get(k, k): v for k, v in sent.items()}
     values.update(condition=condition, threshold=threshold, params=params)
     return values
@@ -85,7 +85,7 @@ async def create_rule(request: web.Request) -> web.Response:
     body = parse(CreateRuleRequest, await read_json(request))
     rule = await rules_repo.create(svc.pool, body.name, _values(body, None))
     if rule is None:
-        raise ApiError(409, f"a rule named {body.name!r} exists", details=[FieldError("name", "is taken")])
+        raise Conflict(f"a rule named {body.name!r} exists", details=[FieldError("name", "is taken")])
     return respond(RuleOut, rule_view(rule), status=201, headers={"Location": f"/api/v1/rules/{rule.name}"})
 
 
@@ -95,7 +95,7 @@ async def get_rule(request: web.Request) -> web.Response:
     require_admin(request)
     rule = await rules_repo.get(services(request).pool, request.match_info["name"])
     if rule is None:
-        raise not_found("rule")
+        raise NotFound("rule")
     return respond(RuleOut, rule_view(rule))
 
 
@@ -113,10 +113,10 @@ async def update_rule(request: web.Request) -> web.Response:
     body = parse(UpdateRuleRequest, await read_json(request))
     rule = await rules_repo.get(svc.pool, request.match_info["name"])
     if rule is None:
-        raise not_found("rule")
+        raise NotFound("rule")
     updated = await rules_repo.update(svc.pool, rule.name, _values(body, rule))
     if updated is None:
-        raise not_found("rule")
+        raise NotFound("rule")
     return respond(RuleOut, rule_view(updated))
 
 
@@ -133,8 +133,8 @@ async def delete_rule(request: web.Request) -> web.Response:
     svc = services(request)
     rule = await rules_repo.get(svc.pool, request.match_info["name"])
     if rule is None:
-        raise not_found("rule")
+        raise NotFound("rule")
     if rule.builtin:
-        raise ApiError(409, 'built-in rules cannot be deleted; PATCH {"enabled": false} turns one off')
+        raise Conflict('built-in rules cannot be deleted; PATCH {"enabled": false} turns one off')
     await rules_repo.delete(svc.pool, rule.name)
     return web.Response(status=204)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..backups.policy import BackupPolicy
 from ..engines import ENGINES, EngineName
 from ..engines.base import pydantic_errors
-from .errors import validation
+from ..errors import Invalid
 
 # pydantic runs `pattern` on Rust's regex engine: linear time, and `$` there is the end of
 # the text (a trailing newline does not match, unlike Python's re). Do not use these with re.
@@ -72,7 +72,7 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise validation(pydantic_errors(exc, "")) from None
+        raise Invalid(pydantic_errors(exc, "")) from None
 
 
 class ReconfigureRequest(Body):

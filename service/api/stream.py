@@ -21,13 +21,13 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import crypto
 from ..db import instance_events, tokens
 from ..db.users import User
-from ..engines import FieldError
+from ..errors import BadRequest, FieldError, Invalid
 from ..events.hub import EventHub, Subscriber, TooManyStreams
 from ..monitoring.gateway import LONG_LIVED
 from .auth import USER, authenticate, bearer_token, owner_filter, token_in_first_message
 from .context import services
 from .contract import contract
-from .errors import REQUEST_ID, ApiError, validation
+from .errors import REQUEST_ID
 
 routes = web.RouteTableDef()
 
@@ -44,12 +44,6 @@ CLOSE_TOO_MANY = 4429
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _too_many(limit: int) -> ApiError:
-    return ApiError(
-        429, f"at most {limit} open event streams per user; close one first", code="too_many_streams"
-    )
 
 
 def _wants_sse(request: web.Request) -> bool:
@@ -83,7 +77,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return await _websocket(request, ws)
     if _wants_sse(request):
         return await _sse(request)
-    raise ApiError(400, "ask for a WebSocket upgrade or send Accept: text/event-stream", code="bad_request")
+    raise BadRequest("ask for a WebSocket upgrade or send Accept: text/event-stream")
 
 
 async def _still_valid(request: web.Request, token: str) -> bool:
@@ -120,10 +114,7 @@ async def _websocket(request: web.Request, ws: web.WebSocketResponse) -> web.Web
     user = request.get(USER)
     token = bearer_token(request)
     if user is not None:
-        try:
-            sub = hub.subscribe(user)  # refused before the upgrade: a plain 429
-        except TooManyStreams:
-            raise _too_many(limit) from None
+        sub = hub.subscribe(user)  # refused before the upgrade: a plain 429 (TooManyStreams)
     ws.headers["X-Request-Id"] = request[REQUEST_ID]
     try:
         await ws.prepare(request)
@@ -191,7 +182,7 @@ def _last_event_id(request: web.Request) -> int | None:
     if raw is None or raw == "":
         return None
     if not _LAST_EVENT_ID.fullmatch(raw):
-        raise validation([FieldError("Last-Event-ID", "must be an event id (digits) this stream sent")])
+        raise Invalid([FieldError("Last-Event-ID", "must be an event id (digits) this stream sent")])
     return int(raw)
 
 
@@ -211,10 +202,7 @@ async def _sse(request: web.Request) -> web.StreamResponse:
     user: User = request[USER]  # the middleware required the header: SSE clients can send it
     token = bearer_token(request)
     after = _last_event_id(request)
-    try:
-        sub = hub.subscribe(user)
-    except TooManyStreams:
-        raise _too_many(svc.settings.stream_limit) from None
+    sub = hub.subscribe(user)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",

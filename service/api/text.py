@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..engines import FieldError
 from ..engines.base import field_path
+from ..errors import FieldError
 
 MAX_JSON_DEPTH = 32
 

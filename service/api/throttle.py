@@ -31,6 +31,8 @@ from typing import Generic, TypeVar
 
 from aiohttp import web
 
+from ..errors import TooManyRequests
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -49,10 +51,14 @@ class Policy:
     max_entries: int = 20_000
 
 
-class Throttled(Exception):
+class Throttled(TooManyRequests):
+    """Refused before argon2 runs: `budget` says which one is spent (for the log)."""
+
     def __init__(self, retry_after: float, budget: str) -> None:
-        super().__init__(f"{budget} budget spent")
         self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(
+            "too many failed logins; try again later", headers={"Retry-After": str(self.retry_after)}
+        )
         self.budget = budget
 
 

@@ -8,14 +8,13 @@ from aiohttp import web
 
 from ..db import tokens, users
 from ..db.users import Account
-from ..engines import FieldError
-from ..passwords import Busy
+from ..errors import Conflict, NotFound
 from .account_models import UpdateUserRequest
 from .account_views import account_view, new_account, quota_defaults
-from .auth import busy, require_admin
+from .auth import require_admin
 from .context import passwords, services
 from .contract import contract, respond
-from .errors import ApiError, not_found, read_json
+from .errors import read_json
 from .models import User as UserView
 from .models import UserList
 from .schemas import CreateUserRequest, parse
@@ -31,7 +30,7 @@ async def _account(request: web.Request) -> Account:
     name = request.match_info["name"]
     found = await users.account(services(request).pool, name) if _USERNAME.fullmatch(name) else None
     if found is None:
-        raise not_found("user")
+        raise NotFound("user")
     return found
 
 
@@ -47,14 +46,11 @@ async def _account(request: web.Request) -> Account:
 async def create_user(request: web.Request) -> web.Response:
     require_admin(request)
     body = parse(CreateUserRequest, await read_json(request))
-    try:
-        password_hash = await passwords(request).hash(body.password)
-    except Busy:
-        raise busy() from None
+    password_hash = await passwords(request).hash(body.password)
     svc = services(request)
     user = await users.create(svc.pool, body.username, password_hash, is_admin=body.is_admin)
     if user is None:
-        raise ApiError(409, f"user {body.username!r} exists already")
+        raise Conflict(f"user {body.username!r} exists already")
     return respond(UserView, account_view(new_account(user), quota_defaults(svc.settings)), status=201)
 
 
@@ -109,7 +105,7 @@ async def update_user(request: web.Request) -> web.Response:
     account = await _account(request)
     if body.disabled and account.user.id == admin.id:
         message = "you cannot disable your own account"
-        raise ApiError(409, message, details=[FieldError("disabled", message)])
+        raise Conflict(message, field="disabled")
     quota = body.quota
     given = quota.model_fields_set if quota is not None else set()
     svc = services(request)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..db import webhooks as webhooks_repo
-from ..engines import FieldError
+from ..errors import FieldError, Invalid, NotFound, QuotaExceeded
 from ..events import signing
 from ..monitoring.egress import EgressRefused
 from .auth import current_user
 from .context import services
 from .contract import contract, respond
-from .errors import ApiError, not_found, read_json, validation
+from .errors import read_json
 from .monitoring_models import WebhookCreated, WebhookDetail, WebhookList
 from .monitoring_schemas import CreateWebhookRequest
 from .monitoring_views import webhook_view
@@ -47,7 +47,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     try:
         await svc.egress.check(body.url)
     except EgressRefused as exc:
-        raise validation([FieldError("url", str(exc))]) from None
+        raise Invalid([FieldError("url", str(exc))]) from None
     limit = svc.settings.webhook_limit
     secret = signing.new_secret()
     hook = await webhooks_repo.create_within(
@@ -60,10 +60,8 @@ async def create_webhook(request: web.Request) -> web.Response:
         secret=svc.box.seal({"secret": secret}),
     )
     if hook is None:
-        raise ApiError(
-            403,
+        raise QuotaExceeded(
             f"quota exceeded: at most {limit} webhooks per user",
-            code="quota_exceeded",
             details=[FieldError("webhooks", f"limit of {limit} reached; delete one first")],
         )
     return respond(
@@ -97,7 +95,7 @@ async def get_webhook(request: web.Request) -> web.Response:
         None,
     )
     if hook is None:
-        raise not_found("webhook")
+        raise NotFound("webhook")
     return respond(WebhookDetail, webhook_view(hook, await webhooks_repo.recent_for(svc.pool, hook.id)))
 
 
@@ -108,5 +106,5 @@ async def get_webhook(request: web.Request) -> web.Response:
 async def delete_webhook(request: web.Request) -> web.Response:
     svc = services(request)
     if not await webhooks_repo.delete(svc.pool, path_int(request, "id", "webhook"), current_user(request).id):
-        raise not_found("webhook")
+        raise NotFound("webhook")
     return web.Response(status=204)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from ..config import backup_quota_default
 from ..db import backups, instances, operations, users
-from ..provisioning.intake import Conflict, new_id
-from ..provisioning.quota import QuotaExceeded
-from ..provisioning.restorable import NotCompleted, NotFound, restorable
+from ..errors import Conflict, NotFound, QuotaExceeded
+from ..provisioning.intake import new_id
+from ..provisioning.restorable import restorable
 from .remote import StoreHostError
 from .store import FORMATS
 
@@ -52,9 +52,9 @@ async def check_quota(conn: Conn, owner_id: int, default_mb: int) -> None:
     if used >= limit * MIB:
         used_mb = -(-used // MIB)
         raise QuotaExceeded(
-            "quota.backup_mb",
             f"backup quota exceeded: your backups take {used_mb} MB of at most {limit} MB;"
             " delete some (DELETE /api/v1/backups/{id}) first",
+            field="quota.backup_mb",
         )
 
 
@@ -70,8 +70,33 @@ async def request_backup(
     quota_mb: int | None = None,
 ) -> Accepted:
     """Record a backup (pending) and its operation. `quota_mb`: the configured default
-    backup quota (DBVEND_QUOTA_BACKUP_MB when left out)."""
+    backup quota (DBVEND_QUOTA_BACKUP_MB when left out). A final backup's refusal says so:
+    the delete that asked for it is refused with it."""
     default_mb = backup_quota_default() if quota_mb is None else quota_mb
+    try:
+        return await _record_backup(
+            pool, user_or_none, instance_id, owner_id, scheduled, final, max_attempts, default_mb
+        )
+    except Conflict as exc:
+        if not final:
+            raise
+        raise Conflict(f"no final backup: {exc}") from None
+    except QuotaExceeded as exc:
+        if not final:
+            raise
+        raise QuotaExceeded(f"no final backup: {exc}", details=exc.details) from None
+
+
+async def _record_backup(
+    pool: Pool,
+    user_or_none: User | None,
+    instance_id: str,
+    owner_id: int | None,
+    scheduled: bool,
+    final: bool,
+    max_attempts: int,
+    default_mb: int,
+) -> Accepted:
     async with pool.acquire() as conn, conn.transaction():
         row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
         if row is None:
@@ -189,8 +214,6 @@ async def request_restore(
 
 __all__ = [
     "Accepted",
-    "NotCompleted",
-    "NotFound",
     "RestoreAccepted",
     "delete_backup",
     "request_backup",

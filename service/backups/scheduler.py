@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..db import backup_schedules
-from ..provisioning import intake
+from ..errors import Conflict, NotFound, QuotaExceeded
 from ..provisioning.leader import LeaderJob
-from ..provisioning.quota import QuotaExceeded
-from ..provisioning.restorable import NotFound
 from . import policy as policies
 from .intake import delete_backup, request_backup
 from .store import BackupStore
@@ -95,7 +93,7 @@ class BackupScheduler(LeaderJob):
                 max_attempts=self.settings.max_attempts,
                 quota_mb=self.settings.quota_backup_mb,
             )
-        except intake.Conflict as exc:
+        except Conflict as exc:
             # Busy (another operation open) or no longer running: the next round tries again.
             log.info("scheduled backup of %s deferred: %s", item.instance_id, exc)
             return False
@@ -115,6 +113,6 @@ class BackupScheduler(LeaderJob):
             try:
                 if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id, hosts=self.hosts):
                     gone.append(backup_id)
-            except intake.Conflict as exc:  # a restore or clone reads it now: next round
+            except Conflict as exc:  # a restore or clone reads it now: next round
                 log.info("pruning %s deferred: %s", backup_id, exc)
         return gone

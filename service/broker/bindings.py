@@ -13,9 +13,7 @@ from aiohttp import web
 from ..api.context import Services, services
 from ..api.errors import read_json
 from ..db import broker as repo
-from ..provisioning import intake, restorable
 from ..provisioning.credentials import (
-    CredentialExists,
     credential_connection,
     get_credential,
     remove_credential,
@@ -63,14 +61,9 @@ async def bind(request: web.Request) -> web.Response:
             await repo.forget_binding(svc.pool, binding_id)  # gone or failed: made anew below
         elif current.status == "active":
             return await _credentials(svc, inst.id, name, user.id, status=200)
-    try:
-        credential, _ = await request_credential(
-            svc.pool, svc.box, user, inst.id, name, owner_id=user.id, max_attempts=svc.settings.max_attempts
-        )
-    except restorable.NotFound:
-        raise BrokerError(404, f"service instance {osb_id} does not exist") from None
-    except (intake.Conflict, CredentialExists) as exc:
-        raise BrokerError(422, str(exc), "ConcurrencyError") from None
+    credential, _ = await request_credential(
+        svc.pool, svc.box, user, inst.id, name, owner_id=user.id, max_attempts=svc.settings.max_attempts
+    )
     async with svc.pool.acquire() as conn, conn.transaction():
         await repo.add_binding(conn, binding_id, osb_id, name, asked, request[IDENTITY])
         await repo.note_operation(conn, credential.operation_id, osb_id, binding_id, request[IDENTITY])
@@ -107,17 +100,14 @@ async def unbind(request: web.Request) -> web.Response:
     found = await live_instance(svc, user, osb_id)
     if existing is None or existing.instance_osb_id != osb_id or found is None:
         return web.json_response({}, status=410)
-    try:
-        operation_id = await remove_credential(
-            svc.pool,
-            user,
-            found[1].id,
-            existing.credential_name,
-            owner_id=user.id,
-            max_attempts=svc.settings.max_attempts,
-        )
-    except intake.Conflict as exc:
-        raise BrokerError(422, str(exc), "ConcurrencyError") from None
+    operation_id = await remove_credential(
+        svc.pool,
+        user,
+        found[1].id,
+        existing.credential_name,
+        owner_id=user.id,
+        max_attempts=svc.settings.max_attempts,
+    )
     if operation_id is None:
         return web.json_response({}, status=410)
     await repo.note_operation(svc.pool, operation_id, osb_id, binding_id, request[IDENTITY])

@@ -19,9 +19,9 @@ from ..db import instances
 from ..db import plans as plans_repo
 from ..db.instances import Instance
 from ..db.users import User
-from ..engines import SettingsError
+from ..errors import Conflict
 from ..plans import Plan
-from ..provisioning import actions, intake, quota, restorable
+from ..provisioning import actions, intake
 from .account import broker_account
 from .catalog import catalog_document
 from .models import ProvisionRequest, UpdateRequest
@@ -55,11 +55,6 @@ async def plan_for(svc: Services, service_id: str, plan_id: str, *, new: bool) -
     return plan
 
 
-def _parameters_error(exc: SettingsError) -> BrokerError:
-    parts = "; ".join(f"{e.field.replace('settings.', 'parameters.', 1)}: {e.message}" for e in exc.errors)
-    return BrokerError(400, f"invalid parameters: {parts}")
-
-
 async def live_instance(
     svc: Services, user: User, osb_id: str
 ) -> tuple[repo.BrokerInstance, Instance] | None:
@@ -80,17 +75,6 @@ async def instance_of_service(
     if service_id != found[0].service_id:
         raise BrokerError(400, "service_id is not the instance's service")
     return found
-
-
-def refusal(exc: Exception) -> BrokerError:
-    """What the shared intake and day-2 refusals are in OSB's terms."""
-    if isinstance(exc, SettingsError):
-        return _parameters_error(exc)
-    if isinstance(exc, quota.QuotaExceeded):
-        return BrokerError(403, f"the broker's account is over its quota: {exc}")
-    if isinstance(exc, intake.NoCapacity):
-        return BrokerError(503, str(exc))
-    return BrokerError(422, str(exc), "ConcurrencyError")
 
 
 @routes.get("/v2/catalog")
@@ -127,9 +111,7 @@ async def provision(request: web.Request) -> web.Response:
     name = instance_name(osb_id)
     try:
         accepted, _ = await accept_create(svc, user, plan.engine, name, body.parameters, plan=plan)
-    except (SettingsError, quota.QuotaExceeded, intake.NoCapacity) as exc:
-        raise refusal(exc) from None
-    except intake.Conflict:
+    except Conflict:
         # The name is taken: an earlier request made this instance and did not live to map it.
         accepted = await _adopt(svc, user, name)
     async with svc.pool.acquire() as conn, conn.transaction():
@@ -170,21 +152,18 @@ async def update(request: web.Request) -> web.Response:
             if not await is_available(svc.reads, target):
                 raise BrokerError(400, f"plan {target.name!r} of {target.engine} takes no new instances")
             move = actions.PlanMove(target)
-    try:
-        accepted = await actions.request_reconfigure(
-            svc.pool,
-            inst.id,
-            user,
-            body.parameters,
-            convert=False,
-            owner_id=user.id,
-            max_attempts=svc.settings.max_attempts,
-            quotas=quota_defaults(svc.settings),
-            plans=svc.plans,
-            move=move,
-        )
-    except (SettingsError, quota.QuotaExceeded, intake.Conflict, intake.NoCapacity) as exc:
-        raise refusal(exc) from None
+    accepted = await actions.request_reconfigure(
+        svc.pool,
+        inst.id,
+        user,
+        body.parameters,
+        convert=False,
+        owner_id=user.id,
+        max_attempts=svc.settings.max_attempts,
+        quotas=quota_defaults(svc.settings),
+        plans=svc.plans,
+        move=move,
+    )
     if accepted is None:
         raise BrokerError(404, f"service instance {osb_id} does not exist")
     if accepted.operation_id is None:
@@ -204,14 +183,9 @@ async def deprovision(request: web.Request) -> web.Response:
     if found is None:
         return web.json_response({}, status=410)
     _, inst = found
-    try:
-        operation_id = await intake.request_delete(
-            svc.pool, inst.id, user, owner_id=user.id, max_attempts=svc.settings.max_attempts
-        )
-    except intake.Conflict as exc:
-        raise BrokerError(422, str(exc), "ConcurrencyError") from None
-    except restorable.NotFound:
-        operation_id = None
+    operation_id = await intake.request_delete(
+        svc.pool, inst.id, user, owner_id=user.id, max_attempts=svc.settings.max_attempts
+    )
     if operation_id is None:
         return web.json_response({}, status=410)
     await repo.note_operation(svc.pool, operation_id, osb_id, None, request[IDENTITY])

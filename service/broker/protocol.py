@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..config import BrokerSettings
+from ..errors import Conflict, DomainError, NoCapacity, NotFound, QuotaExceeded, SettingsError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MIN_VERSION = (2, 13)
@@ -27,7 +28,7 @@ _MAX_IDENTITY = 4096
 OSB_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
-class BrokerError(Exception):
+class BrokerError(DomainError):
     """An OSB error answer. `error` is one of the spec's codes (AsyncRequired, ...) or None."""
 
     def __init__(self, status: int, description: str, error: str | None = None) -> None:
@@ -36,12 +37,38 @@ class BrokerError(Exception):
         self.description = description
         self.error = error
 
-    def response(self) -> web.Response:
-        body: dict[str, Any] = {"description": self.description}
-        if self.error:
-            body["error"] = self.error
-        headers = {"WWW-Authenticate": 'Basic realm="dbvend broker"'} if self.status == 401 else None
-        return web.json_response(body, status=self.status, headers=headers)
+
+def osb_response(err: DomainError) -> web.Response:
+    """OSB's error body, {"error"?, "description"}. A refusal that is not the broker's own
+    keeps its status, except that OSB calls a malformed request 400 where /api/v1 says 422."""
+    if isinstance(err, BrokerError):
+        body: dict[str, Any] = {"description": err.description}
+        if err.error:
+            body["error"] = err.error
+        headers = {"WWW-Authenticate": 'Basic realm="dbvend broker"'} if err.status == 401 else None
+        return web.json_response(body, status=err.status, headers=headers)
+    status = 400 if err.status == 422 else err.status
+    return web.json_response({"description": err.message}, status=status, headers=err.headers)
+
+
+def _refusal(request: web.Request, exc: DomainError) -> BrokerError | None:
+    """What the domain services' refusals are in OSB's terms (None: answered as they are)."""
+    if isinstance(exc, BrokerError):
+        return exc
+    if isinstance(exc, SettingsError):
+        parts = "; ".join(
+            f"{e.field.replace('settings.', 'parameters.', 1)}: {e.message}" for e in exc.errors
+        )
+        return BrokerError(400, f"invalid parameters: {parts}")
+    if isinstance(exc, QuotaExceeded):
+        return BrokerError(403, f"the broker's account is over its quota: {exc}")
+    if isinstance(exc, NoCapacity):
+        return BrokerError(503, str(exc))
+    if isinstance(exc, Conflict):
+        return BrokerError(422, str(exc), "ConcurrencyError")
+    if isinstance(exc, NotFound):
+        return BrokerError(404, f"service instance {request.match_info.get('instance_id')} does not exist")
+    return None
 
 
 def is_broker_path(path: str) -> bool:
@@ -95,7 +122,8 @@ def originating_identity(header: str | None) -> dict[str, Any] | None:
 
 def broker_middleware(broker: BrokerSettings | None) -> Middleware:
     """On /v2 only: off (404) without a configured broker, then credentials (401), version (412),
-    identity (400); BrokerError answers in the OSB format."""
+    identity (400). The one place a refusal on /v2 is mapped to OSB's terms (_refusal); any
+    other error goes on to the error middleware, which answers it in OSB's shape too."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -109,7 +137,10 @@ def broker_middleware(broker: BrokerSettings | None) -> Middleware:
             check_version(request.headers.get("X-Broker-API-Version"))
             request[IDENTITY] = originating_identity(request.headers.get("X-Broker-API-Originating-Identity"))
             return await handler(request)
-        except BrokerError as err:
-            return err.response()
+        except DomainError as exc:
+            refusal = _refusal(request, exc)
+            if refusal is None:
+                raise
+            return osb_response(refusal)
 
     return middleware

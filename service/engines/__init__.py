@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from .base import Credentials, Engine, FieldError, Rekey, RekeyFailed, SettingsChange, SettingsError
+from ..errors import FieldError, SettingsError
+from .base import Credentials, Engine, Rekey, RekeyFailed, SettingsChange
 from .mysql import MysqlEngine
 from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine

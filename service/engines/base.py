@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import FieldError, SettingsError
 from .probe import ProbeResult
 
 _ALPHANUM = string.ascii_letters + string.digits
@@ -37,20 +38,6 @@ def random_username() -> str:
 def random_credential_username() -> str:
     """An extra credential's user (bind): never the caller's text, never an app user's shape."""
     return "b_" + "".join(secrets.choice(_LOWER) for _ in range(12))
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-
-
-class SettingsError(ValueError):
-    """The settings a client sent cannot be used; each error names its field."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,14 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from ..errors import FieldError, SettingsError
 from . import mysql_client, mysql_rekey
 from .base import (
     Credentials,
     Engine,
-    FieldError,
     Rekey,
     RekeyFailed,
     SettingsChange,
-    SettingsError,
     cpus_for_memory,
 )
 from .mysql_charsets import CHARSETS

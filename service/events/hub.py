@@ -21,6 +21,7 @@ import asyncpg
 from ..db import instance_events
 from ..db.instance_detail import VIEWS_CHANNEL
 from ..db.pool import connect
+from ..errors import TooManyRequests
 
 if TYPE_CHECKING:
     from ..db.users import User
@@ -35,8 +36,13 @@ VIEWS_ALL = "*"  # a dbvend_views payload: anything shown may have changed
 _RECENT = 4096  # ids already passed on: a catch-up and a live notification may both bring one
 
 
-class TooManyStreams(Exception):
+class TooManyStreams(TooManyRequests):
     """The user has DBVEND_STREAM_LIMIT streams open in this process."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"at most {limit} open event streams per user; close one first", code="too_many_streams"
+        )
 
 
 class Subscriber:
@@ -104,7 +110,7 @@ class EventHub:
     # -- subscribers -------------------------------------------------------------------
     def subscribe(self, user: User) -> Subscriber:
         if self._per_user.get(user.id, 0) >= self.limit:
-            raise TooManyStreams
+            raise TooManyStreams(self.limit)
         sub = Subscriber(user, self.queue_size)
         self._subscribers.add(sub)
         self._per_user[user.id] = self._per_user.get(user.id, 0) + 1

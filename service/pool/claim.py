@@ -22,9 +22,10 @@ from ..db import hosts as hosts_repo
 from ..db import instances, operations, pool_slots
 from ..engines import Credentials, Engine, Rekey, RekeyFailed, get_engine
 from ..engines.readiness import NotReady, wait_ready
+from ..errors import Conflict, QuotaExceeded
 from ..plans import Plan, create_settings
 from ..provisioning import quota
-from ..provisioning.intake import Accepted, Conflict, new_id
+from ..provisioning.intake import Accepted, new_id
 from . import metrics
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ async def _turn(
     except TakenBack:
         log.warning("pool slot %s was taken back before its claim was recorded", slot.id)
         return None
-    except (quota.QuotaExceeded, Conflict):
+    except (QuotaExceeded, Conflict):
         async with ctx.pool.acquire() as conn:
             await pool_slots.unclaim(conn, slot.id, ctx.owner)
         raise

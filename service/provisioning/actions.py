@@ -16,9 +16,10 @@ from ..crypto import SecretBox
 from ..db import backup_schedules, hosts, instances, operations
 from ..engines import Credentials, FieldError, SettingsError, get_engine
 from ..engines.base import SettingsChange, random_password
+from ..errors import Conflict, HostFull
 from ..plans import Plan, PlanCatalog
 from . import quota
-from .intake import PLACEMENT_LOCK, Conflict, NoCapacity, new_id
+from .intake import PLACEMENT_LOCK, new_id
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
@@ -258,7 +259,7 @@ async def _fits(conn: Conn, host: str, memory_mb: int, instance_id: str) -> None
     load = await hosts.load_of(conn, host)
     if load is None or not load.fits(memory_mb):
         free = max(0, load.capacity_mb - load.committed_mb) if load else 0
-        raise NoCapacity(f"host {host} has {free} MB free; instance {instance_id} needs {memory_mb} MB more")
+        raise HostFull(f"host {host} has {free} MB free; instance {instance_id} needs {memory_mb} MB more")
 
 
 async def _queue(

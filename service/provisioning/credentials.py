@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..db import credentials as repo
 from ..db import instances, operations
-from ..engines import FieldError, SettingsError, get_engine
+from ..engines import get_engine
 from ..engines.base import random_credential_username, random_password
-from .intake import Conflict, new_id
-from .restorable import NotFound
+from ..errors import Conflict, FieldError, NotFound, SettingsError
+from .intake import new_id
 
 if TYPE_CHECKING:
     from ..crypto import SecretBox
@@ -31,14 +31,6 @@ _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_PER_INSTANCE = 20
 
 Status = Literal["creating", "active", "deleting", "failed"]
-
-
-class CredentialExists(Exception):
-    """The name belongs to a credential being deleted: it is free once its unbind has ended."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.field = "name"
 
 
 @dataclass(frozen=True)
@@ -73,12 +65,14 @@ def check_name(name: object) -> str:
     return name
 
 
-async def _lock_running(conn: Conn, instance_id: str, owner_id: int | None, what: str) -> instances.Locked:
+async def _lock_running(
+    conn: Conn, instance_id: str, owner_id: int | None, what: str, *, field: str | None = "status"
+) -> instances.Locked:
     row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
     if row is None:
         raise NotFound("instance")
     if row.status != "running":
-        raise Conflict(f"instance {instance_id} is {row.status}; {what} needs it running", field="status")
+        raise Conflict(f"instance {instance_id} is {row.status}; {what} needs it running", field=field)
     if not row.host_in_inventory:
         raise Conflict(
             f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
@@ -100,8 +94,8 @@ async def request_credential(
     """(the credential, whether this call made it). The same name again answers the one
     there is (created False, nothing recorded); one whose bind failed is bound again (same
     user, new password; created True). NotFound("instance"), Conflict (not running, 20
-    already), CredentialExists (being deleted, or its removal failed), SettingsError (a
-    bad name)."""
+    already; naming `name` when it is being deleted or its removal failed), SettingsError
+    (a bad name)."""
     check_name(name)
     async with pool.acquire() as conn, conn.transaction():
         row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
@@ -109,12 +103,14 @@ async def request_credential(
             raise NotFound("instance")
         existing = await repo.get(conn, instance_id, name, owner_id=None)
         if existing is not None and existing.status == "deleting":
-            raise CredentialExists(f"credential {name!r} is being deleted; its name is free once that ends")
+            raise Conflict(
+                f"credential {name!r} is being deleted; its name is free once that ends", field="name"
+            )
         if existing is not None and existing.status != "failed":
             return _credential(existing), False
         if existing is not None and await _removal_failed(conn, existing):
             # The server may still have the user: it has to go before the name is free.
-            raise CredentialExists(f"removing credential {name!r} failed; delete it again first")
+            raise Conflict(f"removing credential {name!r} failed; delete it again first", field="name")
         await _lock_running(conn, instance_id, owner_id, "a new credential")
         if existing is None and await repo.count_live(conn, instance_id) >= MAX_PER_INSTANCE:
             raise Conflict(
@@ -169,7 +165,10 @@ async def remove_credential(
     max_attempts: int,
 ) -> str | None:
     """The unbind operation's id (the open one when it is being deleted already); None when
-    the instance has no such credential for this caller. Conflict when it is not running."""
+    the instance has no such credential for this caller (a name no credential can have
+    included). Conflict when it is not running."""
+    if not _NAME.fullmatch(name):
+        return None
     async with pool.acquire() as conn, conn.transaction():
         row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
         if row is None:
@@ -179,7 +178,8 @@ async def remove_credential(
             return None
         if found.status == "deleting":
             return found.operation_id
-        await _lock_running(conn, instance_id, owner_id, "removing a credential")
+        # A removal's refusal names no field (its route has always answered it so).
+        await _lock_running(conn, instance_id, owner_id, "removing a credential", field=None)
         operation_id = new_id("op-", 12)
         await operations.insert(
             conn,
@@ -234,7 +234,6 @@ async def credential_connection(
 __all__ = [
     "MAX_PER_INSTANCE",
     "Credential",
-    "CredentialExists",
     "check_name",
     "credential_connection",
     "credential_secrets",

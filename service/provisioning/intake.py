@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..crypto import SecretBox
 from ..db import hosts, instances, operations, ports
 from ..engines import get_engine
+from ..errors import Conflict, NoCapacity
 from ..placement import choose_host, lowest_free_port
 from ..plans import Plan, create_settings
 from . import quota
@@ -30,18 +31,6 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 def new_id(prefix: str, length: int = 8) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-class NoCapacity(Exception):
-    """No host that is up can take the instance."""
-
-
-class Conflict(Exception):
-    """The request clashes with existing state (a name in use, an operation in flight)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..db import operations, users
+from ..errors import QuotaExceeded
 
 if TYPE_CHECKING:
     from ..db import Conn
@@ -20,26 +21,20 @@ class QuotaDefaults:
     backup_mb: int = 10240
 
 
-class QuotaExceeded(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def verdict(usage: users.Usage, memory_mb: int, defaults: QuotaDefaults) -> QuotaExceeded | None:
     """Why one more instance of `memory_mb` would not fit, or None when it does."""
     max_instances = defaults.instances if usage.quota_instances is None else usage.quota_instances
     max_memory = defaults.memory_mb if usage.quota_memory_mb is None else usage.quota_memory_mb
     if usage.instances + 1 > max_instances:
         return QuotaExceeded(
-            "quota.instances",
             f"instance quota exceeded: you have {usage.instances} of at most {max_instances} instances",
+            field="quota.instances",
         )
     if usage.memory_mb + memory_mb > max_memory:
         return QuotaExceeded(
-            "quota.memory_mb",
             f"memory quota exceeded: this instance needs {memory_mb} MB and your instances use"
             f" {usage.memory_mb} MB of at most {max_memory} MB",
+            field="quota.memory_mb",
         )
     return None
 
@@ -76,9 +71,9 @@ def growth_verdict(usage: users.Usage, growth_mb: int, defaults: QuotaDefaults) 
     max_memory = defaults.memory_mb if usage.quota_memory_mb is None else usage.quota_memory_mb
     if growth_mb > 0 and usage.memory_mb + growth_mb > max_memory:
         return QuotaExceeded(
-            "quota.memory_mb",
             f"memory quota exceeded: this change needs {growth_mb} MB more and your instances use"
             f" {usage.memory_mb} MB of at most {max_memory} MB",
+            field="quota.memory_mb",
         )
     return None
 
