@@ -34,9 +34,9 @@ from .api.errors import error_middleware
 from .api.throttle import THROTTLE, LoginThrottle
 from .api.token_cache import TokenCache
 from .api.view_cache import ViewCache
-from .backups.remote import StoreHosts
 from .backups.scheduler import BackupScheduler
-from .backups.store import BackupStore
+from .backupstore.remote import StoreHosts
+from .backupstore.store import BackupStore
 from .bootstrap import ensure_admin
 from .broker import bindings as broker_bindings
 from .broker import instances as broker_instances

@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from ..backups import intake as backup_intake
-from ..backups.envelope import CorruptBackup
-from ..backups.remote import StoreHostError, StoreHosts, readable
-from ..backups.staging import Staging
-from ..backups.store import BackupStore
+from ..backupstore.envelope import CorruptBackup
+from ..backupstore.remote import StoreHostError, StoreHosts, readable
+from ..backupstore.staging import Staging
+from ..backupstore.store import BackupStore
 from ..db import backups, instances, operations
 from ..db.backups import Backup as BackupRow
 from ..errors import Conflict, NotFound, Unavailable

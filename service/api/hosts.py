@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..backups.remote import check_store_host
+from ..backupstore.remote import check_store_host
 from ..config import ConfigError
 from ..db import hosts as hosts_repo
 from ..errors import Invalid, NotFound

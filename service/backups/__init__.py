@@ -1,1 +1,2 @@
-"""Backups: the encrypted store, the staging area for plaintext, and taking requests."""
+"""The backup domain: taking backup and restore requests, schedules and their policy. The
+files themselves are kept by service/backupstore."""

@@ -10,19 +10,19 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..backupstore.remote import StoreHostError
+from ..backupstore.store import FORMATS
 from ..config import backup_quota_default
 from ..db import backups, instances, operations, users
 from ..errors import Conflict, NotFound, QuotaExceeded
 from ..provisioning.intake import new_id
 from ..provisioning.restorable import restorable
-from .remote import StoreHostError
-from .store import FORMATS
 
 if TYPE_CHECKING:
+    from ..backupstore.remote import StoreHosts
+    from ..backupstore.store import BackupStore
     from ..db import Conn, Pool
     from ..db.users import User
-    from .remote import StoreHosts
-    from .store import BackupStore
 
 log = logging.getLogger(__name__)
 

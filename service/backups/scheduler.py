@@ -12,17 +12,17 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..backupstore.store import BackupStore
 from ..db import backup_schedules
 from ..errors import Conflict, NotFound, QuotaExceeded
 from ..provisioning.leader import LeaderJob
 from . import policy as policies
 from .intake import delete_backup, request_backup
-from .store import BackupStore
 
 if TYPE_CHECKING:
+    from ..backupstore.remote import StoreHosts
     from ..config import Settings
     from ..db import Pool
-    from .remote import StoreHosts
 
 log = logging.getLogger(__name__)
 LEASE = "backup-schedules"

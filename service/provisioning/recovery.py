@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..backups.staging import Staging
-from ..backups.store import BackupStore
+from ..backupstore.staging import Staging
+from ..backupstore.store import BackupStore
 from ..config import local_scope
 from ..db import backups
 from .runner import process_alive, sweep_stale_runs

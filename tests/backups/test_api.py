@@ -14,7 +14,7 @@ import asyncpg
 import redis
 
 from service.api.context import SERVICES
-from service.backups.store import BackupStore
+from service.backupstore.store import BackupStore
 from service.provisioning.intake import new_id
 from tests.conftest import UserFactory
 from tests.helpers import Api

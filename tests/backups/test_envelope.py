@@ -12,7 +12,7 @@ import struct
 import pytest
 from cryptography.fernet import Fernet
 
-from service.backups.envelope import CHUNK, MAGIC, CorruptBackup, decrypt_to, encrypt_stream
+from service.backupstore.envelope import CHUNK, MAGIC, CorruptBackup, decrypt_to, encrypt_stream
 from service.crypto import SecretBox
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from service.backups.envelope import CorruptBackup
-from service.backups.staging import Staging
-from service.backups.store import BackupStore, ChecksumMismatch
+from service.backupstore.envelope import CorruptBackup
+from service.backupstore.staging import Staging
+from service.backupstore.store import BackupStore, ChecksumMismatch
 from service.crypto import SecretBox
 
 BOX = SecretBox((Fernet.generate_key().decode(),))

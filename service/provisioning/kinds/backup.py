@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...backups.remote import StoreHostError, StoreHosts
-from ...backups.staging import Staging
-from ...backups.store import FORMATS, BackupStore, ChecksumMismatch
+from ...backupstore.remote import StoreHostError, StoreHosts
+from ...backupstore.staging import Staging
+from ...backupstore.store import FORMATS, BackupStore, ChecksumMismatch
 from ...db import backups, instances
 from .day2 import Day2Kind, Plan, Refused
 

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...backups.envelope import CorruptBackup
-from ...backups.remote import StoreHostError, readable
-from ...backups.staging import Staging
+from ...backupstore.envelope import CorruptBackup
+from ...backupstore.remote import StoreHostError, readable
+from ...backupstore.staging import Staging
 from ...db import backups, instances
 from .backup import store_hosts, store_of
 from .day2 import Day2Kind, Plan, Refused

@@ -8,9 +8,9 @@ hold its file, so a later change of the setting never loses one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import ConfigError
 from .store import BackupStore
@@ -19,9 +19,28 @@ if TYPE_CHECKING:
     from ..crypto import SecretBox
     from ..db.backups import Backup
     from ..inventory import DockerHost
-    from ..provisioning.runner import PlaybookRunner
 
 PLAYBOOK = "backup_store.yml"
+
+
+class _Outcome(Protocol):
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class _Result(Protocol):
+    def outcome(self, host: str) -> _Outcome: ...
+
+
+class PlaybookRunner(Protocol):
+    """What runs backup_store.yml: operations.runner.PlaybookRunner, which sits above this
+    package (the store is below the operations that fill it)."""
+
+    async def run(
+        self, playbook: str, hosts: Mapping[str, Mapping[str, Any]], *, secrets: Iterable[str] = ()
+    ) -> _Result: ...
 
 
 def check_store_host(backup_host: str | None, hosts: Mapping[str, object], inventory: object) -> None:
