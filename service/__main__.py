@@ -45,10 +45,10 @@ async def _worker() -> None:
     from .api.hosts import reload_hosts
     from .crypto import SecretBox
     from .monitoring.egress import EgressPolicy
-    from .provisioning.recovery import recover, sweep_backups
-    from .provisioning.runner import PlaybookRunner
-    from .provisioning.waiter import OperationWaiter
-    from .provisioning.worker import Worker
+    from .operations.recovery import recover, sweep_backups
+    from .operations.runner import PlaybookRunner
+    from .operations.waiter import OperationWaiter
+    from .operations.worker import Worker
 
     settings = load_settings()
     pool = await create_pool(settings.database_url)

@@ -51,15 +51,15 @@ from .monitoring.egress import EgressPolicy
 from .monitoring.gateway import GATEWAY, Gateway
 from .monitoring.monitor import Monitor
 from .monitoring.recorder import EventRecorder
+from .operations.health import HostMonitor
+from .operations.recovery import recover, sweep_backups
+from .operations.retention import RetentionJob
+from .operations.runner import PlaybookRunner
+from .operations.waiter import OperationWaiter
+from .operations.worker import Worker
 from .passwords import PasswordPool
 from .plans import load_catalog as load_plans
 from .pool.keeper import PoolKeeper
-from .provisioning.health import HostMonitor
-from .provisioning.recovery import recover, sweep_backups
-from .provisioning.retention import RetentionJob
-from .provisioning.runner import PlaybookRunner
-from .provisioning.waiter import OperationWaiter
-from .provisioning.worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -140,7 +140,7 @@ class Settings:
     # A failed container cleanup is retried this many times (backing off) before it is
     # recorded as failed for an admin; its port claim is kept throughout.
     cleanup_attempts: int = 5
-    # Retention of records (service/provisioning/retention.py), pruned every
+    # Retention of records (service/operations/retention.py), pruned every
     # retention_interval seconds by one process: finished operations, deleted instances
     # (after their operations), events; expired or revoked tokens go after a day.
     retention_operations_days: int = 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..db.users import Account, User
-from ..provisioning.quota import QuotaDefaults
+from ..operations.quota import QuotaDefaults
 from .models import Quota, QuotaLine
 from .models import User as UserView
 

@@ -12,11 +12,11 @@ from ..crypto import SecretBox
 from ..inventory import DockerHost
 from ..monitoring.egress import EgressPolicy
 from ..monitoring.monitor import Monitor
+from ..operations.runner import PlaybookRunner
+from ..operations.waiter import OperationWaiter
+from ..operations.worker import Worker
 from ..passwords import PasswordPool
 from ..plans import DEFAULT_PLANS, PlanCatalog, load_catalog
-from ..provisioning.runner import PlaybookRunner
-from ..provisioning.waiter import OperationWaiter
-from ..provisioning.worker import Worker
 from .token_cache import TokenCache
 from .view_cache import ViewCache
 

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from ..db import instances
 from ..errors import NotFound
-from ..provisioning import credentials
-from ..provisioning.credentials import Credential
+from ..operations import credentials
+from ..operations.credentials import Credential
 from .auth import current_user, owner_filter
 from .context import Services, services
 from .contract import contract, respond

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from ..db import instances, operations
 from ..db.users import User
 from ..errors import FieldError, Invalid, NotFound
-from ..provisioning import actions
-from ..provisioning.actions import ActionAccepted
+from ..operations import actions
+from ..operations.actions import ActionAccepted
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services

@@ -12,9 +12,9 @@ from ..db.instance_detail import get_with_health
 from ..db.users import User
 from ..errors import FieldError, Invalid, NotFound
 from ..monitoring.health import health_holds_for, health_of
+from ..operations import intake
 from ..plans import Plan
 from ..pool.claim import Claim, claim_create
-from ..provisioning import intake
 from .account_views import quota_defaults
 from .auth import current_user, owner_filter
 from .context import Services, services

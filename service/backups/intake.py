@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from ..backupstore.remote import StoreHostError
 from ..backupstore.store import FORMATS
 from ..config import backup_quota_default
-from ..db import backups, instances, operations, users
+from ..db import backups, operations, users
+from ..db.ids import new_id
 from ..errors import Conflict, NotFound, QuotaExceeded
-from ..provisioning.intake import new_id
-from ..provisioning.restorable import restorable
+from ..operations import admission
+from ..operations.restorable import restorable
 
 if TYPE_CHECKING:
     from ..backupstore.remote import StoreHosts
@@ -98,16 +99,11 @@ async def _record_backup(
     default_mb: int,
 ) -> Accepted:
     async with pool.acquire() as conn, conn.transaction():
-        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+        row = await admission.lock(conn, instance_id, owner_id)
         if row is None:
             raise NotFound("instance")
-        if row.status not in BACKUP_STATUSES:
-            raise Conflict(
-                f"instance {instance_id} is {row.status}; a backup needs it running or stopped",
-                field="status",
-            )
-        if not row.host_in_inventory:
-            raise Conflict(f"instance {instance_id} is on host {row.host!r}, which is not in the inventory")
+        admission.needs_status(row, BACKUP_STATUSES, "a backup")
+        admission.in_inventory(row, then=None)
         await check_quota(conn, row.owner_id, default_mb)
         backup_id = new_id("b-", 10)
         await backups.insert(
@@ -120,10 +116,8 @@ async def _record_backup(
             scheduled=scheduled,
             final=final,
         )
-        operation_id = new_id("op-", 12)
-        await operations.insert(
+        operation_id = await operations.record(
             conn,
-            id=operation_id,
             kind="backup",
             instance_id=instance_id,
             requested_by=user_or_none.id if user_or_none is not None else None,
@@ -181,28 +175,16 @@ async def request_restore(
 ) -> RestoreAccepted:
     """Replace a running instance's data with a backup of its owner's, in place."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+        row = await admission.lock(conn, instance_id, owner_id)
         if row is None:
             raise NotFound("instance")
         # The backup must be the instance owner's: a restore never moves data between users.
         await restorable(conn, backup_id, owner_id=row.owner_id, engine=row.engine, field="backup_id")
-        if row.status != "running":
-            raise Conflict(
-                f"instance {instance_id} is {row.status}; a restore needs it running", field="status"
-            )
-        if not row.host_in_inventory:
-            raise Conflict(f"instance {instance_id} is on host {row.host!r}, which is not in the inventory")
-        busy = await operations.open_for(conn, instance_id)
-        if busy:
-            op = busy[0]
-            raise Conflict(
-                f"instance {instance_id} is busy: operation {op.id} ({op.kind}) is {op.status};"
-                " a restore can be asked for once it has ended"
-            )
-        operation_id = new_id("op-", 12)
-        await operations.insert(
+        admission.needs_status(row, ("running",), "a restore")
+        admission.in_inventory(row, then=None)
+        await admission.not_busy(conn, instance_id, "a restore")
+        operation_id = await operations.record(
             conn,
-            id=operation_id,
             kind="restore",
             instance_id=instance_id,
             requested_by=requester.id,

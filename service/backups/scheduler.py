@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..backupstore.store import BackupStore
-from ..db import backup_schedules
+from ..db import backup_schedules, locks
 from ..errors import Conflict, NotFound, QuotaExceeded
-from ..provisioning.leader import LeaderJob
+from ..operations.leader import LeaderJob
 from . import policy as policies
 from .intake import delete_backup, request_backup
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LEASE = "backup-schedules"
-ROUND_LOCK = 0x64627362  # "dbsb"
 
 
 class BackupScheduler(LeaderJob):
@@ -58,13 +57,10 @@ class BackupScheduler(LeaderJob):
 
     async def run_once(self) -> tuple[list[str], list[str]]:
         """One round: (instances a backup was asked for, backups pruned)."""
-        async with self.pool.acquire() as lock:
-            if not await lock.fetchval("SELECT pg_try_advisory_lock($1)", ROUND_LOCK):
+        async with self.pool.acquire() as conn, locks.taken(conn, locks.BACKUP_ROUND) as mine:
+            if not mine:
                 return [], []  # another process is in a round; it reads the same store
-            try:
-                return await self._round()
-            finally:
-                await lock.execute("SELECT pg_advisory_unlock($1)", ROUND_LOCK)
+            return await self._round()
 
     async def _round(self) -> tuple[list[str], list[str]]:
         now = datetime.now(UTC)

@@ -13,7 +13,7 @@ from aiohttp import web
 from ..api.context import Services, services
 from ..api.errors import read_json
 from ..db import broker as repo
-from ..provisioning.credentials import (
+from ..operations.credentials import (
     credential_connection,
     get_credential,
     remove_credential,

@@ -20,8 +20,8 @@ from ..db import plans as plans_repo
 from ..db.instances import Instance
 from ..db.users import User
 from ..errors import Conflict
+from ..operations import actions, intake
 from ..plans import Plan
-from ..provisioning import actions, intake
 from .account import broker_account
 from .catalog import catalog_document
 from .models import ProvisionRequest, UpdateRequest
@@ -125,16 +125,10 @@ async def provision(request: web.Request) -> web.Response:
 
 
 async def _adopt(svc: Services, user: User, name: str) -> intake.Accepted:
-    row = await svc.pool.fetchrow(
-        "SELECT i.id, (SELECT o.id FROM operations o WHERE o.instance_id = i.id AND o.kind = 'create'"
-        " ORDER BY o.created_at LIMIT 1) AS op FROM instances i"
-        " WHERE i.owner_id = $1 AND i.name = $2 AND i.deleted_at IS NULL",
-        user.id,
-        name,
-    )
-    if row is None or row["op"] is None:
+    found = await instances.created_as(svc.pool, user.id, name)
+    if found is None:
         raise BrokerError(409, "the service instance is being provisioned by another request")
-    return intake.Accepted(row["id"], row["op"])
+    return intake.Accepted(*found)
 
 
 @routes.patch("/v2/service_instances/{instance_id}")

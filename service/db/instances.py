@@ -272,3 +272,18 @@ async def mark_deleted(db: Executor, instance_id: str) -> None:
 
 async def live_on_host(db: Executor, host: str) -> list[Instance]:
     return [_instance(r) for r in await db.fetch(f"{_SELECT} WHERE i.host = $1 AND i.{LIVE}", host)]
+
+
+async def created_as(db: Executor, owner_id: int, name: str) -> tuple[str, str] | None:
+    """The owner's live instance of this name and the operation that created it (its first
+    create), or None: a repeated request finds what an earlier one made."""
+    row = await db.fetchrow(
+        "SELECT i.id, (SELECT o.id FROM operations o WHERE o.instance_id = i.id AND o.kind = 'create'"
+        " ORDER BY o.created_at LIMIT 1) AS op FROM instances i"
+        " WHERE i.owner_id = $1 AND i.name = $2 AND i.deleted_at IS NULL",
+        owner_id,
+        name,
+    )
+    if row is None or row["op"] is None:
+        return None
+    return str(row["id"]), str(row["op"])

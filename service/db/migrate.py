@@ -5,10 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from . import locks
+
 if TYPE_CHECKING:
     from . import Conn
-
-_LOCK_KEY = 0x64627665  # "dbve": one migrator at a time across processes
 
 
 def _migrations() -> list[tuple[str, str]]:
@@ -19,8 +19,7 @@ def _migrations() -> list[tuple[str, str]]:
 async def migrate(conn: Conn) -> list[str]:
     """Apply what is missing; returns the names applied now."""
     applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
+    async with locks.held(conn, locks.MIGRATIONS):
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -33,6 +32,4 @@ async def migrate(conn: Conn) -> list[str]:
                 await conn.execute(sql)
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
             applied_now.append(name)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .ids import new_id
+
 if TYPE_CHECKING:
     from asyncpg import Record
 
@@ -77,10 +79,13 @@ def _operation(r: Record) -> Operation:
 NOTIFY_CHANNEL = "dbvend_operations"
 
 
-async def insert(
+def new_operation_id() -> str:
+    return new_id("op-", 12)
+
+
+async def record(
     db: Executor,
     *,
-    id: str,
     kind: str,
     instance_id: str,
     requested_by: int | None,
@@ -88,13 +93,19 @@ async def insert(
     max_attempts: int,
     sealed: bytes | None = None,
     delay_seconds: float = 0,
-) -> Operation:
-    """`sealed`: secrets the operation needs (SecretBox-sealed, never in params);
-    `delay_seconds`: not claimed before then (a password's grace period)."""
-    row = await db.fetchrow(
+    operation_id: str | None = None,
+) -> str:
+    """The one way an operation is recorded, whatever asked for it (a create, a delete, a
+    day-2 action, a backup or restore, a credential, a converge, a rotation's expiry): its
+    row, and the notification that wakes the workers. Returns its id (new unless given).
+    `sealed`: secrets the operation needs (SecretBox-sealed, never in params);
+    `delay_seconds`: not claimed before then (a password's grace period). The caller's
+    checks (row locks, open operations, quotas) run in the same transaction before it."""
+    operation_id = operation_id or new_operation_id()
+    await db.execute(
         "INSERT INTO operations (id, kind, instance_id, requested_by, params, max_attempts, sealed,"
-        " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) RETURNING *",
-        id,
+        " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+        operation_id,
         kind,
         instance_id,
         requested_by,
@@ -103,9 +114,13 @@ async def insert(
         sealed,
         float(delay_seconds),
     )
-    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{id}")
-    assert row is not None
-    return _operation(row)
+    await notify_new(db, operation_id)
+    return operation_id
+
+
+async def notify_new(db: Executor, operation_id: str) -> None:
+    """Wake the workers: an operation is waiting."""
+    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{operation_id}")
 
 
 async def succeed_at_once(db: Executor, operation_id: str, facts: dict[str, Any]) -> None:
@@ -126,13 +141,6 @@ async def get(db: Executor, operation_id: str, *, owner_id: int | None = None) -
         " WHERE o.id = $1 AND ($2::bigint IS NULL OR i.owner_id = $2)",
         operation_id,
         owner_id,
-    )
-    return _operation(row) if row else None
-
-
-async def latest_for(db: Executor, instance_id: str) -> Operation | None:
-    row = await db.fetchrow(
-        "SELECT * FROM operations WHERE instance_id = $1 ORDER BY created_at DESC LIMIT 1", instance_id
     )
     return _operation(row) if row else None
 
@@ -254,7 +262,7 @@ async def retry_later(
     )
     if not result.endswith(" 1"):
         return False
-    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{lease.operation_id}")
+    await notify_new(db, lease.operation_id)
     return True
 
 
@@ -280,3 +288,23 @@ async def open_for(db: Executor, instance_id: str) -> list[Operation]:
         instance_id,
     )
     return [_operation(r) for r in rows]
+
+
+async def running_owners(db: Executor, prefix: str) -> list[str]:
+    """The lease owners of running operations whose name starts with `prefix` (this
+    machine's workers: "<scope>:")."""
+    rows = await db.fetch(
+        "SELECT DISTINCT lease_owner FROM operations WHERE status = 'running'"
+        " AND starts_with(lease_owner, $1)",
+        prefix,
+    )
+    return [r["lease_owner"] for r in rows]
+
+
+async def expire_leases_of(db: Executor, owners: list[str]) -> int:
+    """Let another claim take these (dead) owners' running operations now; how many."""
+    result = await db.execute(
+        "UPDATE operations SET lease_expires_at = now() WHERE status = 'running' AND lease_owner = ANY($1)",
+        owners,
+    )
+    return int(result.split()[-1])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .operations import NOTIFY_CHANNEL
+from .operations import notify_new
 
 if TYPE_CHECKING:
     from . import Executor
@@ -31,7 +31,7 @@ async def queue(db: Executor, operation_id: str, instance_id: str, reason: str, 
     )
     if row is None:
         return False
-    await db.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"new:{operation_id}")
+    await notify_new(db, operation_id)
     return True
 
 

@@ -2,7 +2,7 @@
 
 Two policies. `prune` (monitoring, DBVEND_RETENTION_DAYS): samples, request minutes,
 delivered or failed notifications and resolved alerts; open alerts and undelivered
-notifications are kept whatever their age. `prune_records` (service/provisioning/
+notifications are kept whatever their age. `prune_records` (service/operations/
 retention.py): expired or revoked tokens, finished operations, deleted instances, events and
 instance events (the stream's outbox, after DBVEND_RETENTION_EVENTS_DAYS).
 What is still in use never goes: a pending or running operation, the latest operation of a

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from . import locks
+
 if TYPE_CHECKING:
     from asyncpg import Record
 
@@ -74,12 +76,9 @@ def _account(row: Record) -> Account:
     )
 
 
-_FIRST_USER_LOCK = 0x64627675  # "dbvu": the first start's admin, one process at a time
-
-
 async def lock_first_user(conn: Executor) -> None:
     """Inside a transaction: wait until no other process is making the first user."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _FIRST_USER_LOCK)
+    await locks.hold_for_transaction(conn, locks.FIRST_USER)
 
 
 async def count(db: Executor) -> int:

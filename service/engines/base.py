@@ -245,7 +245,7 @@ class Engine(ABC):
     ) -> dict[str, Any]:
         """What a client needs to connect, shown to the instance's owner."""
 
-    # -- extra credentials (bind/unbind, service/provisioning/credentials.py) ------------
+    # -- extra credentials (bind/unbind, service/operations/credentials.py) ------------
     @abstractmethod
     def credential_vars(self, username: str, password: str | None) -> dict[str, Any]:
         """Variables for playbooks/bind.yml (the user and its password's hash, never the

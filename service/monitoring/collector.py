@@ -37,7 +37,7 @@ from ..db.instances import Instance
 from ..db.samples import Sample
 from ..engines import ProbeResult, get_engine
 from ..inventory import DockerHost
-from ..provisioning.runner import PlaybookRunner
+from ..operations.runner import PlaybookRunner
 from .conditions import InstanceState
 from .deltas import add_deltas
 from .restarts import Baseline, baseline_of, restarts_since

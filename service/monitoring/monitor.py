@@ -22,7 +22,7 @@ from ..db import leases, retention
 from ..db import rules as rules_repo
 from ..db.rules import Rule
 from ..inventory import DockerHost
-from ..provisioning.runner import PlaybookRunner
+from ..operations.runner import PlaybookRunner
 from .alerting import AlertEvaluator
 from .collector import InstanceCollector, Round
 from .conditions import CONDITIONS, Finding, check_hosts, check_instances, check_service

@@ -11,9 +11,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..db import events as events_repo
-from ..db import repairs
+from ..db import operations, repairs
 from ..db.events import Event
-from ..provisioning.intake import new_id
 from .collector import Round
 from .restarts import STOPPED
 
@@ -59,7 +58,7 @@ async def reconcile(pool: Pool, current: Round, *, max_attempts: int) -> list[st
                 )
             continue
         container = current.containers.get(iid, {})
-        operation_id = new_id("op-", 12)
+        operation_id = operations.new_operation_id()
         reason = (
             f"container {container.get('name', iid)} was {sample.container_status}"
             f" (exit code {container.get('exit_code')}) and its restart policy will not start it"

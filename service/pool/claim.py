@@ -23,9 +23,9 @@ from ..db import instances, operations, pool_slots
 from ..engines import Credentials, Engine, Rekey, RekeyFailed, get_engine
 from ..engines.readiness import NotReady, wait_ready
 from ..errors import Conflict, QuotaExceeded
+from ..operations import quota
+from ..operations.intake import Accepted
 from ..plans import Plan, create_settings
-from ..provisioning import quota
-from ..provisioning.intake import Accepted, new_id
 from . import metrics
 
 if TYPE_CHECKING:
@@ -170,7 +170,6 @@ async def _record(
     memory_mb = engine.memory_mb(settings)
     stored = settings.model_dump(mode="json")
     facts = {**(slot.facts or {}), "server_version": version}
-    operation_id = new_id("op-", 12)
     async with ctx.pool.acquire() as conn, conn.transaction():
         await quota.check(conn, user.id, memory_mb, ctx.quotas)
         if await instances.name_taken(conn, user.id, name):
@@ -193,9 +192,8 @@ async def _record(
             # Our lease ran out and recovery took the slot back: this claim did not happen.
             raise TakenBack(slot.id)
         await instances.set_status(conn, slot.id, "running", only_from=("provisioning",), facts=facts)
-        await operations.insert(
+        operation_id = await operations.record(
             conn,
-            id=operation_id,
             kind="create",
             instance_id=slot.id,
             requested_by=user.id,
@@ -210,9 +208,8 @@ async def _record(
             max_attempts=ctx.max_attempts,
         )
         await operations.succeed_at_once(conn, operation_id, facts)
-        await operations.insert(
+        await operations.record(
             conn,
-            id=new_id("op-", 12),
             kind="converge",
             instance_id=slot.id,
             requested_by=user.id,

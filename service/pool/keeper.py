@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..db import hosts as hosts_repo
-from ..db import pool_slots, ports
+from ..db import locks, pool_slots, ports
+from ..db.ids import new_id
 from ..engines import Credentials, get_engine
 from ..engines.readiness import NotReady, wait_ready
+from ..operations.leader import LeaderJob
+from ..operations.runner import redact
 from ..placement import lowest_free_port
-from ..provisioning.intake import PLACEMENT_LOCK, new_id
-from ..provisioning.leader import LeaderJob
-from ..provisioning.runner import redact
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..crypto import SecretBox
     from ..db import Pool
     from ..inventory import DockerHost
-    from ..provisioning.runner import PlaybookRunner, RunResult
+    from ..operations.runner import PlaybookRunner, RunResult
 
 log = logging.getLogger(__name__)
 LEASE = "pool-keeper"
@@ -125,7 +125,7 @@ class PoolKeeper(LeaderJob):
         gone = [s for s in doomed if result.outcome(s.id).ok]
         async with self.pool.acquire() as conn, conn.transaction():
             await pool_slots.remove(conn, [s.id for s in gone])
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+            await locks.placement(conn)
             for s in gone:
                 if s.error and _PORT_IN_USE in s.error:
                     await ports.block(
@@ -161,7 +161,7 @@ class PoolKeeper(LeaderJob):
         """Warming slots for what is missing, within each host's capacity and port range."""
         new: list[_New] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+            await locks.placement(conn)
             loads = {h.name: h for h in await hosts_repo.placeable_loads(conn) if h.name in hosts}
             counts = await pool_slots.live_counts(conn)
             committed = {name: load.committed_mb for name, load in loads.items()}

@@ -15,7 +15,7 @@ import redis
 
 from service.api.context import SERVICES
 from service.backupstore.store import BackupStore
-from service.provisioning.intake import new_id
+from service.db.ids import new_id
 from tests.conftest import UserFactory
 from tests.helpers import Api
 

@@ -74,7 +74,7 @@ _REFUSED = (redis.exceptions.RedisError, pymysql.err.MySQLError)
 def run_dirs(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The content of every runner private data dir (inventory, env, artifacts), read just
     before the runner removes it."""
-    from service.provisioning import runner
+    from service.operations import runner
 
     seen: list[bytes] = []
     remove = runner.shutil.rmtree

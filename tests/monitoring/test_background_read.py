@@ -21,7 +21,7 @@ import docker
 from service.api.context import SERVICES
 from service.db.samples import Sample
 from service.monitoring.collector import START_TOLERANCE, InstanceCollector, Round
-from service.provisioning.runner import PlaybookRunner, RunResult
+from service.operations.runner import PlaybookRunner, RunResult
 from tests.monitoring.conftest import Monitored
 from tests.monitoring.test_instances import create, delete
 

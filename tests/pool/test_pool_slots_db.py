@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from service.db import hosts, pool_slots, ports
-from service.provisioning.intake import NoCapacity, place
+from service.operations.intake import NoCapacity, place
 from tests.db import records
 
 

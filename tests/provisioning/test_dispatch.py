@@ -19,9 +19,9 @@ from service.config import Settings
 from service.crypto import SecretBox
 from service.db import operations
 from service.db.operations import Operation
-from service.provisioning.kinds import KINDS, OperationKind, RunContext
-from service.provisioning.runner import PlaybookRunner
-from service.provisioning.worker import Worker
+from service.operations.kinds import KINDS, OperationKind, RunContext
+from service.operations.runner import PlaybookRunner
+from service.operations.worker import Worker
 from tests.db import records
 from tests.helpers import wait_until
 

@@ -10,9 +10,9 @@ import asyncpg
 import docker
 
 from service.inventory import DockerHost
-from service.provisioning import docker_ping
-from service.provisioning.health import HostMonitor
-from service.provisioning.runner import PlaybookRunner
+from service.operations import docker_ping
+from service.operations.health import HostMonitor
+from service.operations.runner import PlaybookRunner
 from tests.helpers import Api
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.provisioning.outcomes import (
+from service.operations.outcomes import (
     Create,
     Delete,
     Repair,
@@ -11,7 +11,7 @@ from service.provisioning.outcomes import (
     delete_outcome,
     repair_outcome,
 )
-from service.provisioning.runner import HostOutcome
+from service.operations.runner import HostOutcome
 
 OK = HostOutcome(ok=True)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from service.db.users import Usage
-from service.provisioning.outcomes import Action, action_outcome, gave_up, status_after
-from service.provisioning.quota import QuotaDefaults, growth_verdict
-from service.provisioning.runner import HostOutcome
+from service.operations.outcomes import Action, action_outcome, gave_up, status_after
+from service.operations.quota import QuotaDefaults, growth_verdict
+from service.operations.runner import HostOutcome
 
 OK = HostOutcome(ok=True)
 FACTS = {"container_id": "c", "status": "running"}

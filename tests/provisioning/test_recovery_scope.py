@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from service.config import local_scope
-from service.provisioning.recovery import expire_dead_local_leases
+from service.operations.recovery import expire_dead_local_leases
 from tests.db import records
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from service.provisioning.runner import PlaybookRunner
+from service.operations.runner import PlaybookRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -167,7 +167,7 @@ def test_the_port_is_published_on_the_bind_address_and_loopback_without_one(
 
 def run_like_the_service(tmp: Path, playbook: str, hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One ansible-runner call over an inventory with one host per instance, read the way
-    service/provisioning/runner.py reads it: per-host outcomes and the set_stats facts."""
+    service/operations/runner.py reads it: per-host outcomes and the set_stats facts."""
     run_dir = tmp / f"runner-{playbook}-{len(list(tmp.iterdir()))}"
     run_dir.mkdir(mode=0o700)
     inventory = run_dir / "inventory.json"

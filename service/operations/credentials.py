@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..db import credentials as repo
 from ..db import instances, operations
+from ..db.ids import new_id
 from ..engines import get_engine
 from ..engines.base import random_credential_username, random_password
 from ..errors import Conflict, FieldError, NotFound, SettingsError
-from .intake import new_id
+from . import admission
 
 if TYPE_CHECKING:
     from ..crypto import SecretBox
@@ -68,16 +69,11 @@ def check_name(name: object) -> str:
 async def _lock_running(
     conn: Conn, instance_id: str, owner_id: int | None, what: str, *, field: str | None = "status"
 ) -> instances.Locked:
-    row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+    row = await admission.lock(conn, instance_id, owner_id)
     if row is None:
         raise NotFound("instance")
-    if row.status != "running":
-        raise Conflict(f"instance {instance_id} is {row.status}; {what} needs it running", field=field)
-    if not row.host_in_inventory:
-        raise Conflict(
-            f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
-            f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) first"
-        )
+    admission.needs_status(row, ("running",), what, field=field)
+    admission.in_inventory(row)
     return row
 
 
@@ -118,10 +114,9 @@ async def request_credential(
                 " delete one first",
                 field="name",
             )
-        credential_id, operation_id = new_id("cr-", 12), new_id("op-", 12)
-        await operations.insert(
+        credential_id = new_id("cr-", 12)
+        operation_id = await operations.record(
             conn,
-            id=operation_id,
             kind="bind",
             instance_id=instance_id,
             requested_by=user.id,
@@ -180,10 +175,8 @@ async def remove_credential(
             return found.operation_id
         # A removal's refusal names no field (its route has always answered it so).
         await _lock_running(conn, instance_id, owner_id, "removing a credential", field=None)
-        operation_id = new_id("op-", 12)
-        await operations.insert(
+        operation_id = await operations.record(
             conn,
-            id=operation_id,
             kind="unbind",
             instance_id=instance_id,
             requested_by=user.id,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..runner import PlaybookRunner
 
 # Every kind logs as the worker did before the split, so log filters keep working.
-log = logging.getLogger("service.provisioning.worker")
+log = logging.getLogger("service.operations.worker")
 
 
 class LeaseLost(Exception):

@@ -7,30 +7,22 @@ guarantee behind it."""
 
 from __future__ import annotations
 
-import secrets
-import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
-from ..db import hosts, instances, operations, ports
+from ..db import hosts, instances, locks, operations, ports
+from ..db.ids import new_id
 from ..engines import get_engine
 from ..errors import Conflict, NoCapacity
 from ..placement import choose_host, lowest_free_port
 from ..plans import Plan, create_settings
-from . import quota
+from . import admission, quota
 from .restorable import restorable
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
     from ..db.users import User
-
-PLACEMENT_LOCK = 0x64627670  # "dbvp"
-_ID_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def new_id(prefix: str, length: int = 8) -> str:
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
 @dataclass(frozen=True)
@@ -40,7 +32,8 @@ class Accepted:
 
 
 async def place(conn: Conn, memory_mb: int, *, exclude: frozenset[str] = frozenset()) -> tuple[str, int]:
-    """Host and port for a new instance; the caller holds PLACEMENT_LOCK in its transaction."""
+    """Host and port for a new instance; the caller holds the placement lock (db/locks.py) in
+    its transaction."""
     loads = [h for h in await hosts.placeable_loads(conn) if h.name not in exclude]
     while loads:
         host = choose_host(loads, memory_mb)
@@ -78,13 +71,12 @@ async def request_create(
     credentials = engine.new_credentials()
     sealed = box.seal(credentials.secrets())
     stored_settings = settings.model_dump(mode="json")
-    operation_id = new_id("op-", 12)
     async with pool.acquire() as conn, conn.transaction():
         if restore_from is not None:
             await restorable(conn, restore_from, owner_id=owner.id, engine=engine.name, field="restore_from")
         # The user's lock first, then placement's: every create takes them in this order.
         await quota.check(conn, owner.id, memory_mb, quotas)
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+        await locks.placement(conn)
         if await instances.name_taken(conn, owner.id, name):
             raise Conflict(f"you already have an instance named {name!r}", field="name")
         host, port = await place(conn, memory_mb)
@@ -103,9 +95,8 @@ async def request_create(
             plan=plan.name if plan is not None else None,
         )
         await ports.claim(conn, host, port, instance_id)
-        await operations.insert(
+        operation_id = await operations.record(
             conn,
-            id=operation_id,
             kind="create",
             instance_id=instance_id,
             requested_by=owner.id,
@@ -136,14 +127,10 @@ async def request_delete(
     it deleted would free its port and memory while the container may still run.
     `final_backup_id`: the delete runs only once that backup is completed."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+        row = await admission.lock(conn, instance_id, owner_id)
         if row is None:
             return None
-        if not row.host_in_inventory:
-            raise Conflict(
-                f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
-                f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) to delete it"
-            )
+        admission.in_inventory(row, then="to delete it")
         open_ops = await operations.open_for(conn, instance_id)
         pending_delete = next((op for op in open_ops if op.kind == "delete"), None)
         if pending_delete is not None:
@@ -157,10 +144,8 @@ async def request_delete(
         for kind in ("bind", "unbind"):
             await operations.cancel_pending(conn, instance_id, kind, "cancelled: the instance was deleted")
         await instances.set_status(conn, instance_id, "deleting")
-        operation_id = new_id("op-", 12)
-        await operations.insert(
+        return await operations.record(
             conn,
-            id=operation_id,
             kind="delete",
             instance_id=instance_id,
             requested_by=requester.id,
@@ -168,7 +153,6 @@ async def request_delete(
             | ({"final_backup_id": final_backup_id} if final_backup_id else {}),
             max_attempts=max_attempts,
         )
-    return operation_id
 
 
 __all__ = ["Accepted", "Conflict", "NoCapacity", "request_create", "request_delete"]

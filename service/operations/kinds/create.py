@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from ...db import events as events_repo
 from ...db import hosts as hosts_repo
-from ...db import instances, operations, ports
+from ...db import instances, locks, operations, ports
+from ...errors import NoCapacity
 from ...placement import lowest_free_port
-from ..intake import PLACEMENT_LOCK, NoCapacity, place
+from ..intake import place
 from ..outcomes import Create, backoff, container_gone, create_outcome
 from .base import RunContext, held, log
 from .clone import restore_clones
@@ -83,7 +84,7 @@ async def _move_port(ctx: RunContext, op: Operation, inst: instances.Instance, e
     """Something else listens on the port: block it and try the next free one."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.fence(conn, op)
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+        await locks.placement(conn)
         await ports.release(conn, inst.id)
         await ports.block(
             conn,
@@ -122,7 +123,7 @@ async def _move_host(ctx: RunContext, op: Operation, inst: instances.Instance, e
     play left behind is removed when the host answers again (HostMonitor)."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         await ctx.fence(conn, op)
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
+        await locks.placement(conn)
         await hosts_repo.set_health(conn, inst.host, up=False, reason=error[:500])
         try:
             new_host, port = await place(conn, inst.memory_mb, exclude=frozenset({inst.host}))

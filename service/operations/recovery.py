@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..backupstore.staging import Staging
 from ..backupstore.store import BackupStore
 from ..config import local_scope
-from ..db import backups
+from ..db import backups, operations
 from .runner import process_alive, sweep_stale_runs
 
 if TYPE_CHECKING:
@@ -27,23 +27,14 @@ log = logging.getLogger(__name__)
 
 
 async def expire_dead_local_leases(db: Executor) -> int:
-    rows = await db.fetch(
-        "SELECT DISTINCT lease_owner FROM operations WHERE status = 'running'"
-        " AND starts_with(lease_owner, $1)",
-        f"{local_scope()}:",
-    )
     dead = []
-    for row in rows:
-        parts = row["lease_owner"].split(":")
+    for owner in await operations.running_owners(db, f"{local_scope()}:"):
+        parts = owner.split(":")
         if len(parts) >= 2 and parts[1].isdigit() and not process_alive(int(parts[1])):
-            dead.append(row["lease_owner"])
+            dead.append(owner)
     if not dead:
         return 0
-    result = await db.execute(
-        "UPDATE operations SET lease_expires_at = now() WHERE status = 'running' AND lease_owner = ANY($1)",
-        dead,
-    )
-    count = int(result.split()[-1])
+    count = await operations.expire_leases_of(db, dead)
     log.warning("took over %d operation(s) of dead worker(s) %s", count, ", ".join(dead))
     return count
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...db import instances, operations
 from ...engines import Credentials, get_engine
-from ..intake import new_id
 from .day2 import Day2Kind, Plan, Refused
 
 if TYPE_CHECKING:
@@ -58,9 +57,8 @@ class RotateKind(Day2Kind):
         await instances.rekeyed(conn, inst.id, plan.data["sealed"])
         grace = plan.data["grace_seconds"]
         if grace > 0:
-            await operations.insert(
+            await operations.record(
                 conn,
-                id=new_id("op-", 12),
                 kind="rotate",
                 instance_id=inst.id,
                 requested_by=op.requested_by,

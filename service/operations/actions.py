@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..crypto import SecretBox
-from ..db import backup_schedules, hosts, instances, operations
+from ..db import backup_schedules, instances, operations
 from ..engines import Credentials, FieldError, SettingsError, get_engine
 from ..engines.base import SettingsChange, random_password
-from ..errors import Conflict, HostFull
+from ..errors import Conflict
 from ..plans import Plan, PlanCatalog
-from . import quota
-from .intake import PLACEMENT_LOCK, new_id
+from . import admission, quota
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
@@ -77,9 +76,9 @@ async def request_action(
             return None
         if row.status == _NEEDS[kind][1]:
             return ActionAccepted(instance_id, None)  # stopped (or running) already
-        await _no_open_operation(conn, instance_id, kind)
+        await admission.not_busy(conn, instance_id, _verb(kind))
         if kind == "start":
-            await _fits(conn, row.host, row.memory_mb, instance_id)
+            await admission.fits(conn, row.host, row.memory_mb, instance_id)
         operation_id = await _queue(conn, row, requester, kind, {}, max_attempts=max_attempts)
     return ActionAccepted(instance_id, operation_id)
 
@@ -150,12 +149,12 @@ async def _reconfigure(
         if moving:  # same settings on another plan (or none): the row's plan alone changes
             await instances.set_plan(conn, row.id, target.name if target else None)
         return None, change  # nothing to change: nothing recorded
-    await _no_open_operation(conn, row.id, "reconfigure")
+    await admission.not_busy(conn, row.id, _verb("reconfigure"))
     memory_mb = engine.memory_mb(change.after)
     growth = memory_mb - row.memory_mb
     if growth > 0:
         await quota.check_growth(conn, row.owner_id, growth, quotas)
-        await _fits(conn, row.host, growth, row.id)
+        await admission.fits(conn, row.host, growth, row.id)
     params = {
         "settings": change.after.model_dump(mode="json"),
         "memory_mb": memory_mb,
@@ -204,7 +203,7 @@ async def request_rotate(
                     )
                 ]
             )
-        await _no_open_operation(conn, instance_id, "rotate")
+        await admission.not_busy(conn, instance_id, _verb("rotate"))
         inst = await instances.get(conn, instance_id)
         assert inst is not None
         old = Credentials.from_secrets(inst.username, box.open(inst.secrets))
@@ -222,44 +221,17 @@ async def request_rotate(
 
 
 async def _lock(conn: Conn, instance_id: str, kind: str, owner_id: int | None) -> instances.Locked | None:
-    row = await instances.lock_live(conn, instance_id, owner_id=owner_id)
+    row = await admission.lock(conn, instance_id, owner_id)
     if row is None:
         return None
     needs, target = _NEEDS[kind]
-    if row.status not in (needs, target):
-        raise Conflict(
-            f"instance {instance_id} is {row.status}; {_verb(kind)} needs it {needs}", field="status"
-        )
-    if not row.host_in_inventory:
-        raise Conflict(
-            f"instance {instance_id} is on host {row.host!r}, which is not in the inventory:"
-            f" put {row.host!r} back in the inventory (POST /api/v1/hosts/reload) first"
-        )
+    admission.needs_status(row, [s for s in (needs, target) if s], _verb(kind), needs=needs)
+    admission.in_inventory(row)
     return row
 
 
 def _verb(kind: str) -> str:
     return {"reconfigure": "a settings change", "rotate": "a password rotation"}.get(kind, f"a {kind}")
-
-
-async def _no_open_operation(conn: Conn, instance_id: str, kind: str) -> None:
-    busy = await operations.open_for(conn, instance_id)
-    if busy:
-        op = busy[0]
-        raise Conflict(
-            f"instance {instance_id} is busy: operation {op.id} ({op.kind}) is {op.status};"
-            f" {_verb(kind)} can be asked for once it has ended"
-        )
-
-
-async def _fits(conn: Conn, host: str, memory_mb: int, instance_id: str) -> None:
-    """Under placement's lock, so a create cannot take the memory between check and record
-    (the open operation reserves it from then on: db/hosts.py _COMMITTED)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", PLACEMENT_LOCK)
-    load = await hosts.load_of(conn, host)
-    if load is None or not load.fits(memory_mb):
-        free = max(0, load.capacity_mb - load.committed_mb) if load else 0
-        raise HostFull(f"host {host} has {free} MB free; instance {instance_id} needs {memory_mb} MB more")
 
 
 async def _queue(
@@ -272,10 +244,8 @@ async def _queue(
     max_attempts: int,
     sealed: bytes | None = None,
 ) -> str:
-    operation_id = new_id("op-", 12)
-    await operations.insert(
+    return await operations.record(
         conn,
-        id=operation_id,
         kind=kind,
         instance_id=row.id,
         requested_by=requester.id,
@@ -283,7 +253,6 @@ async def _queue(
         max_attempts=max_attempts,
         sealed=sealed,
     )
-    return operation_id
 
 
 __all__ = [

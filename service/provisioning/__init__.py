@@ -1,1 +1,0 @@
-"""Deploying what the API recorded: runner, worker, recovery."""
