@@ -34,67 +34,27 @@ def serve() -> None:
         logging.getLogger("service").info(
             "serving on http://%s:%s", settings.listen_host, settings.listen_port
         )
-        systemd.notify("READY=1")
+        systemd.notify(settings.notify_socket, "READY=1")
 
     web.run_app(build_app(settings), host=settings.listen_host, port=settings.listen_port, print=listening)
 
 
 async def _worker() -> None:
-    """A worker without the HTTP API, for scaling out: any number share one PostgreSQL."""
-    from .api.context import Services
-    from .api.hosts import reload_hosts
-    from .crypto import SecretBox
-    from .monitoring.egress import EgressPolicy
-    from .operations.recovery import recover, sweep_backups
-    from .operations.runner import PlaybookRunner
-    from .operations.waiter import OperationWaiter
-    from .operations.worker import Worker
+    """A worker without the HTTP API, for scaling out: any number share one PostgreSQL. It is
+    built by the same build_runtime() as `serve`, with the worker's components only."""
+    from .runtime import build_runtime
 
     settings = load_settings()
-    pool = await create_pool(settings.database_url)
-    async with pool.acquire() as conn:
-        await migrate(conn)
-    runner = PlaybookRunner(settings.project_dir, settings.runs_dir)
-    svc = Services(
-        settings=settings,
-        pool=pool,
-        box=SecretBox(settings.secret_keys),
-        runner=runner,
-        waiter=OperationWaiter(pool),
-        egress=EgressPolicy.from_settings(settings),
-    )
-    await reload_hosts(svc)
-    await recover(pool, settings.runs_dir)
-    await sweep_backups(pool, settings, SecretBox(settings.secret_keys))
-    worker = Worker(pool, settings, svc.box, runner, svc.hosts)
-    await worker.start()
-    svc.worker = worker
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    # SIGHUP re-reads the inventory, as it does for `serve` (without a handler it would end
-    # the process: `systemctl reload` of a worker unit would kill it).
-    reloads: set[asyncio.Task[None]] = set()
-
-    async def reload_logged() -> None:
-        try:
-            await reload_hosts(svc)
-        except Exception as exc:
-            logging.getLogger("service").error("inventory reload on SIGHUP failed, keeping the old: %s", exc)
-
-    def reload() -> None:
-        task = loop.create_task(reload_logged())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    loop.add_signal_handler(signal.SIGHUP, reload)
-    logging.getLogger("service").info("worker %s running", settings.worker_id)
-    systemd.notify("READY=1")
-    await stop.wait()
-    systemd.notify("STOPPING=1")
-    await worker.stop()
-    await pool.close()
+    runtime = build_runtime(settings, serve=False)
+    async with runtime.running():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        logging.getLogger("service").info("worker %s running", settings.worker_id)
+        systemd.notify(settings.notify_socket, "READY=1")
+        await stop.wait()
+        systemd.notify(settings.notify_socket, "STOPPING=1")
 
 
 async def _migrate() -> None:

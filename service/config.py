@@ -177,6 +177,8 @@ class Settings:
     broker: BrokerSettings | None = None
     # The plans offered (service/plans/plans.yml's format); DBVEND_PLANS names another file.
     plans_file: Path = PROJECT_ROOT / "service" / "plans" / "plans.yml"
+    # Where systemd listens for readiness (NOTIFY_SOCKET, Type=notify units); None outside it.
+    notify_socket: str | None = None
 
     @property
     def backup_check_interval(self) -> float:
@@ -403,6 +405,7 @@ def load_settings() -> Settings:
         view_cache_seconds=_bounded_float("DBVEND_VIEW_CACHE_SECONDS", 10.0, 0.0, 300.0),
         broker=broker,
         plans_file=Path(_env("DBVEND_PLANS", str(PROJECT_ROOT / "service" / "plans" / "plans.yml"))),
+        notify_socket=os.environ.get("NOTIFY_SOCKET") or None,
     )
     if not settings.plans_file.is_file():
         raise ConfigError(f"DBVEND_PLANS points at {settings.plans_file}, which is not a file")

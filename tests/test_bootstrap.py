@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service import crypto
-from service.bootstrap import ensure_admin
+from service.accounts.bootstrap import ensure_admin
 from service.db.migrate import migrate
 from service.db.pool import create_pool
 from tests.helpers import create_database, drop_database, settings_from_env, write_inventory

@@ -12,17 +12,15 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..backupstore.store import BackupStore
 from ..db import backup_schedules, locks
 from ..errors import Conflict, NotFound, QuotaExceeded
-from ..operations.leader import LeaderJob
+from ..tasks import LeaderJob
 from . import policy as policies
-from .intake import delete_backup, request_backup
 
 if TYPE_CHECKING:
-    from ..backupstore.remote import StoreHosts
     from ..config import Settings
     from ..db import Pool
+    from .service import BackupService
 
 log = logging.getLogger(__name__)
 LEASE = "backup-schedules"
@@ -32,19 +30,10 @@ class BackupScheduler(LeaderJob):
     lease = LEASE
     task_name = "dbvend-backup-schedules"
 
-    def __init__(
-        self,
-        pool: Pool,
-        settings: Settings,
-        store: BackupStore,
-        *,
-        owner: str,
-        hosts: StoreHosts | None = None,
-    ) -> None:
+    def __init__(self, pool: Pool, settings: Settings, backups: BackupService, *, owner: str) -> None:
         super().__init__(pool, owner=owner)
         self.settings = settings
-        self.store = store
-        self.hosts = hosts
+        self.backups = backups
 
     def interval(self) -> float:
         return self.settings.backup_check_interval
@@ -80,15 +69,7 @@ class BackupScheduler(LeaderJob):
 
     async def _take(self, item: backup_schedules.Scheduled) -> bool:
         try:
-            await request_backup(
-                self.pool,
-                item.owner,
-                item.instance_id,
-                owner_id=item.owner.id,
-                scheduled=True,
-                max_attempts=self.settings.max_attempts,
-                quota_mb=self.settings.quota_backup_mb,
-            )
+            await self.backups.request(item.owner, item.instance_id, owner_id=item.owner.id, scheduled=True)
         except Conflict as exc:
             # Busy (another operation open) or no longer running: the next round tries again.
             log.info("scheduled backup of %s deferred: %s", item.instance_id, exc)
@@ -107,7 +88,7 @@ class BackupScheduler(LeaderJob):
         gone: list[str] = []
         for backup_id in doomed:
             try:
-                if await delete_backup(self.pool, self.store, backup_id, owner_id=owner_id, hosts=self.hosts):
+                if await self.backups.delete(backup_id, owner_id=owner_id):
                     gone.append(backup_id)
             except Conflict as exc:  # a restore or clone reads it now: next round
                 log.info("pruning %s deferred: %s", backup_id, exc)

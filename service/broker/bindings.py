@@ -10,19 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api.context import Services, services
-from ..api.errors import read_json
 from ..db import broker as repo
-from ..operations.credentials import (
-    credential_connection,
-    get_credential,
-    remove_credential,
-    request_credential,
-)
+from ..web.body import read_json
 from .account import broker_account
 from .instances import instance_of_service, live_instance, osb_id_of
 from .models import BindRequest
 from .protocol import IDENTITY, BrokerError
+from .services import Broker, broker
 from .shared import accepts_incomplete, body_of, osb_state
 
 routes = web.RouteTableDef()
@@ -37,7 +31,7 @@ def credential_name(binding_id: str) -> str:
 
 @routes.put(_PATH)
 async def bind(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
     incomplete = accepts_incomplete(request)
     body = body_of(BindRequest, await read_json(request))
@@ -54,16 +48,14 @@ async def bind(request: web.Request) -> web.Response:
     name = credential_name(binding_id)
     existing = await repo.binding(svc.pool, binding_id)
     if existing is not None:
-        current = await get_credential(svc.pool, inst.id, existing.credential_name, owner_id=user.id)
+        current = await svc.credentials.get(inst.id, existing.credential_name, owner_id=user.id)
         if existing.instance_osb_id != osb_id or (current is not None and existing.request != asked):
             raise BrokerError(409, f"service binding {binding_id} exists with other attributes")
         if current is None or current.status == "failed":
             await repo.forget_binding(svc.pool, binding_id)  # gone or failed: made anew below
         elif current.status == "active":
             return await _credentials(svc, inst.id, name, user.id, status=200)
-    credential, _ = await request_credential(
-        svc.pool, svc.box, user, inst.id, name, owner_id=user.id, max_attempts=svc.settings.max_attempts
-    )
+    credential, _ = await svc.credentials.request(user, inst.id, name, owner_id=user.id)
     async with svc.pool.acquire() as conn, conn.transaction():
         await repo.add_binding(conn, binding_id, osb_id, name, asked, request[IDENTITY])
         await repo.note_operation(conn, credential.operation_id, osb_id, binding_id, request[IDENTITY])
@@ -71,7 +63,7 @@ async def bind(request: web.Request) -> web.Response:
         return await _credentials(svc, inst.id, name, user.id, status=200)
     if incomplete:
         return web.json_response({"operation": credential.operation_id}, status=202)
-    op = await svc.waiter.wait(credential.operation_id, SYNC_BIND_SECONDS)
+    op = await svc.credentials.wait(credential.operation_id, SYNC_BIND_SECONDS)
     if op is None or op.status != "succeeded":
         reason = op.error if op is not None and op.error else "it did not finish in time"
         raise BrokerError(502, f"the binding could not be made: {reason}")
@@ -79,9 +71,9 @@ async def bind(request: web.Request) -> web.Response:
 
 
 async def _credentials(
-    svc: Services, instance_id: str, name: str, owner_id: int, *, status: int
+    svc: Broker, instance_id: str, name: str, owner_id: int, *, status: int
 ) -> web.Response:
-    connection = await credential_connection(svc.pool, svc.box, instance_id, name, owner_id=owner_id)
+    connection = await svc.credentials.connection(instance_id, name, owner_id=owner_id)
     if connection is None:
         raise BrokerError(404, "the binding is not ready")
     return web.json_response({"credentials": connection}, status=status)
@@ -89,7 +81,7 @@ async def _credentials(
 
 @routes.delete(_PATH)
 async def unbind(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
     incomplete = accepts_incomplete(request)
     for key in ("service_id", "plan_id"):
@@ -100,20 +92,13 @@ async def unbind(request: web.Request) -> web.Response:
     found = await live_instance(svc, user, osb_id)
     if existing is None or existing.instance_osb_id != osb_id or found is None:
         return web.json_response({}, status=410)
-    operation_id = await remove_credential(
-        svc.pool,
-        user,
-        found[1].id,
-        existing.credential_name,
-        owner_id=user.id,
-        max_attempts=svc.settings.max_attempts,
-    )
+    operation_id = await svc.credentials.remove(user, found[1].id, existing.credential_name, owner_id=user.id)
     if operation_id is None:
         return web.json_response({}, status=410)
     await repo.note_operation(svc.pool, operation_id, osb_id, binding_id, request[IDENTITY])
     if incomplete:
         return web.json_response({"operation": operation_id}, status=202)
-    op = await svc.waiter.wait(operation_id, SYNC_BIND_SECONDS)
+    op = await svc.credentials.wait(operation_id, SYNC_BIND_SECONDS)
     if op is None or op.status != "succeeded":
         reason = op.error if op is not None and op.error else "it did not finish in time"
         raise BrokerError(502, f"the binding could not be removed: {reason}")
@@ -122,16 +107,14 @@ async def unbind(request: web.Request) -> web.Response:
 
 @routes.get(_PATH)
 async def fetch_binding(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
     user = await broker_account(svc)
     existing = await repo.binding(svc.pool, binding_id)
     found = await live_instance(svc, user, osb_id)
     if existing is None or existing.instance_osb_id != osb_id or found is None:
         raise BrokerError(404, f"service binding {binding_id} does not exist")
-    connection = await credential_connection(
-        svc.pool, svc.box, found[1].id, existing.credential_name, owner_id=user.id
-    )
+    connection = await svc.credentials.connection(found[1].id, existing.credential_name, owner_id=user.id)
     if connection is None:
         raise BrokerError(404, f"service binding {binding_id} does not exist or is not ready")
     answer: dict[str, Any] = {"credentials": connection, "parameters": {}}
@@ -140,7 +123,7 @@ async def fetch_binding(request: web.Request) -> web.Response:
 
 @routes.get(_PATH + "/last_operation")
 async def binding_last_operation(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
     await broker_account(svc)
     return await osb_state(svc, request, osb_id, binding_id)

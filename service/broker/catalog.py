@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plans import Plan, PlanCatalog
+from ..plans.service import Plan, PlanCatalog
 
 # What a binding takes: nothing (its credentials are made by dbvend, not chosen by the caller).
 BINDING_PARAMETERS: dict[str, Any] = {

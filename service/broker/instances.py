@@ -9,23 +9,18 @@ from typing import Any
 
 from aiohttp import web
 
-from ..api.account_views import quota_defaults
-from ..api.context import Services, services
-from ..api.errors import read_json
-from ..api.instances import accept_create
-from ..api.plans import is_available
 from ..db import broker as repo
-from ..db import instances
-from ..db import plans as plans_repo
 from ..db.instances import Instance
 from ..db.users import User
 from ..errors import Conflict
-from ..operations import actions, intake
-from ..plans import Plan
+from ..instances.service import KEEP, Created, Keep, PlanMove
+from ..plans.service import Plan
+from ..web.body import read_json
 from .account import broker_account
 from .catalog import catalog_document
 from .models import ProvisionRequest, UpdateRequest
 from .protocol import IDENTITY, OSB_ID, BrokerError
+from .services import Broker, broker
 from .shared import async_required, body_of, osb_state
 
 routes = web.RouteTableDef()
@@ -44,29 +39,28 @@ def osb_id_of(request: web.Request, key: str = "instance_id") -> str:
     return value
 
 
-async def plan_for(svc: Services, service_id: str, plan_id: str, *, new: bool) -> Plan:
-    plan = svc.plans.by_id(plan_id)
+async def plan_for(svc: Broker, service_id: str, plan_id: str, *, new: bool) -> Plan:
+    catalog = svc.plans.catalog
+    plan = catalog.by_id(plan_id)
     if plan is None:
         raise BrokerError(400, f"plan_id {plan_id!r} is not in the catalog")
-    if svc.plans.services[plan.engine].id != service_id:
+    if catalog.services[plan.engine].id != service_id:
         raise BrokerError(400, f"plan_id {plan_id!r} is not a plan of service_id {service_id!r}")
-    if new and not await is_available(svc.reads, plan):
+    if new and not await svc.plans.is_available(plan):
         raise BrokerError(400, f"plan {plan.name!r} of {plan.engine} takes no new instances")
     return plan
 
 
-async def live_instance(
-    svc: Services, user: User, osb_id: str
-) -> tuple[repo.BrokerInstance, Instance] | None:
+async def live_instance(svc: Broker, user: User, osb_id: str) -> tuple[repo.BrokerInstance, Instance] | None:
     mapped = await repo.instance(svc.pool, osb_id)
     if mapped is None:
         return None
-    inst = await instances.get(svc.pool, mapped.instance_id, owner_id=user.id)
+    inst = await svc.instances.get(mapped.instance_id, owner_id=user.id)
     return (mapped, inst) if inst is not None else None
 
 
 async def instance_of_service(
-    svc: Services, user: User, osb_id: str, service_id: str
+    svc: Broker, user: User, osb_id: str, service_id: str
 ) -> tuple[repo.BrokerInstance, Instance]:
     """The live instance a request names (404), which must be of `service_id` (400)."""
     found = await live_instance(svc, user, osb_id)
@@ -79,17 +73,13 @@ async def instance_of_service(
 
 @routes.get("/v2/catalog")
 async def catalog(request: web.Request) -> web.Response:
-    svc = services(request)
-    overrides = await plans_repo.overrides(svc.reads)
-    open_plans = {
-        (p.engine, p.name) for p in svc.plans.plans if overrides.get((p.engine, p.name), p.available)
-    }
-    return web.json_response(catalog_document(svc.plans, open_plans))
+    svc = broker(request)
+    return web.json_response(catalog_document(svc.plans.catalog, await svc.plans.open_plans()))
 
 
 @routes.put("/v2/service_instances/{instance_id}")
 async def provision(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id = osb_id_of(request)
     async_required(request)
     body = body_of(ProvisionRequest, await read_json(request))
@@ -110,7 +100,7 @@ async def provision(request: web.Request) -> web.Response:
         await repo.forget_instance(svc.pool, osb_id)
     name = instance_name(osb_id)
     try:
-        accepted, _ = await accept_create(svc, user, plan.engine, name, body.parameters, plan=plan)
+        accepted = await svc.instances.create(user, plan.engine, name, body.parameters, plan=plan)
     except Conflict:
         # The name is taken: an earlier request made this instance and did not live to map it.
         accepted = await _adopt(svc, user, name)
@@ -124,40 +114,29 @@ async def provision(request: web.Request) -> web.Response:
     return web.json_response({"operation": accepted.operation_id}, status=202)
 
 
-async def _adopt(svc: Services, user: User, name: str) -> intake.Accepted:
-    found = await instances.created_as(svc.pool, user.id, name)
+async def _adopt(svc: Broker, user: User, name: str) -> Created:
+    found = await svc.instances.created_as(user, name)
     if found is None:
         raise BrokerError(409, "the service instance is being provisioned by another request")
-    return intake.Accepted(*found)
+    return Created(found.instance_id, found.operation_id, False)
 
 
 @routes.patch("/v2/service_instances/{instance_id}")
 async def update(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id = osb_id_of(request)
     async_required(request)
     body = body_of(UpdateRequest, await read_json(request))
     user = await broker_account(svc)
     _, inst = await instance_of_service(svc, user, osb_id, body.service_id)
-    move: actions.PlanMove | actions.Keep = actions.KEEP
+    move: PlanMove | Keep = KEEP
     if body.plan_id is not None:
         target = await plan_for(svc, body.service_id, body.plan_id, new=False)
         if target.name != inst.plan:
-            if not await is_available(svc.reads, target):
+            if not await svc.plans.is_available(target):
                 raise BrokerError(400, f"plan {target.name!r} of {target.engine} takes no new instances")
-            move = actions.PlanMove(target)
-    accepted = await actions.request_reconfigure(
-        svc.pool,
-        inst.id,
-        user,
-        body.parameters,
-        convert=False,
-        owner_id=user.id,
-        max_attempts=svc.settings.max_attempts,
-        quotas=quota_defaults(svc.settings),
-        plans=svc.plans,
-        move=move,
-    )
+            move = PlanMove(target)
+    accepted = await svc.instances.reconfigure(user, inst.id, body.parameters, owner_id=user.id, move=move)
     if accepted is None:
         raise BrokerError(404, f"service instance {osb_id} does not exist")
     if accepted.operation_id is None:
@@ -168,7 +147,7 @@ async def update(request: web.Request) -> web.Response:
 
 @routes.delete("/v2/service_instances/{instance_id}")
 async def deprovision(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id = osb_id_of(request)
     async_required(request)
     _service_and_plan(request)
@@ -177,9 +156,7 @@ async def deprovision(request: web.Request) -> web.Response:
     if found is None:
         return web.json_response({}, status=410)
     _, inst = found
-    operation_id = await intake.request_delete(
-        svc.pool, inst.id, user, owner_id=user.id, max_attempts=svc.settings.max_attempts
-    )
+    operation_id = await svc.instances.delete(user, inst.id, owner_id=user.id, final_backup=False)
     if operation_id is None:
         return web.json_response({}, status=410)
     await repo.note_operation(svc.pool, operation_id, osb_id, None, request[IDENTITY])
@@ -195,7 +172,7 @@ def _service_and_plan(request: web.Request) -> None:
 
 @routes.get("/v2/service_instances/{instance_id}")
 async def fetch(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id = osb_id_of(request)
     user = await broker_account(svc)
     found = await live_instance(svc, user, osb_id)
@@ -220,7 +197,7 @@ def _user_parameters(inst: Instance, plan: Plan | None) -> dict[str, Any]:
 
 @routes.get("/v2/service_instances/{instance_id}/last_operation")
 async def last_operation(request: web.Request) -> web.Response:
-    svc = services(request)
+    svc = broker(request)
     osb_id = osb_id_of(request)
     await broker_account(svc)
     return await osb_state(svc, request, osb_id, None)

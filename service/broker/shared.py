@@ -8,11 +8,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ..api.context import Services
 from ..db import broker as repo
-from ..db import operations
 from ..engines.base import pydantic_errors
 from .protocol import OSB_ID, BrokerError
+from .services import Broker
 
 M = TypeVar("M", bound=BaseModel)
 _STATES = {"pending": "in progress", "running": "in progress", "succeeded": "succeeded", "failed": "failed"}
@@ -42,7 +41,7 @@ def body_of(model: type[M], body: dict[str, Any]) -> M:
         raise BrokerError(400, f"invalid request: {parts}") from None
 
 
-async def osb_state(svc: Services, request: web.Request, osb_id: str, binding_id: str | None) -> web.Response:
+async def osb_state(svc: Broker, request: web.Request, osb_id: str, binding_id: str | None) -> web.Response:
     operation_id = request.query.get("operation")
     if operation_id is not None:
         if not OSB_ID.fullmatch(operation_id) or not await repo.operation_of(
@@ -53,7 +52,7 @@ async def osb_state(svc: Services, request: web.Request, osb_id: str, binding_id
         operation_id = await repo.last_operation(svc.pool, osb_id, binding_id)
         if operation_id is None:
             return web.json_response({}, status=410)
-    op = await operations.get(svc.pool, operation_id)
+    op = await svc.instances.operation(operation_id)
     if op is None:  # removed by retention long after it ended
         return web.json_response({}, status=410)
     state = _STATES.get(op.status, "in progress")

@@ -1,2 +1,3 @@
-"""Telling users when their instances change: signed webhook deliveries and the event
-stream (WebSocket or Server-Sent Events) fed by PostgreSQL LISTEN/NOTIFY."""
+"""The events domain: what happened, as recorded (GET /api/v1/events) and as it happens
+(GET /api/v1/events/stream, a WebSocket or Server-Sent Events fed through one LISTEN
+connection per process: hub.py)."""

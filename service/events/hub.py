@@ -22,6 +22,7 @@ from ..db import instance_events
 from ..db.instance_detail import VIEWS_CHANNEL
 from ..db.pool import connect
 from ..errors import TooManyRequests
+from ..tasks import Guarded
 
 if TYPE_CHECKING:
     from ..db.users import User
@@ -92,18 +93,14 @@ class EventHub:
         self._last_id: int | None = None
         self._recent: deque[int] = deque(maxlen=_RECENT)
         self._recent_set: set[int] = set()
-        self._task: asyncio.Task[None] | None = None
+        self.tasks = Guarded(log)
         self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="dbvend-event-hub")
+        self.tasks.spawn("dbvend-event-hub", self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.tasks.stop()
         for sub in list(self._subscribers):
             sub.offer({"type": "closing"})
 
@@ -124,9 +121,6 @@ class EventHub:
                 self._per_user[sub.user_id] = left
             else:
                 self._per_user.pop(sub.user_id, None)
-
-    def open_streams(self) -> int:
-        return len(self._subscribers)
 
     def listener_pid(self) -> int | None:
         """The PostgreSQL backend of the LISTEN connection (for operators and tests)."""

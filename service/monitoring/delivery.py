@@ -5,10 +5,10 @@ delivery is claimed with FOR UPDATE SKIP LOCKED and a lease (db/webhooks.claim_d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from ..tasks import Guarded, repeat
 from .notify import Dispatcher
 
 if TYPE_CHECKING:
@@ -24,30 +24,28 @@ class DeliveryLoop:
     def __init__(self, pool: Pool, policy: EgressPolicy, box: SecretBox) -> None:
         self.dispatcher = Dispatcher(pool, policy, box=box)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.tasks = Guarded(log)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="dbvend-deliveries")
+    async def start(self) -> None:
+        self.tasks.spawn(
+            "dbvend-deliveries",
+            lambda: repeat(
+                self._send,
+                every=lambda: POLL_SECONDS,
+                logger=log,
+                failure="sending webhook deliveries failed",
+                wake=self._wake,
+            ),
+        )
 
     def wake(self) -> None:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.tasks.stop()
         await self.dispatcher.close()
 
-    async def _loop(self) -> None:
-        while True:
-            sent = 0
-            try:
-                sent = await self.dispatcher.send_due()
-            except Exception:
-                log.exception("sending webhook deliveries failed")
-            if sent < self.dispatcher.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
-                self._wake.clear()
+    async def _send(self) -> float | None:
+        """Send what is due; a full batch goes on at once, else wait for a wake or the poll."""
+        sent = await self.dispatcher.send_due()
+        return 0.0 if sent >= self.dispatcher.batch else None

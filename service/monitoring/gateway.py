@@ -9,32 +9,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ..db.events import Event
+from ..web.notes import AUTH_FAILURE, ERROR_TYPE, LONG_LIVED, REJECTED_FIELDS
 from .recorder import EventRecorder
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-@dataclass(frozen=True)
-class AuthFailure:
-    reason: str
-    username: str | None = None  # the user name tried at a login; None for bad tokens
-
-
-# Set by the API layer (errors.py, auth.py) for this middleware to read once the request ends.
-ERROR_TYPE = web.RequestKey("dbvend_error_type", str)  # exception class or error code of a 5xx
-REJECTED_FIELDS = web.RequestKey("dbvend_rejected_fields", list)  # fields of a 422
-AUTH_FAILURE = web.RequestKey("dbvend_auth_failure", AuthFailure)
-# Set by a handler that holds the request open on purpose (the event stream): never slow.
-LONG_LIVED = web.RequestKey("dbvend_long_lived", bool)
 
 # Up to the longest ?wait= a client may ask for.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)

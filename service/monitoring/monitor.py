@@ -7,12 +7,11 @@ notifications, and prunes old rows. Every process records its own requests' even
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
@@ -23,6 +22,7 @@ from ..db import rules as rules_repo
 from ..db.rules import Rule
 from ..inventory import DockerHost
 from ..operations.runner import PlaybookRunner
+from ..tasks import Guarded, repeat
 from .alerting import AlertEvaluator
 from .collector import InstanceCollector, Round
 from .conditions import CONDITIONS, Finding, check_hosts, check_instances, check_service
@@ -68,12 +68,12 @@ class Monitor:
         self.notifier = Notifier(external, settings.alertmanager_url)
         self.evaluator = AlertEvaluator(pool, self.notifier)
         self.dispatcher = Dispatcher(pool, EgressPolicy.from_settings(settings), box=box)
-        self.last_round: Round | None = None
         self.round_seconds: deque[float] = deque(maxlen=1000)
         self._evaluating = asyncio.Lock()
         self._leading_until = 0.0  # monotonic time until which the lease needs no renewal
-        self._tasks: list[asyncio.Task[None]] = []
+        self.tasks = Guarded(log)
         self._wake_dispatch = asyncio.Event()
+        self._last_push = self._last_prune = 0.0
         self._round_hist = Histogram(
             "dbvend_collect_round_duration_seconds",
             "Time one collection round takes (collect.yml, engine probes, samples, reconciliation).",
@@ -90,21 +90,35 @@ class Monitor:
         )
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
-        loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
-            ("collect", self._collect_loop),
-            ("rules", self._service_loop),
-            ("notify", self._dispatch_loop),
-        ]
-        self._tasks = [asyncio.create_task(loop(), name=f"dbvend-monitor-{name}") for name, loop in loops]
+    async def start(self) -> None:
+        self.tasks.spawn(
+            "dbvend-monitor-collect",
+            lambda: repeat(
+                self._collect, every=lambda: self.interval, logger=log, failure="collection round failed"
+            ),
+        )
+        self.tasks.spawn(
+            "dbvend-monitor-rules",
+            lambda: repeat(
+                self._service_rules,
+                every=lambda: self.settings.alert_eval_interval,
+                logger=log,
+                failure="evaluating the service rules failed",
+            ),
+        )
+        self.tasks.spawn(
+            "dbvend-monitor-notify",
+            lambda: repeat(
+                self._dispatch,
+                every=lambda: DISPATCH_POLL_SECONDS,
+                logger=log,
+                failure="sending notifications failed",
+                wake=self._wake_dispatch,
+            ),
+        )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self.tasks.stop()
         await self.collector.stop()
         await self.dispatcher.close()
 
@@ -120,64 +134,52 @@ class Monitor:
         self._leader.set(1 if leading else 0)
         return leading
 
-    # -- loops -------------------------------------------------------------------------
-    async def _collect_loop(self) -> None:
+    # -- loop steps (repeat() runs each forever) -----------------------------------------
+    async def _collect(self) -> float:
+        """A round, the rechecks of what it found down until the next round; the seconds
+        until that round."""
         loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            down: list[str] = []
+        started = loop.time()
+        down: list[str] = []
+        try:
+            if await self._lead():
+                current = await self.collect_round()
+                down = [s.id for s in current.states if not s.sample.up]
+            else:
+                self.collector.forget()  # another process leads; start afresh if we lead again
+        except Exception:
+            log.exception("collection round failed")
+        next_round = started + self.interval
+        # Down instances are probed again every RECHECK_SECONDS until the next round, so
+        # InstanceDown (for: 10 s) fires after three or four failed probes, not three rounds.
+        next_check = loop.time() + RECHECK_SECONDS
+        while down and next_check < next_round:
+            await asyncio.sleep(max(0.0, next_check - loop.time()))
+            next_check += RECHECK_SECONDS
             try:
-                if await self._lead():
-                    current = await self.collect_round()
-                    down = [s.id for s in current.states if not s.sample.up]
-                else:
-                    self.collector.forget()  # another process leads; start afresh if we lead again
+                down = await self.recheck(down) if await self._lead() else []
             except Exception:
-                log.exception("collection round failed")
-            next_round = started + self.interval
-            # Down instances are probed again every RECHECK_SECONDS until the next round, so
-            # InstanceDown (for: 10 s) fires after three or four failed probes, not three rounds.
-            next_check = loop.time() + RECHECK_SECONDS
-            while down and next_check < next_round:
-                await asyncio.sleep(max(0.0, next_check - loop.time()))
-                next_check += RECHECK_SECONDS
-                try:
-                    down = await self.recheck(down) if await self._lead() else []
-                except Exception:
-                    log.exception("rechecking down instances failed")
-                    down = []
-            await asyncio.sleep(max(0.5, next_round - loop.time()))
+                log.exception("rechecking down instances failed")
+                down = []
+        return max(0.5, next_round - loop.time())
 
-    async def _service_loop(self) -> None:
-        last_push = last_prune = 0.0
+    async def _service_rules(self) -> None:
+        if not await self._lead():
+            return
+        await self.evaluate_service_rules()
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if await self._lead():
-                    await self.evaluate_service_rules()
-                    if loop.time() - last_push >= REPUSH_SECONDS:
-                        last_push = loop.time()
-                        await self.repush_alertmanager()
-                    if loop.time() - last_prune >= PRUNE_SECONDS:
-                        last_prune = loop.time()
-                        await self.prune()
-            except Exception:
-                log.exception("evaluating the service rules failed")
-            await asyncio.sleep(self.settings.alert_eval_interval)
+        if loop.time() - self._last_push >= REPUSH_SECONDS:
+            self._last_push = loop.time()
+            await self.repush_alertmanager()
+        if loop.time() - self._last_prune >= PRUNE_SECONDS:
+            self._last_prune = loop.time()
+            await self.prune()
 
-    async def _dispatch_loop(self) -> None:
-        while True:
-            sent = 0
-            try:
-                if await self._lead():
-                    sent = await self.dispatcher.send_due()
-            except Exception:
-                log.exception("sending notifications failed")
-            if sent < self.dispatcher.batch:
-                # Alert changes in this process wake it at once; retries are due >= 5 s later.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake_dispatch.wait(), timeout=DISPATCH_POLL_SECONDS)
-                self._wake_dispatch.clear()
+    async def _dispatch(self) -> float | None:
+        """Send what is due; alert changes in this process wake it at once, retries are due
+        >= 5 s later. A full batch goes on at once."""
+        sent = await self.dispatcher.send_due() if await self._lead() else 0
+        return 0.0 if sent >= self.dispatcher.batch else None
 
     def wake_dispatch(self) -> None:
         """Something was queued (an instance event): send it now rather than at the next poll."""
@@ -186,7 +188,6 @@ class Monitor:
     # -- one step each (tests and benchmarks call these directly) -------------------------
     async def collect_round(self) -> Round:
         current = await self.collector.collect_once()
-        self.last_round = current
         self.round_seconds.append(current.seconds)
         self._round_hist.observe(current.seconds)
         self._round_instances.set(len(current.states))

@@ -33,7 +33,7 @@ from yarl import URL
 from ..db import webhooks as webhooks_repo
 from ..db.alerts import Alert
 from ..db.webhooks import Delivery, Webhook
-from ..events import signing
+from . import signing
 from .egress import EgressPolicy, EgressRefused
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ..db import events as events_repo
 from ..db import request_stats
 from ..db.events import Event
+from ..tasks import Guarded, repeat
 
 if TYPE_CHECKING:
     from ..db import Pool
@@ -36,7 +37,7 @@ class EventRecorder:
         self._minute = datetime.fromtimestamp(0, UTC)
         self._minute_ends = 0.0
         self._pool: Pool | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.tasks = Guarded(log)
         self._wake = asyncio.Event()
 
     def record(self, event: Event) -> None:
@@ -60,29 +61,26 @@ class EventRecorder:
         requests, errors = self._minutes.get(self._minute, (0, 0))
         self._minutes[self._minute] = (requests + 1, errors + int(server_error))
 
-    def start(self, pool: Pool) -> None:
+    async def start(self, pool: Pool) -> None:
         self._pool = pool
-        self._task = asyncio.create_task(self._loop(), name="dbvend-event-recorder")
+        self.tasks.spawn(
+            "dbvend-event-recorder",
+            lambda: repeat(
+                self._flush,
+                every=lambda: self.flush_interval,
+                logger=log,
+                failure="writing monitoring events failed; keeping them for the next try",
+                wake=self._wake,
+            ),
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.tasks.stop()
         with contextlib.suppress(Exception):
             await self.flush()
 
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("writing monitoring events failed; keeping them for the next try")
-                await asyncio.sleep(self.flush_interval)
+    async def _flush(self) -> None:
+        await self.flush()
 
     async def flush(self) -> None:
         if self._pool is None:

@@ -11,14 +11,21 @@ from ..db import operations, users
 from ..errors import QuotaExceeded
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..db import Conn
 
 
 @dataclass(frozen=True)
 class QuotaDefaults:
+    """The limits of a user an admin set none for (DBVEND_QUOTA_*)."""
+
     instances: int
     memory_mb: int
     backup_mb: int = 10240
+
+    @classmethod
+    def of(cls, settings: Settings) -> QuotaDefaults:
+        return cls(settings.quota_instances, settings.quota_memory_mb, settings.quota_backup_mb)
 
 
 def verdict(usage: users.Usage, memory_mb: int, defaults: QuotaDefaults) -> QuotaExceeded | None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..db import retention
-from .leader import LeaderJob
+from ..tasks import LeaderJob
 
 if TYPE_CHECKING:
     from ..config import Settings

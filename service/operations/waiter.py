@@ -22,8 +22,13 @@ class OperationWaiter:
         self._conn: Any = None
 
     async def start(self) -> None:
-        self._conn = await self.pool.acquire()
-        await self._conn.add_listener(operations.NOTIFY_CHANNEL, self._on_notify)
+        conn: Any = await self.pool.acquire()
+        try:
+            await conn.add_listener(operations.NOTIFY_CHANNEL, self._on_notify)
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        self._conn = conn
 
     async def stop(self) -> None:
         if self._conn is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..db import operations
 from ..db.operations import Lease, Operation
+from ..tasks import Guarded, repeat
 from .kinds import KINDS, OperationKind, RunContext
 from .kinds.base import held
 
@@ -50,8 +51,7 @@ class Worker:
         self._slots = asyncio.Semaphore(settings.worker_slots)
         self._in_flight: set[Lease] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._main: asyncio.Task[None] | None = None
-        self._heartbeat: asyncio.Task[None] | None = None
+        self.loops = Guarded(log)
         self._listener: Any = None
 
     @property
@@ -60,17 +60,34 @@ class Worker:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        self._listener = await self.pool.acquire()
-        await self._listener.add_listener(operations.NOTIFY_CHANNEL, self._on_notify)
-        self._main = asyncio.create_task(self._loop(), name="dbvend-worker")
-        self._heartbeat = asyncio.create_task(self._renew_leases(), name="dbvend-worker-leases")
+        listener: Any = await self.pool.acquire()
+        try:
+            await listener.add_listener(operations.NOTIFY_CHANNEL, self._on_notify)
+        except BaseException:
+            await self.pool.release(listener)
+            raise
+        self._listener = listener
+        self.loops.spawn(
+            "dbvend-worker",
+            lambda: repeat(
+                self._claim_round,
+                every=lambda: 1.0,
+                logger=log,
+                failure="claiming operations failed; retrying",
+            ),
+        )
+        self.loops.spawn(
+            "dbvend-worker-leases",
+            lambda: repeat(
+                self._renew_leases,
+                every=lambda: self.settings.lease_seconds / 3,
+                logger=log,
+                failure="renewing leases failed",
+            ),
+        )
 
     async def stop(self) -> None:
-        for task in (self._main, self._heartbeat):
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self.loops.stop()
         # Let running batches finish: their state is recorded as they end.
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.lease_seconds)
@@ -87,19 +104,16 @@ class Worker:
         self.ctx.hosts = dict(hosts)
 
     # -- claiming ----------------------------------------------------------------------
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                await self._gather_burst()
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                await self._claim_while_free()
-            except Exception:
-                log.exception("claiming operations failed; retrying")
-                await asyncio.sleep(1)
+    async def _claim_round(self) -> float:
+        """Wait for a notification (or a second), then claim while there are free slots."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            await self._gather_burst()
+        except TimeoutError:
+            pass
+        self._wake.clear()
+        await self._claim_while_free()
+        return 0.0
 
     async def _gather_burst(self) -> None:
         """A burst of requests is recorded one after another over a second or so: wait until
@@ -137,13 +151,8 @@ class Worker:
             task.add_done_callback(self._tasks.discard)
 
     async def _renew_leases(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            if self._in_flight:
-                try:
-                    await self.ctx.hold(list(self._in_flight))
-                except Exception:
-                    log.exception("renewing leases failed")
+        if self._in_flight:
+            await self.ctx.hold(list(self._in_flight))
 
     # -- dispatch ----------------------------------------------------------------------
     async def _run_batch(self, ops: list[Operation]) -> None:

@@ -1,23 +1,3 @@
-"""Named plans per engine (plans.yml), shared by the REST API and the service broker."""
-
-from __future__ import annotations
-
-from .catalog import (
-    DEFAULT_PLANS,
-    Plan,
-    PlanCatalog,
-    PlanError,
-    ServiceOffering,
-    create_settings,
-    load_catalog,
-)
-
-__all__ = [
-    "DEFAULT_PLANS",
-    "Plan",
-    "PlanCatalog",
-    "PlanError",
-    "ServiceOffering",
-    "create_settings",
-    "load_catalog",
-]
+"""The plans domain: named sizes per engine (plans.yml, catalog.py), which of them take new
+instances (an admin's switch, stored in PostgreSQL), and their routes. The REST API and the
+service broker resolve a request through the same plans (service.py)."""

@@ -21,9 +21,9 @@ from ..db import locks, pool_slots, ports
 from ..db.ids import new_id
 from ..engines import Credentials, get_engine
 from ..engines.readiness import NotReady, wait_ready
-from ..operations.leader import LeaderJob
 from ..operations.runner import redact
 from ..placement import lowest_free_port
+from ..tasks import LeaderJob
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

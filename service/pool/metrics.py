@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -53,3 +53,9 @@ async def depth_registry(pool: Pool) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Depth(await pool_slots.live_counts(pool)))
     return registry
+
+
+async def exposition(pool: Pool) -> bytes:
+    """The pool's part of /metrics: this process's claims and fallbacks, and the depth the
+    store says now."""
+    return generate_latest(REGISTRY) + generate_latest(await depth_registry(pool))

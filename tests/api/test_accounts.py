@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from service.api.throttle import THROTTLE
+from service.accounts.endpoints import THROTTLE
 from tests.helpers import Api
 
 WRONG = "wrong username or password"

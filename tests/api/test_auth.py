@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncpg
 
 from service import crypto
-from service.api.throttle import THROTTLE
+from service.accounts.endpoints import THROTTLE
 from tests.conftest import UserFactory
 from tests.helpers import ADMIN_PASSWORD, Api
 

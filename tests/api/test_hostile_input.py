@@ -302,7 +302,7 @@ async def test_malformed_cursors_are_422_naming_cursor(
 async def test_a_cursor_this_api_gave_out_still_works(service: Api, make_user: UserFactory) -> None:
     from datetime import UTC, datetime
 
-    from service.api.cursors import encode_cursor
+    from service.web.cursors import encode_cursor
 
     _, token = await make_user("hostile")
     cursor = encode_cursor(datetime.now(UTC), "i-zzzzzzzz")
@@ -415,13 +415,13 @@ async def test_a_row_stored_before_a_rule_was_tightened_stays_readable(
     service: Api, make_user: UserFactory, db: asyncpg.Pool
 ) -> None:
     """An instance named "mysql" used to get database "mysql"; its owner can still read it."""
-    from service.api.context import SERVICES
+    from service.app import RUNTIME
     from service.db import instances
     from service.engines import get_engine
 
     username, token = await make_user("hostile")
     owner_id = await db.fetchval("SELECT id FROM users WHERE username = $1", username)
-    box = service.client.server.app[SERVICES].box
+    box = service.client.server.app[RUNTIME].box
     mysql = get_engine("mysql")
     creds = mysql.new_credentials()
     stored = mysql.parse_settings(None, instance_name="legacy").model_dump(mode="json") | {

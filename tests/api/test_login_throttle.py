@@ -16,8 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from service.api.context import PASSWORDS
-from service.api.throttle import THROTTLE
+from service.accounts.endpoints import PASSWORDS, THROTTLE
 from service.passwords import Busy, PasswordPool
 from tests.helpers import ADMIN_PASSWORD, Api
 

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from service.api.contract import contract
-from service.api.models import User
-from service.api.openapi import UndocumentedRoute, document
+from service.accounts.schemas import User
+from service.web.contract import contract
+from service.web.openapi import UndocumentedRoute, document
 from tests.helpers import Api
 
 

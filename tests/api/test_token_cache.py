@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from service import crypto
-from service.api.token_cache import TokenCache
+from service.accounts.token_cache import TokenCache
 from service.db.users import User
 from tests.conftest import UserFactory
 from tests.helpers import Api

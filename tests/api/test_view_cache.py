@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.api.context import SERVICES
-from service.api.stream import HUB
-from service.api.view_cache import ViewCache
+from service.app import RUNTIME
+from service.events.stream import HUB
+from service.instances.view_cache import ViewCache
 from tests.conftest import UserFactory
 from tests.helpers import Api
 
@@ -38,7 +38,7 @@ async def owned(service: Api, make_user: UserFactory) -> AsyncIterator[tuple[str
 
 
 def _cache(service: Api) -> ViewCache:
-    return service.client.server.app[SERVICES].views
+    return service.client.server.app[RUNTIME].views
 
 
 async def _served_until(service: Api, path: str, token: str, changed: Any, seconds: float) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import redis
 
-from service.api.context import SERVICES
+from service.app import RUNTIME
 from service.backupstore.store import BackupStore
 from service.db.ids import new_id
 from tests.conftest import UserFactory
@@ -24,7 +24,7 @@ RDB = b"REDIS0011" + bytes(range(256)) * 40
 
 async def _fake_backup(service: Api, db: asyncpg.Pool, inst: dict[str, Any], data: bytes, fmt: str) -> str:
     """A completed backup of `inst` holding `data`, as the backup kind records one."""
-    svc = service.client.app[SERVICES]
+    svc = service.client.app[RUNTIME]
     store = BackupStore(svc.settings.backup_dir, svc.box)
     backup_id = new_id("b-", 10)
     plain = svc.settings.state_dir / f"{backup_id}.plain"
@@ -130,7 +130,7 @@ async def test_backup_routes_tenancy_engine_download_corrupt_quota_delete(
     assert int(headers["Content-Length"]) == len(RDB)
 
     # A corrupt store file: the restore fails saying so, before the instance is touched.
-    svc = service.client.app[SERVICES]
+    svc = service.client.app[RUNTIME]
     path = svc.settings.backup_dir / f"{backup_id}.rdb.enc"
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0x01

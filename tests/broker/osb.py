@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from service.plans import load_catalog
+from service.plans.catalog import load_catalog
 from tests.helpers import BROKER_PASSWORD, BROKER_USERNAME, Api
 
 CATALOG = load_catalog()

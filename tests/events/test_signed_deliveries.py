@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 
 from service.crypto import SecretBox
 from service.db import webhooks as webhooks_repo
-from service.events import signing
+from service.monitoring import signing
 from service.monitoring.egress import EgressPolicy
 from service.monitoring.notify import MAX_ATTEMPTS, Dispatcher
 from tests.db import records

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 
-from service.events import signing
+from service.monitoring import signing
 from tests.e2e.service_process import ServiceProcess, free_port
 from tests.helpers import create_database, drop_database, write_inventory
 from tests.ports import port_range

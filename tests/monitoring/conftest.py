@@ -150,7 +150,7 @@ async def alertmanager(tools_dir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="package")
 async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monitored]:
-    from service.api.throttle import THROTTLE
+    from service.accounts.endpoints import THROTTLE
 
     # Routes that exist only here: an unhandled exception, and a slow answer.
     async def boom(_request: web.Request) -> web.Response:
@@ -184,7 +184,7 @@ async def monitored(session_dir: Path, alertmanager: str) -> AsyncIterator[Monit
 
 @pytest.fixture
 def clear_login_throttle(monitored: Monitored) -> Iterator[None]:
-    from service.api.throttle import THROTTLE
+    from service.accounts.endpoints import THROTTLE
 
     yield
     monitored.app[THROTTLE].reset()

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import docker
 
-from service.api.context import SERVICES
+from service.app import RUNTIME
 from service.db.samples import Sample
 from service.monitoring.collector import START_TOLERANCE, InstanceCollector, Round
 from service.operations.runner import PlaybookRunner, RunResult
@@ -49,7 +49,7 @@ class GatedRunner:
 
 
 def _collector(m: Monitored) -> tuple[InstanceCollector, GatedRunner]:
-    svc = m.app[SERVICES]
+    svc = m.app[RUNTIME]
     gated = GatedRunner(svc.runner)
     gated.gate.set()  # the first read (first sight) is waited for
     collector = InstanceCollector(

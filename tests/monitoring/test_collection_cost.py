@@ -14,7 +14,7 @@ import signal
 
 import docker
 
-from service.api.context import SERVICES
+from service.app import RUNTIME
 from service.db.samples import Sample
 from service.monitoring.collector import FRESH_SECONDS, InstanceCollector, Round
 from tests.monitoring.conftest import Monitored
@@ -22,7 +22,7 @@ from tests.monitoring.test_instances import create, delete
 
 
 def _collector(m: Monitored) -> InstanceCollector:
-    svc = m.app[SERVICES]
+    svc = m.app[RUNTIME]
     # A read at most once an hour: every read below is one the probes asked for.
     return InstanceCollector(svc.pool, svc.runner, lambda: svc.hosts, svc.box, full_interval=3600)
 

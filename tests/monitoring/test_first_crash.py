@@ -17,7 +17,7 @@ from typing import Any
 
 import docker
 
-from service.api.context import SERVICES
+from service.app import RUNTIME
 from tests.helpers import wait_until
 from tests.monitoring.conftest import COLLECT_INTERVAL, Monitored
 from tests.monitoring.test_instances import alert_of, delete
@@ -93,7 +93,7 @@ async def test_a_crash_before_the_first_round_fires_instance_restarted(
 
     # Later rounds compare with that first sample: no second count of the same crash, also
     # when the collector starts afresh from the store (as a new leader does).
-    monitor = monitored.app[SERVICES].monitoring
+    monitor = monitored.app[RUNTIME].monitoring
     assert monitor is not None
     monitor.collector.forget()
     rounds = monitor.collector.rounds

@@ -27,7 +27,7 @@ from typing import Any
 import docker
 import redis
 
-from service.api.context import SERVICES
+from service.app import RUNTIME
 from tests.helpers import dbvend_containers, wait_until
 from tests.monitoring.conftest import COLLECT_INTERVAL, Monitored, Receiver
 
@@ -170,7 +170,7 @@ async def test_a_container_stopped_behind_dbvends_back_is_started_again(
     inst = await create(monitored, token, "redis", maxmemory="8mb")
     iid = inst["id"]
     await wait_health(monitored, token, iid, "up")
-    monitor = monitored.app[SERVICES].monitoring
+    monitor = monitored.app[RUNTIME].monitoring
     assert monitor is not None
     [container] = dbvend_containers(docker_client, iid)
     await asyncio.to_thread(container.stop, timeout=5)

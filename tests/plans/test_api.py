@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import redis
 
-from service.plans import load_catalog
+from service.plans.catalog import load_catalog
 from tests.conftest import UserFactory
 from tests.helpers import Api, admin_password_of
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.engines import SettingsError
-from service.plans import PlanError, load_catalog
+from service.plans.catalog import PlanError, load_catalog
 
 CATALOG = load_catalog()
 

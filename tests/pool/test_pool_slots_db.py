@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 
 from service.db import hosts, pool_slots, ports
-from service.operations.intake import NoCapacity, place
+from service.errors import NoCapacity
+from service.operations.placing import place
 from tests.db import records
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import asyncpg
 import docker
 
+from service.fleet import docker_ping
+from service.fleet.health import HostMonitor
 from service.inventory import DockerHost
-from service.operations import docker_ping
-from service.operations.health import HostMonitor
 from service.operations.runner import PlaybookRunner
 from tests.helpers import Api
 

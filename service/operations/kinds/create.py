@@ -10,8 +10,8 @@ from ...db import hosts as hosts_repo
 from ...db import instances, locks, operations, ports
 from ...errors import NoCapacity
 from ...placement import lowest_free_port
-from ..intake import place
 from ..outcomes import Create, backoff, container_gone, create_outcome
+from ..placing import place
 from .base import RunContext, held, log
 from .clone import restore_clones
 from .shared import ProvisionBatch, deprovision, enlist, failure_event, keep_held, provision

@@ -1,4 +1,4 @@
-"""bind and unbind (provisioning/credentials.py): one extra user of an instance made or
+"""bind and unbind (service/credentials): one extra user of an instance made or
 removed by playbooks/bind.yml / unbind.yml, the application account untouched.
 
 A bind's readiness check connects as the new user (Plan.connection), so `active` means a
@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from ...db import credentials as repo
 from ...engines import get_engine
-from ..credentials import credential_secrets
 from .day2 import Day2Kind, Plan, Refused
 
 if TYPE_CHECKING:
+    from ...crypto import SecretBox
     from ...db import Conn, instances
     from ...db.operations import Operation
     from .base import RunContext
+
+
+def credential_secrets(box: SecretBox, row: repo.CredentialRow) -> dict[str, str]:
+    """{"password": ...}: the sealed part of a credential's row."""
+    opened = box.open(row.sealed)
+    return {"password": str(opened["password"])}
 
 
 async def _credential(ctx: RunContext, op: Operation, wanted: str) -> repo.CredentialRow:

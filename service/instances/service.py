@@ -1,0 +1,271 @@
+"""The instances domain's one entry point, called by the REST routes (endpoints.py,
+day2_endpoints.py) and the service broker alike: where an instance is created (from a warm
+pool slot when one fits, else recorded for a worker), read, changed (stop, start, restart,
+settings, plan, password, restore) and deleted.
+
+Each request is checked and recorded in one transaction (intake.py, warm.py, day2.py);
+a refusal raises a DomainError and records nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..backups.service import BackupService
+from ..context import Context
+from ..db import instances, operations
+from ..db.instance_detail import get_with_health
+from ..errors import NotFound
+from ..monitoring.service import health_holds_for, health_view
+from ..operations.quota import QuotaDefaults
+from ..plans.service import Plan, PlanService
+from . import day2, intake, warm
+from .day2 import KEEP, ActionAccepted, Keep, PlanMove, RestoreAccepted
+from .view_cache import ViewCache
+from .views import instance_view
+
+if TYPE_CHECKING:
+    from ..db.alerts import Alert
+    from ..db.instances import Instance
+    from ..db.operations import Operation
+    from ..db.samples import Sample
+    from ..db.users import User
+
+__all__ = [
+    "KEEP",
+    "ActionAccepted",
+    "Created",
+    "InstanceService",
+    "Keep",
+    "PlanMove",
+    "RestoreAccepted",
+]
+
+
+@dataclass(frozen=True)
+class Created:
+    """A create taken: its instance and operation; `running` when a warm pool slot answered."""
+
+    instance_id: str
+    operation_id: str
+    running: bool
+
+
+@dataclass(frozen=True)
+class Detail:
+    """An instance as its detail shows it: the row, its newest sample and open alerts."""
+
+    instance: Instance
+    sample: Sample | None
+    open_alerts: list[Alert]
+
+
+class InstanceService:
+    def __init__(self, ctx: Context, *, plans: PlanService, backups: BackupService, views: ViewCache) -> None:
+        self.ctx = ctx
+        self.plans = plans
+        self.backups = backups
+        self.views = views  # rendered details and list pages of this process (view_cache.py)
+
+    @property
+    def quota_defaults(self) -> QuotaDefaults:
+        return QuotaDefaults.of(self.ctx.settings)
+
+    # -- create ---------------------------------------------------------------------------
+    async def offered_plan(self, engine: str, name: str) -> Plan:
+        """A plan a create or a move may ask for (SettingsError naming `plan` otherwise)."""
+        return await self.plans.offered(engine, name)
+
+    async def create(
+        self,
+        user: User,
+        engine: str,
+        name: str | None,
+        settings: dict[str, Any] | None,
+        *,
+        plan: Plan | None = None,
+        restore_from: str | None = None,
+    ) -> Created:
+        """The one place an instance is created. A warm pool slot answers at once (running);
+        otherwise the instance, its port claim and its create operation are recorded for a
+        worker. Refusals: SettingsError, QuotaExceeded, NoCapacity, Conflict (a name in use),
+        NotFound/Conflict/SettingsError for `restore_from` (a clone)."""
+        if restore_from is None:
+            claimed = await self._from_pool(user, engine, name, settings, plan)
+            if claimed is not None:
+                return Created(claimed.instance_id, claimed.operation_id, True)
+        accepted = await intake.request_create(
+            self.ctx.pool,
+            self.ctx.box,
+            user,
+            engine,
+            name,
+            settings,
+            max_attempts=self.ctx.settings.max_attempts,
+            quotas=self.quota_defaults,
+            restore_from=restore_from,
+            plan=plan,
+        )
+        return Created(accepted.instance_id, accepted.operation_id, False)
+
+    async def _from_pool(
+        self, user: User, engine: str, name: str | None, settings: dict[str, Any] | None, plan: Plan | None
+    ) -> intake.Accepted | None:
+        """A running instance from a warm pool slot, or None: the cold path (never an error)."""
+        if not self.ctx.settings.pool_enabled:
+            return None
+        ctx = warm.Claim(
+            self.ctx.pool,
+            self.ctx.box,
+            self.ctx.hosts,
+            self.ctx.settings.worker_id,
+            self.quota_defaults,
+            self.ctx.settings.max_attempts,
+        )
+        return await warm.claim_create(ctx, user, engine, name, settings, plan)
+
+    async def created_as(self, owner: User, name: str) -> intake.Accepted | None:
+        """The owner's live instance of this name and its create operation: what an earlier,
+        interrupted request made."""
+        found = await instances.created_as(self.ctx.pool, owner.id, name)
+        return intake.Accepted(*found) if found is not None else None
+
+    # -- read -----------------------------------------------------------------------------
+    async def get(self, instance_id: str, *, owner_id: int | None = None) -> Instance | None:
+        return await instances.get(self.ctx.pool, instance_id, owner_id=owner_id)
+
+    async def page(
+        self,
+        viewer: int | None,
+        *,
+        engine: str | None,
+        status: str | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[Instance]:
+        return await instances.page(
+            self.ctx.reads, owner_id=viewer, engine=engine, status=status, limit=limit, after=after
+        )
+
+    async def detail(self, instance_id: str, viewer: int | None) -> Detail | None:
+        found = await get_with_health(self.ctx.reads, instance_id, owner_id=viewer)
+        return Detail(*found) if found is not None else None
+
+    def view(self, inst: Instance, detail: Detail | None = None) -> dict[str, Any]:
+        """The instance's JSON; with `detail`, its health too."""
+        health = None
+        if detail is not None:
+            health = health_view(detail.sample, detail.open_alerts, self.ctx.settings.collect_interval)
+        return instance_view(inst, self.ctx.box, health)
+
+    def holds_for(self, detail: Detail) -> float:
+        """Seconds a rendered detail stays true by time alone (its health turning stale)."""
+        return health_holds_for(detail.sample, collect_interval=self.ctx.settings.collect_interval)
+
+    async def operation(self, operation_id: str, *, owner_id: int | None = None) -> Operation | None:
+        return await operations.get(self.ctx.pool, operation_id, owner_id=owner_id)
+
+    async def wait(self, operation_id: str, seconds: int) -> Operation | None:
+        return await self.ctx.wait(operation_id, seconds)
+
+    async def operation_after(self, operation_id: str, seconds: int) -> Operation:
+        return await self.ctx.operation_after(operation_id, seconds)
+
+    # -- delete ---------------------------------------------------------------------------
+    async def delete(
+        self, user: User, instance_id: str, *, owner_id: int | None, final_backup: bool
+    ) -> str | None:
+        """The delete's operation (the open one when it is deleting already); None when the
+        caller has no such instance. With `final_backup` a backup is queued first (the
+        worker runs an instance's operations oldest first, so it takes the data while it is
+        there; the delete refuses to run unless it completed)."""
+        final_backup_id = None
+        if final_backup:
+            accepted = await self.backups.request(user, instance_id, owner_id=owner_id, final=True)
+            final_backup_id = accepted.backup_id
+        return await intake.request_delete(
+            self.ctx.pool,
+            instance_id,
+            user,
+            owner_id=owner_id,
+            max_attempts=self.ctx.settings.max_attempts,
+            final_backup_id=final_backup_id,
+        )
+
+    # -- day-2 ----------------------------------------------------------------------------
+    async def act(
+        self, user: User, instance_id: str, kind: str, *, owner_id: int | None
+    ) -> ActionAccepted | None:
+        """stop, start or restart; None when the caller has no such instance."""
+        return await day2.request_action(
+            self.ctx.pool,
+            instance_id,
+            user,
+            kind,
+            owner_id=owner_id,
+            max_attempts=self.ctx.settings.max_attempts,
+        )
+
+    async def reconfigure(
+        self,
+        user: User,
+        instance_id: str,
+        settings: dict[str, Any] | None,
+        *,
+        owner_id: int | None,
+        convert: bool = False,
+        backup_policy: dict[str, Any] | Keep | None = KEEP,
+        move: PlanMove | Keep = KEEP,
+    ) -> ActionAccepted | None:
+        return await day2.request_reconfigure(
+            self.ctx.pool,
+            instance_id,
+            user,
+            settings,
+            convert=convert,
+            owner_id=owner_id,
+            max_attempts=self.ctx.settings.max_attempts,
+            quotas=self.quota_defaults,
+            backup_policy=backup_policy,
+            plans=self.plans.catalog,
+            move=move,
+        )
+
+    async def plan_move(self, instance_id: str, plan: str | None, *, owner_id: int | None) -> PlanMove:
+        """The plan a PATCH moves to: a plan of the instance's engine that is open to new
+        instances (SettingsError naming `plan` otherwise), the plan it is on (no availability
+        check: staying), or None to leave plans for custom settings."""
+        if plan is None:
+            return PlanMove(None)
+        inst = await instances.get(self.ctx.reads, instance_id, owner_id=owner_id)
+        if inst is None:
+            raise NotFound("instance")
+        if inst.plan == plan:
+            return PlanMove(self.plans.get(inst.engine, plan))
+        return PlanMove(await self.plans.offered(inst.engine, plan))
+
+    async def rotate(
+        self, user: User, instance_id: str, *, grace_seconds: int, owner_id: int | None
+    ) -> ActionAccepted | None:
+        return await day2.request_rotate(
+            self.ctx.pool,
+            self.ctx.box,
+            instance_id,
+            user,
+            grace_seconds=grace_seconds,
+            owner_id=owner_id,
+            max_attempts=self.ctx.settings.max_attempts,
+        )
+
+    async def restore(
+        self, user: User, instance_id: str, backup_id: str, *, owner_id: int | None
+    ) -> RestoreAccepted:
+        return await day2.request_restore(
+            self.ctx.pool,
+            user,
+            instance_id,
+            backup_id,
+            owner_id=owner_id,
+            max_attempts=self.ctx.settings.max_attempts,
+        )
