@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,18 +19,12 @@ from ..db import alerts as alerts_repo
 from ..db.alerts import Alert
 from ..db.rules import Rule
 from .conditions import Finding
+from .payloads import Change, Notifier
 
 if TYPE_CHECKING:
     from ..db import Conn, Pool
-    from .notify import Notifier
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Change:
-    alert: Alert
-    status: str  # "firing" | "resolved"
 
 
 def fingerprint(rule: str, labels: Mapping[str, str]) -> str:

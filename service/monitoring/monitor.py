@@ -26,8 +26,9 @@ from ..tasks import Guarded, repeat
 from .alerting import AlertEvaluator
 from .collector import InstanceCollector, Round
 from .conditions import CONDITIONS, Finding, check_hosts, check_instances, check_service
+from .delivery import Dispatcher
 from .egress import EgressPolicy
-from .notify import Dispatcher, Notifier
+from .payloads import Notifier
 from .reconcile import reconcile
 
 if TYPE_CHECKING:

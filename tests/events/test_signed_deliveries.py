@@ -17,8 +17,9 @@ from cryptography.fernet import Fernet
 from service.crypto import SecretBox
 from service.db import webhooks as webhooks_repo
 from service.monitoring import signing
+from service.monitoring.delivery import Dispatcher
 from service.monitoring.egress import EgressPolicy
-from service.monitoring.notify import MAX_ATTEMPTS, Dispatcher
+from service.monitoring.payloads import MAX_ATTEMPTS
 from tests.db import records
 from tests.e2e.service_process import free_port
 

@@ -24,7 +24,7 @@ from service.db.pool import create_pool
 from service.inventory import DockerHost
 from service.monitoring.alerting import AlertEvaluator, fingerprint
 from service.monitoring.conditions import Finding
-from service.monitoring.notify import Notifier
+from service.monitoring.payloads import Notifier
 from tests.helpers import create_database, drop_database
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -196,7 +196,7 @@ def fixed(addresses: Mapping[str, Sequence[str]]) -> Resolve:
 
 async def deliver(pool: asyncpg.Pool, policy: EgressPolicy, webhook_id: int, url: str) -> dict[str, Any]:
     """Queue one delivery to `url` and send it with the real dispatcher; its row after."""
-    from service.monitoring.notify import Dispatcher
+    from service.monitoring.delivery import Dispatcher
 
     await webhooks_repo.queue(pool, [(webhook_id, url, PAYLOAD)], max_attempts=1)
     dispatcher = Dispatcher(pool, policy)
