@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..db.backups import Backup as BackupRow
+from ..engines import ENGINES
 from ..errors import NotFound
 from ..web.contract import contract, read_query, respond
 from ..web.cursors import decode_cursor, encode_cursor
@@ -24,7 +25,8 @@ routes = web.RouteTableDef()
 
 _ID = {"id": "instance id"}
 _BID = {"id": "backup id"}
-_TYPES = {"sql.gz": "application/gzip", "rdb": "application/octet-stream"}
+# A download's media type, by the backup's format (the engine's).
+_TYPES = {e.backup_format: e.backup_media_type for e in ENGINES.values()}
 SHA256_HEADER = "X-Dbvend-Sha256"
 
 
@@ -167,7 +169,7 @@ async def delete_backup(request: web.Request) -> web.Response:
     path=_BID,
     responses={200: None},
     errors=(409, 503),
-    raw={200: "application/gzip, application/octet-stream"},
+    raw={200: ", ".join(_TYPES.values())},
 )
 async def download_backup(request: web.Request) -> web.StreamResponse:
     found = await _backup(request)

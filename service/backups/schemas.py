@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ..engines import BackupFormat
 from ..web.contract import Out
 from ..web.queries import Query, Whole
 
@@ -19,7 +20,7 @@ class Backup(Out):
     instance_id: str
     engine: str
     status: Literal["pending", "running", "completed", "failed"]
-    format: Literal["sql.gz", "rdb"] = Field(description="sql.gz: a mariadb-dump, gzip; rdb: a Redis RDB")
+    format: BackupFormat = Field(description="sql.gz: a mariadb-dump, gzip; rdb: a Redis RDB")
     size_bytes: int | None = Field(description="of the plaintext file (what a download gives)")
     sha256: str | None = Field(description="SHA-256 of the plaintext file, hex")
     scheduled: bool

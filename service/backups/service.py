@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..backupstore.remote import StoreHostError, StoreHosts
-from ..backupstore.store import FORMATS, BackupStore
+from ..backupstore.store import BackupStore
 from ..db import backups, instances, operations, users
 from ..db.backups import Backup
 from ..db.ids import new_id
+from ..engines import get_engine
 from ..errors import Conflict, NotFound, QuotaExceeded
 from ..operations import admission
 from .download import Download, open_download
@@ -110,7 +111,7 @@ async def _record_backup(
             instance_id=instance_id,
             owner_id=row.owner_id,
             engine=row.engine,
-            format=FORMATS[row.engine],
+            format=get_engine(row.engine).backup_format,
             scheduled=scheduled,
             final=final,
         )

@@ -18,7 +18,6 @@ from .envelope import CorruptBackup, decrypt_chunks, decrypt_to, encrypt_stream,
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"mysql": "sql.gz", "redis": "rdb"}
 PARTIAL = ".partial"
 
 

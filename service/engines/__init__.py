@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -16,20 +16,23 @@ from .mysql import MysqlEngine
 from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (MysqlEngine(), RedisEngine())}
+ENGINES: dict[str, Engine[Any]] = {engine.name: engine for engine in (MysqlEngine(), RedisEngine())}
 ENGINE_NAMES: tuple[str, ...] = tuple(ENGINES)
+BACKUP_FORMATS: tuple[str, ...] = tuple(e.backup_format for e in ENGINES.values())
 
 if TYPE_CHECKING:
     EngineName = str
+    BackupFormat = str
     ConnectionDetails = BaseModel
 else:
-    # For request and response models: the JSON Schema lists the engines by name, and an
-    # instance's connection is one of the engines' connection models.
+    # For request and response models: the JSON Schema lists the engines by name (and their
+    # backup formats), and an instance's connection is one of the engines' connection models.
     EngineName = Literal[ENGINE_NAMES]
+    BackupFormat = Literal[BACKUP_FORMATS]
     ConnectionDetails = functools.reduce(operator.or_, (e.connection_model for e in ENGINES.values()))
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str) -> Engine[Any]:
     try:
         return ENGINES[name]
     except KeyError:
@@ -37,8 +40,10 @@ def get_engine(name: str) -> Engine:
 
 
 __all__ = [
+    "BACKUP_FORMATS",
     "ENGINES",
     "ENGINE_NAMES",
+    "BackupFormat",
     "ConnectionDetails",
     "Credentials",
     "Engine",

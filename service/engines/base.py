@@ -9,12 +9,16 @@ import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldError, SettingsError
 from .probe import ProbeResult
+
+# An engine's settings model (MysqlSettings, RedisSettings): Engine is generic over it, so
+# each engine's methods take its own model and none needs to check which one it got.
+S = TypeVar("S", bound=BaseModel)
 
 _ALPHANUM = string.ascii_letters + string.digits
 _LOWER = string.ascii_lowercase + string.digits
@@ -99,18 +103,35 @@ class SettingsChange:
 
 
 @dataclass(frozen=True)
-class Rekey:
-    """What a claim turns a ready pool slot into (the warm pool, service/pool/): the new
-    tenant's account and settings, applied over the engine's own protocol."""
+class Rekey(Generic[S]):
+    """What a claim turns a ready pool slot into (the warm pool, service/instances/warm.py):
+    the new tenant's account and settings, applied over the engine's own protocol."""
 
     address: str
     port: int
     # The slot's settings as deployed, and the instance's (complete, validated, claimable).
-    slot_settings: BaseModel
-    settings: BaseModel
+    slot_settings: S
+    settings: S
     # The instance's new credentials; admin_password is the slot's admin secret, which the
     # claimed instance keeps (dbvend's own account, never shown to the tenant).
     credentials: Credentials
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A per-instance gauge of /metrics read from the engine's probe (`key` of its metrics);
+    engines that report the same figure name the same gauge."""
+
+    name: str
+    help: str
+    key: str
+
+
+# What every engine's probe reports, under one gauge each.
+CONNECTIONS = Gauge(
+    "dbvend_instance_connections", "Client connections (Threads_connected, connected_clients).", "connections"
+)
+LIMIT_HELP = "Connection limit (max_connections, maxclients)."
 
 
 class RekeyFailed(Exception):
@@ -118,10 +139,10 @@ class RekeyFailed(Exception):
     marked broken and another is tried; the message never holds a secret."""
 
 
-class Engine(ABC):
+class Engine(ABC, Generic[S]):
     name: ClassVar[str]
     default_port: ClassVar[int]
-    settings_model: ClassVar[type[BaseModel]]
+    settings_model: type[S]
     # Settings the running server changes without a restart (the rest take one restart).
     live_settings: ClassVar[frozenset[str]] = frozenset()
     # Whether rotate-password can keep the old password valid for a grace period.
@@ -133,13 +154,18 @@ class Engine(ABC):
     # (counter -> what it is; the rule metric is "<engine>_<counter>").
     ratio_metrics: ClassVar[Mapping[str, tuple[str, str, str]]] = {}
     counter_metrics: ClassVar[Mapping[str, str]] = {}
+    # The per-instance gauges of /metrics the engine's probe gives (service/monitoring/exposition.py).
+    gauges: ClassVar[tuple[Gauge, ...]] = ()
+    # A backup (service/backups): the file's format, as its name ends, and its media type.
+    backup_format: ClassVar[str]
+    backup_media_type: ClassVar[str]
 
-    def load_settings(self, stored: Mapping[str, Any]) -> BaseModel:
+    def load_settings(self, stored: Mapping[str, Any]) -> S:
         """An instance's settings as recorded (already validated when they were accepted)."""
         return self.settings_model.model_validate(dict(stored))
 
     def change_settings(
-        self, current: BaseModel, raw: Mapping[str, Any], *, convert: bool = False, instance_name: str
+        self, current: S, raw: Mapping[str, Any], *, convert: bool = False, instance_name: str
     ) -> SettingsChange:
         """Validate a change as a create is validated (422 naming the field, unknown keys
         refused), then let the engine refuse what cannot change and sort the rest."""
@@ -156,14 +182,14 @@ class Engine(ABC):
         restart = tuple(name for name in changed if name not in live)
         return SettingsChange(current, after, live, restart, convert)
 
-    def merge_change(self, current: BaseModel, raw: Mapping[str, Any]) -> dict[str, Any]:
+    def merge_change(self, current: S, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The new settings before validation: the current ones with the given keys replaced."""
         return {**current.model_dump(), **raw}
 
-    def check_change(self, before: BaseModel, after: BaseModel, *, convert: bool) -> None:  # noqa: B027
+    def check_change(self, before: S, after: S, *, convert: bool) -> None:
         """Raise SettingsError for a change the engine refuses (e.g. renaming a database)."""
 
-    def applies_live(self, name: str, before: BaseModel, after: BaseModel) -> bool:
+    def applies_live(self, name: str, before: S, after: S) -> bool:
         return name in self.live_settings
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
@@ -174,14 +200,14 @@ class Engine(ABC):
         """Extra variables for playbooks/rotate.yml, next to role_vars(settings, new)."""
         return {}
 
-    def parse_settings(self, raw: dict[str, Any] | None, *, instance_name: str) -> BaseModel:
+    def parse_settings(self, raw: dict[str, Any] | None, *, instance_name: str) -> S:
         try:
             model = self.settings_model.model_validate(raw or {})
         except ValidationError as exc:
             raise SettingsError(pydantic_errors(exc, "settings")) from None
         return self.complete(model, instance_name=instance_name)
 
-    def complete(self, settings: BaseModel, *, instance_name: str) -> BaseModel:
+    def complete(self, settings: S, *, instance_name: str) -> S:
         """Fill defaults that depend on other fields or on the instance."""
         return settings
 
@@ -189,11 +215,11 @@ class Engine(ABC):
         return Credentials(random_username(), random_password(), random_password())
 
     @abstractmethod
-    def memory_mb(self, settings: BaseModel) -> int:
+    def memory_mb(self, settings: S) -> int:
         """Container memory limit, the unit placement counts."""
 
     @abstractmethod
-    def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
+    def role_vars(self, settings: S, credentials: Credentials) -> dict[str, Any]:
         """Variables for roles/<engine>: password hashes, never the passwords, so nothing
         Ansible writes (its private data dir, module arguments) holds a secret."""
 
@@ -207,20 +233,20 @@ class Engine(ABC):
         """Monitoring: connect with dbvend's own account and read what tells health; never raises."""
 
     # -- the warm pool (service/pool/) --------------------------------------------------
-    def slot_settings(self, memory_mb: int) -> BaseModel | None:
+    def slot_settings(self, memory_mb: int) -> S | None:
         """The settings a pool slot of this size class (container memory, MB) is deployed
         with: the engine's defaults sized to memory_mb; None when no settings give exactly
         that container size (the inventory's class is then refused)."""
         return None
 
     def slot_connection(
-        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+        self, settings: S, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
         """What the pool keeper connects with to see a new slot serve (server_version): the
         slot's own application account, unless the engine deploys slots without one."""
         return self.connection(settings, credentials, address, port)
 
-    def claimable(self, slot: BaseModel, wanted: BaseModel) -> bool:
+    def claimable(self, slot: S, wanted: S) -> bool:
         """Whether a claim can turn a slot deployed with `slot` into `wanted` without Docker
         or a restart: same container size and every other difference applied live."""
         if self.memory_mb(slot) != self.memory_mb(wanted):
@@ -232,7 +258,7 @@ class Engine(ABC):
             if getattr(slot, name) != getattr(wanted, name)
         )
 
-    async def rekey(self, target: Rekey, limit: float) -> None:
+    async def rekey(self, target: Rekey[S], limit: float) -> None:
         """Claim a slot: wipe what a tenant-less slot may hold, create the new tenant's
         account from a password hash and apply its settings live and durably (the server's
         own files), within `limit` seconds. Idempotent: a retry after any failure converges.
@@ -240,9 +266,7 @@ class Engine(ABC):
         raise RekeyFailed(f"the {self.name} engine has no warm pool")
 
     @abstractmethod
-    def connection(
-        self, settings: BaseModel, credentials: Credentials, address: str, port: int
-    ) -> dict[str, Any]:
+    def connection(self, settings: S, credentials: Credentials, address: str, port: int) -> dict[str, Any]:
         """What a client needs to connect, shown to the instance's owner."""
 
     # -- extra credentials (bind/unbind, service/operations/credentials.py) ------------
@@ -253,7 +277,7 @@ class Engine(ABC):
 
     @abstractmethod
     def credential_connection(
-        self, settings: BaseModel, username: str, password: str, address: str, port: int
+        self, settings: S, username: str, password: str, address: str, port: int
     ) -> dict[str, Any]:
         """What a client of an extra credential connects with: uri, host, port, username,
         password (and database where the engine has one). The readiness check after a bind

@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from ..errors import FieldError, SettingsError
 from . import mysql_client, mysql_rekey
 from .base import (
+    CONNECTIONS,
+    LIMIT_HELP,
     Credentials,
     Engine,
+    Gauge,
     Rekey,
     RekeyFailed,
     SettingsChange,
@@ -139,15 +142,22 @@ def _charset_of(value: object) -> object:
     return value
 
 
-class MysqlEngine(Engine):
+class MysqlEngine(Engine[MysqlSettings]):
     name: ClassVar[str] = "mysql"
     default_port: ClassVar[int] = 3306
-    settings_model: ClassVar[type[BaseModel]] = MysqlSettings
+    settings_model = MysqlSettings
     connection_model: ClassVar[type[BaseModel]] = MysqlConnection
     ratio_metrics: ClassVar[dict[str, tuple[str, str, str]]] = {
         "mysql_connections": ("threads_connected", "max_connections", "Threads_connected / max_connections"),
     }
     counter_metrics: ClassVar[dict[str, str]] = {"slow_queries": "slow queries since the previous round"}
+    gauges: ClassVar[tuple[Gauge, ...]] = (
+        CONNECTIONS,
+        Gauge("dbvend_instance_max_connections", LIMIT_HELP, "max_connections"),
+    )
+    # mariadb-dump's SQL, gzip'd (roles/mysql/tasks/backup.yml).
+    backup_format: ClassVar[str] = "sql.gz"
+    backup_media_type: ClassVar[str] = "application/gzip"
     # SET GLOBAL, Docker's update of the memory limit, ALTER DATABASE (with convert).
     # binlog_format is live only while binary logging stays on (applies_live).
     live_settings: ClassVar[frozenset[str]] = frozenset(
@@ -163,17 +173,14 @@ class MysqlEngine(Engine):
     # MariaDB has no dual passwords (MySQL 8's RETAIN CURRENT PASSWORD).
     password_grace: ClassVar[bool] = False
 
-    def merge_change(self, current: BaseModel, raw: Mapping[str, Any]) -> dict[str, Any]:
-        assert isinstance(current, MysqlSettings)
+    def merge_change(self, current: MysqlSettings, raw: Mapping[str, Any]) -> dict[str, Any]:
         merged = super().merge_change(current, raw)
         # A new charset alone takes that charset's default collation, as on create.
         if "collation" not in raw and "charset" in raw and _charset_of(raw["charset"]) != current.charset:
             merged["collation"] = None
         return merged
 
-    def check_change(self, before: BaseModel, after: BaseModel, *, convert: bool) -> None:
-        assert isinstance(before, MysqlSettings)
-        assert isinstance(after, MysqlSettings)
+    def check_change(self, before: MysqlSettings, after: MysqlSettings, *, convert: bool) -> None:
         errors = []
         if after.database != before.database:
             errors.append(
@@ -186,7 +193,7 @@ class MysqlEngine(Engine):
         if errors:
             raise SettingsError(errors)
 
-    def applies_live(self, name: str, before: BaseModel, after: BaseModel) -> bool:
+    def applies_live(self, name: str, before: MysqlSettings, after: MysqlSettings) -> bool:
         if name == "binlog_format":
             # Switching binary logging on or off takes a restart; the format alone is SET GLOBAL.
             return getattr(before, name) is not None and getattr(after, name) is not None
@@ -208,8 +215,7 @@ class MysqlEngine(Engine):
             )
         return {"mysql_password_grace_seconds": 0}
 
-    def complete(self, settings: BaseModel, *, instance_name: str) -> BaseModel:
-        assert isinstance(settings, MysqlSettings)
+    def complete(self, settings: MysqlSettings, *, instance_name: str) -> MysqlSettings:
         update: dict[str, str] = {}
         if settings.collation is None:
             update["collation"] = CHARSETS[settings.charset][0]
@@ -217,12 +223,10 @@ class MysqlEngine(Engine):
             update["database"] = database_from_name(instance_name)
         return settings.model_copy(update=update)
 
-    def memory_mb(self, settings: BaseModel) -> int:
-        assert isinstance(settings, MysqlSettings)
+    def memory_mb(self, settings: MysqlSettings) -> int:
         return settings.memory_mb
 
-    def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
-        assert isinstance(settings, MysqlSettings)
+    def role_vars(self, settings: MysqlSettings, credentials: Credentials) -> dict[str, Any]:
         return {
             "mysql_charset": settings.charset,
             "mysql_collation": settings.collation,
@@ -239,14 +243,14 @@ class MysqlEngine(Engine):
         }
 
     # -- the warm pool ---------------------------------------------------------------------
-    def slot_settings(self, memory_mb: int) -> BaseModel | None:
+    def slot_settings(self, memory_mb: int) -> MysqlSettings | None:
         try:
             settings = MysqlSettings(memory_mb=memory_mb, database=SLOT_DATABASE)
         except ValidationError:
             return None  # outside the API's memory range: no instance could claim it
         return self.complete(settings, instance_name=SLOT_DATABASE)
 
-    def claimable(self, slot: BaseModel, wanted: BaseModel) -> bool:
+    def claimable(self, slot: MysqlSettings, wanted: MysqlSettings) -> bool:
         """Same container size; binary logging on or off alike (log-bin is read at start);
         the rest a claim makes (database, its charset) or sets live (SET GLOBAL)."""
         if self.memory_mb(slot) != self.memory_mb(wanted):
@@ -257,9 +261,9 @@ class MysqlEngine(Engine):
             if getattr(slot, name) != getattr(wanted, name)
         )
 
-    async def rekey(self, target: Rekey, limit: float) -> None:
+    async def rekey(self, target: Rekey[MysqlSettings], limit: float) -> None:
         settings = target.settings
-        if not isinstance(settings, MysqlSettings) or settings.database is None or settings.collation is None:
+        if settings.database is None or settings.collation is None:
             raise RekeyFailed("the instance's settings are not complete mysql settings")
         if not self.claimable(target.slot_settings, settings):
             raise RekeyFailed("the slot cannot be claimed with these settings (size or binary logging)")
@@ -276,9 +280,8 @@ class MysqlEngine(Engine):
         await mysql_rekey.rekey(target, tenant, limit)
 
     def connection(
-        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+        self, settings: MysqlSettings, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
-        assert isinstance(settings, MysqlSettings)
         user, password, database = credentials.username, credentials.password, settings.database or ""
         return {
             "host": address,
@@ -297,9 +300,8 @@ class MysqlEngine(Engine):
         }
 
     def credential_connection(
-        self, settings: BaseModel, username: str, password: str, address: str, port: int
+        self, settings: MysqlSettings, username: str, password: str, address: str, port: int
     ) -> dict[str, Any]:
-        assert isinstance(settings, MysqlSettings)
         database = settings.database or ""
         return {
             "uri": f"mysql://{quote(username)}:{quote(password)}@{address}:{port}/{database}",
@@ -311,7 +313,7 @@ class MysqlEngine(Engine):
         }
 
     def slot_connection(
-        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+        self, settings: MysqlSettings, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
         # A slot has no application account (roles/mysql dbvend_pool_slot): the claim account
         # with the admin secret is what a claim will connect as, so it is what must answer.

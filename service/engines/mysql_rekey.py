@@ -144,7 +144,7 @@ def _rekey_sync(address: str, port: int, admin_password: str, tenant: Tenant, li
         conn.close()
 
 
-async def rekey(target: Rekey, tenant: Tenant, limit: float) -> None:
+async def rekey(target: Rekey[Any], tenant: Tenant, limit: float) -> None:
     try:
         await asyncio.wait_for(
             asyncio.to_thread(

@@ -24,7 +24,7 @@ class NotReady(Exception):
     client error, which never holds the password)."""
 
 
-async def wait_ready(engine: Engine, conn: Mapping[str, Any], within: float) -> str:
+async def wait_ready(engine: Engine[Any], conn: Mapping[str, Any], within: float) -> str:
     """The server's version once the application account can connect and query; NotReady
     when it cannot within `within` seconds."""
     loop = asyncio.get_running_loop()

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from . import redis_client
-from .base import Credentials, Engine, Rekey, SettingsChange, cpus_for_memory
+from .base import CONNECTIONS, LIMIT_HELP, Credentials, Engine, Gauge, Rekey, SettingsChange, cpus_for_memory
 from .probe import ProbeResult
 from .quantity import split_quantity
 
@@ -90,10 +90,10 @@ def container_memory_mb(maxmemory: int) -> int:
     return math.ceil((maxmemory + headroom) / MIB)
 
 
-class RedisEngine(Engine):
+class RedisEngine(Engine[RedisSettings]):
     name: ClassVar[str] = "redis"
     default_port: ClassVar[int] = 6379
-    settings_model: ClassVar[type[BaseModel]] = RedisSettings
+    settings_model = RedisSettings
     admin_username: ClassVar[str] = redis_client.ADMIN_ACCOUNT
     connection_model: ClassVar[type[BaseModel]] = RedisConnection
     ratio_metrics: ClassVar[dict[str, tuple[str, str, str]]] = {
@@ -104,6 +104,15 @@ class RedisEngine(Engine):
         "evicted_keys": "keys evicted since the previous round",
         "rejected_connections": "connections rejected since the previous round",
     }
+    gauges: ClassVar[tuple[Gauge, ...]] = (
+        CONNECTIONS,
+        Gauge("dbvend_instance_max_connections", LIMIT_HELP, "maxclients"),
+        Gauge("dbvend_instance_engine_memory_bytes", "Redis used_memory.", "used_memory"),
+        Gauge("dbvend_instance_engine_maxmemory_bytes", "Redis maxmemory.", "maxmemory"),
+    )
+    # The RDB file redis-server writes (roles/redis/tasks/backup.yml).
+    backup_format: ClassVar[str] = "rdb"
+    backup_media_type: ClassVar[str] = "application/octet-stream"
     # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
     # update (roles/redis/tasks/reconfigure.yml orders the two).
     live_settings: ClassVar[frozenset[str]] = frozenset(
@@ -112,12 +121,10 @@ class RedisEngine(Engine):
     # Redis users can hold several passwords at once (ACL SETUSER #<hash> #<hash>).
     password_grace: ClassVar[bool] = True
 
-    def memory_mb(self, settings: BaseModel) -> int:
-        assert isinstance(settings, RedisSettings)
+    def memory_mb(self, settings: RedisSettings) -> int:
         return container_memory_mb(settings.maxmemory)
 
-    def role_vars(self, settings: BaseModel, credentials: Credentials) -> dict[str, Any]:
-        assert isinstance(settings, RedisSettings)
+    def role_vars(self, settings: RedisSettings, credentials: Credentials) -> dict[str, Any]:
         return {
             "redis_maxmemory": settings.maxmemory,
             "redis_maxmemory_policy": settings.maxmemory_policy,
@@ -133,7 +140,7 @@ class RedisEngine(Engine):
             "redis_admin_password_hash": _sha256(credentials.admin_password),
         }
 
-    def slot_settings(self, memory_mb: int) -> BaseModel | None:
+    def slot_settings(self, memory_mb: int) -> RedisSettings | None:
         """The defaults with the maxmemory whose container is exactly memory_mb (below
         320 MB the headroom is 64 MiB, above it a quarter of maxmemory)."""
         for maxmemory in ((memory_mb - 64) * MIB, memory_mb * 4 // 5 * MIB):
@@ -141,9 +148,8 @@ class RedisEngine(Engine):
                 return RedisSettings(maxmemory=maxmemory)
         return None
 
-    async def rekey(self, target: Rekey, limit: float) -> None:
+    async def rekey(self, target: Rekey[RedisSettings], limit: float) -> None:
         settings = target.settings
-        assert isinstance(settings, RedisSettings)
         creds = target.credentials
         await redis_client.rekey(
             target.address,
@@ -177,7 +183,7 @@ class RedisEngine(Engine):
         return {"redis_password_grace_hash": _sha256(old.password) if keep else ""}
 
     def connection(
-        self, settings: BaseModel, credentials: Credentials, address: str, port: int
+        self, settings: RedisSettings, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
         user, password = credentials.username, credentials.password
         return {
@@ -196,7 +202,7 @@ class RedisEngine(Engine):
         }
 
     def credential_connection(
-        self, settings: BaseModel, username: str, password: str, address: str, port: int
+        self, settings: RedisSettings, username: str, password: str, address: str, port: int
     ) -> dict[str, Any]:
         return {
             "uri": f"redis://{quote(username)}:{quote(password)}@{address}:{port}/0",

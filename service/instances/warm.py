@@ -58,7 +58,7 @@ class Claim:
     max_attempts: int
 
 
-def pooled_class(engine: Engine, settings: BaseModel, hosts: Mapping[str, DockerHost]) -> int | None:
+def pooled_class(engine: Engine[Any], settings: BaseModel, hosts: Mapping[str, DockerHost]) -> int | None:
     """The size class a slot for these settings would be of, when some host pools it and
     a slot of it can become them without Docker; None sends the create the cold way."""
     memory_mb = engine.memory_mb(settings)
@@ -103,7 +103,7 @@ async def claim_create(
 
 
 async def _take(
-    ctx: Claim, user: User, engine: Engine, name: str | None, memory_mb: int
+    ctx: Claim, user: User, engine: Engine[Any], name: str | None, memory_mb: int
 ) -> pool_slots.Slot | None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         # Without the owner's lock: tx2 checks again under it, after the re-key.
@@ -120,7 +120,7 @@ async def _take(
 async def _turn(
     ctx: Claim,
     user: User,
-    engine: Engine,
+    engine: Engine[Any],
     slot: pool_slots.Slot,
     name: str,
     settings: BaseModel,
@@ -159,7 +159,7 @@ async def _turn(
 async def _record(
     ctx: Claim,
     user: User,
-    engine: Engine,
+    engine: Engine[Any],
     slot: pool_slots.Slot,
     name: str,
     settings: BaseModel,

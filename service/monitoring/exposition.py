@@ -1,8 +1,8 @@
 """/metrics in the Prometheus text format: the gateway's request counters and latency
 histograms and the collector's round timings (this process's registry), then what the
 store says now: instances by engine, status and host, operations by kind and status,
-per-instance gauges from the latest samples, each Docker host's data root filesystem, and
-open alerts."""
+per-instance gauges from the latest samples (the container's, and those each engine names:
+Engine.gauges), each Docker host's data root filesystem, and open alerts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..db import host_samples as host_samples_repo
 from ..db import overview
 from ..db import samples as samples_repo
 from ..db.samples import Sample
+from ..engines import ENGINES
 
 if TYPE_CHECKING:
     from ..db import Pool
@@ -34,8 +35,8 @@ class _Families(Collector):
 
 
 _INSTANCE_LABELS = ["instance_id", "engine", "host"]
-# name, help, how to read it from a sample
-_PER_INSTANCE: list[tuple[str, str, str]] = [
+# name, help, the Sample attribute: what every container reports
+_CONTAINER: list[tuple[str, str, str]] = [
     ("dbvend_instance_memory_bytes", "Container memory in use (without page cache).", "memory_bytes"),
     ("dbvend_instance_memory_limit_bytes", "Container memory limit.", "memory_limit_bytes"),
     (
@@ -44,32 +45,35 @@ _PER_INSTANCE: list[tuple[str, str, str]] = [
         "cpu_percent",
     ),
     ("dbvend_instance_restart_count", "Restarts made by the container's restart policy.", "restart_count"),
-    (
-        "dbvend_instance_connections",
-        "Client connections (Threads_connected, connected_clients).",
-        "engine:connections",
-    ),
-    ("dbvend_instance_max_connections", "Connection limit (max_connections, maxclients).", "engine:limit"),
-    ("dbvend_instance_engine_memory_bytes", "Redis used_memory.", "engine:used_memory"),
-    ("dbvend_instance_engine_maxmemory_bytes", "Redis maxmemory.", "engine:maxmemory"),
-    (
-        "dbvend_instance_disk_bytes",
-        "Disk used by the instance's directory (<data root>/<instance id>) on its host.",
-        "disk_bytes",
-    ),
 ]
+_DISK = (
+    "dbvend_instance_disk_bytes",
+    "Disk used by the instance's directory (<data root>/<instance id>) on its host.",
+    "disk_bytes",
+)
+# What the engines' probes give (each engine names its gauges): name -> help, in the order
+# the engines first name them.
+_ENGINE_GAUGES: dict[str, str] = {}
+for _engine in ENGINES.values():
+    for _gauge in _engine.gauges:
+        _ENGINE_GAUGES.setdefault(_gauge.name, _gauge.help)
 
 
-def _read(sample: Sample, how: str) -> float | None:
-    if how.startswith("engine:"):
-        key = how[len("engine:") :]
-        if key == "limit":
-            value = sample.engine.get("max_connections", sample.engine.get("maxclients"))
-        else:
-            value = sample.engine.get(key)
-    else:
-        value = getattr(sample, how)
+def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _per_instance(engine: str, sample: Sample) -> Iterator[tuple[str, float]]:
+    """(gauge name, value) of one instance's latest sample."""
+    for name, _, attribute in _CONTAINER:
+        if (value := _number(getattr(sample, attribute))) is not None:
+            yield name, value
+    found = ENGINES.get(engine)
+    for gauge in found.gauges if found is not None else ():
+        if (value := _number(sample.engine.get(gauge.key))) is not None:
+            yield gauge.name, value
+    if (value := _number(getattr(sample, _DISK[2]))) is not None:
+        yield _DISK[0], value
 
 
 async def store_families(pool: Pool, max_age_seconds: float) -> list[Metric]:
@@ -91,17 +95,16 @@ async def store_families(pool: Pool, max_age_seconds: float) -> list[Metric]:
         "1 when the container runs and the engine answers dbvend's admin account (latest round).",
         labels=_INSTANCE_LABELS,
     )
-    gauges = {name: GaugeMetricFamily(name, text, labels=_INSTANCE_LABELS) for name, text, _ in _PER_INSTANCE}
+    described = [(name, text) for name, text, _ in _CONTAINER] + [*_ENGINE_GAUGES.items(), _DISK[:2]]
+    gauges = {name: GaugeMetricFamily(name, text, labels=_INSTANCE_LABELS) for name, text in described}
     for inst in live:
         sample = latest.get(inst["id"])
         if sample is None:
             continue
         labels = [inst["id"], inst["engine"], inst["host"]]
         up.add_metric(labels, 1 if sample.up else 0)
-        for name, _, how in _PER_INSTANCE:
-            value = _read(sample, how)
-            if value is not None:
-                gauges[name].add_metric(labels, value)
+        for name, value in _per_instance(inst["engine"], sample):
+            gauges[name].add_metric(labels, value)
 
     total = GaugeMetricFamily(
         "dbvend_host_data_total_bytes", "Size of the filesystem of the host's data root.", labels=["host"]

@@ -48,7 +48,7 @@ class Plan:
         engine = ENGINES[self.engine]
         raw = dict(raw or {})
         self.refuse_unsettable(raw)
-        settings = engine.parse_settings({**self.settings, **raw}, instance_name=instance_name)
+        settings: BaseModel = engine.parse_settings({**self.settings, **raw}, instance_name=instance_name)
         self.check_bounds(settings)
         return settings
 
@@ -111,12 +111,15 @@ class Plan:
 
 
 def create_settings(
-    engine: Engine, plan: Plan | None, raw: Mapping[str, Any] | None, *, instance_name: str
+    engine: Engine[Any], plan: Plan | None, raw: Mapping[str, Any] | None, *, instance_name: str
 ) -> BaseModel:
     """A create's complete settings: the plan's resolution, or the engine's own parsing for a
     create without a plan (custom settings)."""
     if plan is None:
-        return engine.parse_settings(dict(raw) if raw is not None else None, instance_name=instance_name)
+        settings: BaseModel = engine.parse_settings(
+            dict(raw) if raw is not None else None, instance_name=instance_name
+        )
+        return settings
     return plan.resolve(raw, instance_name=instance_name)
 
 
@@ -186,7 +189,7 @@ def load_catalog(path: Path = DEFAULT_PLANS) -> PlanCatalog:
     )
 
 
-def _plan(engine: Engine, name: str, spec: object, where: str) -> Plan:
+def _plan(engine: Engine[Any], name: str, spec: object, where: str) -> Plan:
     if not name or not set(name) <= _NAME_CHARS or len(name) > 32:
         raise PlanError(f"{where}: a plan name is 1-32 of a-z, 0-9 and '-'")
     spec = _mapping(spec, where, where)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...backupstore.remote import StoreHostError, StoreHosts
 from ...backupstore.staging import Staging
-from ...backupstore.store import FORMATS, BackupStore, ChecksumMismatch
+from ...backupstore.store import BackupStore, ChecksumMismatch
 from ...db import backups, instances
+from ...engines import get_engine
 from .day2 import Day2Kind, Plan, Refused
 
 if TYPE_CHECKING:
@@ -67,7 +68,10 @@ class BackupKind(Day2Kind):
     ) -> str | None:
         backup_id, fmt = plan.data["backup_id"], plan.data["format"]
         reported = str(facts.get("sha256", "")).lower()
-        if facts.get("backup_id") != backup_id or facts.get("format") != FORMATS[inst.engine]:
+        if (
+            facts.get("backup_id") != backup_id
+            or facts.get("format") != get_engine(inst.engine).backup_format
+        ):
             return f"the play reported another backup ({facts.get('backup_id')!r}, {facts.get('format')!r})"
         if not _SHA256.fullmatch(reported):
             return "the play reported no SHA-256 for the backup"
