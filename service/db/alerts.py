@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
     from . import Conn, Executor
 
-OPEN = ("pending", "firing", "acknowledged")
-
 
 @dataclass(frozen=True)
 class Alert:

@@ -68,7 +68,3 @@ async def revoke_all(db: Executor, user_id: int, *, keep: bytes | None = None) -
         keep,
     )
     return int(result.rpartition(" ")[2])
-
-
-async def prune_expired(db: Executor) -> None:
-    await db.execute("DELETE FROM api_tokens WHERE expires_at < now() - interval '1 day'")

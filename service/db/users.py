@@ -114,17 +114,6 @@ async def list_accounts(db: Executor) -> list[Account]:
     return [_account(r) for r in await db.fetch(_ACCOUNT + " ORDER BY u.id")]
 
 
-async def list_all(db: Executor) -> list[User]:
-    return [_user(r) for r in await db.fetch("SELECT * FROM users ORDER BY id")]
-
-
-async def set_password(db: Executor, username: str, password_hash: str) -> bool:
-    result = await db.execute(
-        "UPDATE users SET password_hash = $2 WHERE username = $1", username, password_hash
-    )
-    return result.endswith(" 1")
-
-
 async def replace_password(conn: Conn, user_id: int, old_hash: str, new_hash: str) -> bool:
     """Compare-and-set: False when the password changed since `old_hash` was verified."""
     result = await conn.execute(

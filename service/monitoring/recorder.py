@@ -31,7 +31,6 @@ class EventRecorder:
         self.max_buffer = max_buffer
         self.flush_interval = flush_interval
         self.dropped = 0
-        self.dropped_total = 0
         self._events: deque[Event] = deque()
         self._minutes: dict[datetime, tuple[int, int]] = {}
         self._minute = datetime.fromtimestamp(0, UTC)
@@ -43,7 +42,6 @@ class EventRecorder:
     def record(self, event: Event) -> None:
         if len(self._events) >= self.max_buffer:
             self.dropped += 1
-            self.dropped_total += 1
             return
         if event.at is None:
             event = replace(event, at=datetime.now(UTC))

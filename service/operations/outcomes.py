@@ -137,16 +137,6 @@ class ActionDecision:
     error: str | None = None
 
 
-# The status a day-2 action leaves a running (or stopped) instance in when it succeeds.
-ACTION_TARGET = {
-    "stop": "stopped",
-    "start": "running",
-    "restart": "running",
-    "reconfigure": "running",
-    "rotate": "running",
-}
-
-
 def action_outcome(
     outcome: HostOutcome,
     facts: dict[str, Any] | None,
@@ -169,9 +159,3 @@ def gave_up(attempts: int, max_attempts: int) -> bool:
     """Claimed more often than allowed: each claim past the last was a worker that died in
     the middle (a crash loop), so the operation ends rather than runs once more."""
     return attempts > max_attempts
-
-
-def status_after(kind: str, succeeded: bool, previous: str) -> str:
-    """What the instance's status is once the operation has ended: the requested state, or
-    the one it had before. Never anything in between."""
-    return ACTION_TARGET[kind] if succeeded else previous

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from service.db.users import Usage
-from service.operations.outcomes import Action, action_outcome, gave_up, status_after
+from service.operations.kinds import KINDS
+from service.operations.kinds.lifecycle import LifecycleKind
+from service.operations.outcomes import Action, action_outcome, gave_up
 from service.operations.quota import QuotaDefaults, growth_verdict
 from service.operations.runner import HostOutcome
 
@@ -48,8 +50,12 @@ def test_a_crash_loop_gives_up_only_past_the_last_attempt() -> None:
     [("stop", "running", "stopped"), ("start", "stopped", "running"), ("restart", "running", "running")],
 )
 def test_the_status_is_the_requested_one_or_the_previous_one(kind: str, previous: str, target: str) -> None:
-    assert status_after(kind, True, previous) == target
-    assert status_after(kind, False, previous) == previous
+    # What the worker runs (kinds/lifecycle.py): a success writes `ends_as`; a kind runs only
+    # from its `runs_from`, and a failure writes no status, so the previous one stays.
+    lifecycle = KINDS[kind]
+    assert isinstance(lifecycle, LifecycleKind)
+    assert lifecycle.ends_as == target
+    assert previous in lifecycle.runs_from
 
 
 def test_a_bigger_size_counts_against_the_memory_quota_only() -> None:

@@ -1,6 +1,6 @@
 """start: lifecycle.yml action=start for a stopped instance, then the readiness check with
 its (unchanged) credentials. Its memory was reserved when the start was accepted
-(provisioning/actions.py). A start that fails for good stops the container again, so the
+(instances/day2.py). A start that fails for good stops the container again, so the
 instance is `stopped` as its row says, not running behind dbvend's back."""
 
 from __future__ import annotations
