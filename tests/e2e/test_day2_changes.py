@@ -1,6 +1,6 @@
 """PATCH and rotate-password end to end, with real clients. They run the roles'
-reconfigure.yml / rotate.yml (written by the engine branches): until those tasks exist the
-tests are skipped, not passed.
+reconfigure.yml / rotate.yml: a role without them fails these tests (a renamed task file
+must not turn them into silent skips).
 
 - a live Redis change keeps an open client connection working, CONFIG GET shows it, and it
   survives a `docker restart`; MariaDB's SHOW VARIABLES shows its change; data is kept;
@@ -26,7 +26,9 @@ from tests.helpers import ROOT, Api, admin_password_of, dbvend_containers, wait_
 
 def _needs(engine: str, task: str) -> None:
     if not (ROOT / "roles" / engine / "tasks" / f"{task}.yml").exists():
-        pytest.skip(f"roles/{engine}/tasks/{task}.yml is not on this branch yet (day2-{engine})")
+        pytest.fail(
+            f"roles/{engine}/tasks/{task}.yml is missing: the role lost (or renamed) its {task} tasks"
+        )
 
 
 def _redis(c: dict[str, Any], password: str | None = None, username: str | None = None) -> redis.Redis:

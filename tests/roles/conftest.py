@@ -184,13 +184,13 @@ def docker_engine() -> Iterator[docker.DockerClient]:
         client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine: {exc}")
+        pytest.fail(f"no Docker engine: {exc}")
     for image in IMAGES:
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:
             client.close()
-            pytest.skip(f"image {image} missing: run scripts/ensure-images.sh")
+            pytest.fail(f"image {image} missing (renamed?): run scripts/ensure-images.sh")
     yield client
     client.close()
 
