@@ -24,8 +24,9 @@ from ..inventory import DockerHost
 from ..operations.runner import PlaybookRunner
 from ..tasks import Guarded, repeat
 from .alerting import AlertEvaluator
+from .checks import check_hosts, check_instances, check_service
 from .collector import InstanceCollector, Round
-from .conditions import CONDITIONS, Finding, check_hosts, check_instances, check_service
+from .conditions import CONDITIONS, Finding
 from .delivery import Dispatcher
 from .egress import EgressPolicy
 from .payloads import Notifier

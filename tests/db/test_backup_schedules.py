@@ -13,7 +13,8 @@ import asyncpg
 
 from service.db import backup_schedules
 from service.db.rules import Rule
-from service.monitoring.conditions import CONDITIONS, check_service
+from service.monitoring.checks import check_service
+from service.monitoring.conditions import CONDITIONS
 from tests.db import records
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
