@@ -26,6 +26,8 @@ from typing import Any
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
+from ..config import process_environment
+
 log = logging.getLogger(__name__)
 
 FACTS_KEY = "dbvend_instances"
@@ -139,9 +141,9 @@ class _Collector:
         )
 
 
-def playbook_env(project_dir: Path) -> dict[str, str]:
+def playbook_env(project_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment dbvend gives ansible-playbook (before ansible-runner's own additions)."""
-    env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    env = {name: environ[name] for name in _INHERITED if name in environ}
     env.update(
         {
             "ANSIBLE_CONFIG": str(project_dir / "ansible.cfg"),
@@ -153,36 +155,46 @@ def playbook_env(project_dir: Path) -> dict[str, str]:
             # and trying the others first (script, auto, ini, toml) costs ~0.2 s CPU a run.
             "ANSIBLE_INVENTORY_ENABLED": "yaml",
             # The ansible-playbook next to this interpreter comes first, whatever PATH says.
-            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PATH": f"{Path(sys.executable).parent}:{environ.get('PATH', '/usr/bin:/bin')}",
         }
     )
     env.setdefault("LANG", "C.UTF-8")
     return env
 
 
-def _without_inherited(prepared: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
-    """ansible-runner seeds its environment with os.environ (it has no option not to): keep
-    only what we set and what ansible-runner itself added."""
+def _without_inherited(
+    prepared: Mapping[str, str], ours: Mapping[str, str], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """ansible-runner seeds its environment with the process's (it has no option not to):
+    keep only what we set and what ansible-runner itself added."""
     return {
         name: value
         for name, value in prepared.items()
-        if name in ours or (name.startswith(_RUNNER_PREFIXES) and os.environ.get(name) != value)
+        if name in ours or (name.startswith(_RUNNER_PREFIXES) and environ.get(name) != value)
     }
 
 
 class PlaybookRunner:
-    def __init__(self, project_dir: Path, runs_dir: Path, *, forks: int = 50, timeout: int = 900) -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        runs_dir: Path,
+        *,
+        forks: int = 50,
+        timeout: int = 900,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.project_dir = project_dir
+        # The process's environment (live): what ansible-runner seeds its own with.
+        self.environ = process_environment() if environ is None else environ
         self.runs_dir = runs_dir
         self.forks = forks
         self.timeout = timeout
-        self.runs_started = 0
 
     async def run(
         self, playbook: str, hosts: Mapping[str, Mapping[str, Any]], *, secrets: Iterable[str] = ()
     ) -> RunResult:
         """Run playbooks/<playbook> once for every inventory host in `hosts` (in parallel forks)."""
-        self.runs_started += 1
         return await asyncio.to_thread(self._run_sync, playbook, dict(hosts), list(secrets))
 
     def _run_sync(self, playbook: str, hosts: dict[str, Mapping[str, Any]], secrets: list[str]) -> RunResult:
@@ -201,7 +213,7 @@ class PlaybookRunner:
                 run_dir / "env" / "settings", {"suppress_ansible_output": True, "suppress_output_file": True}
             )
             collector = _Collector(hosts)
-            env = playbook_env(self.project_dir)
+            env = playbook_env(self.project_dir, self.environ)
             config = RunnerConfig(
                 private_data_dir=str(run_dir),
                 project_dir=str(self.project_dir),
@@ -216,7 +228,7 @@ class PlaybookRunner:
                 fact_cache_type="memory",
             )
             config.prepare()
-            config.env = _without_inherited(config.env, env)
+            config.env = _without_inherited(config.env, env, self.environ)
             runner = Runner(config, event_handler=collector)
             runner.run()
             return collector.result(str(runner.status), runner.rc, secrets)

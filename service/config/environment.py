@@ -1,9 +1,5 @@
-"""Settings from DBVEND_* environment variables, checked once at start.
-
-Outside development the settings refuse unsafe values (an encryption key kept next to
-the data it protects, an embedded throw-away database, a short admin password), so a
-production start fails loudly instead of running insecurely.
-"""
+"""Reading the settings from DBVEND_* environment variables (and DATABASE_URL,
+NOTIFY_SOCKET), checked once at start: each variable's parser, and load_settings()."""
 
 from __future__ import annotations
 
@@ -11,17 +7,13 @@ import os
 import re
 import secrets
 import socket
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(ValueError):
-    """A setting is missing or unsafe; the message names the variable."""
+from .settings import PROJECT_ROOT, BrokerSettings, ConfigError, Settings
 
 
 def _env(name: str, default: str) -> str:
@@ -67,6 +59,13 @@ def _bounded_float(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def process_environment() -> Mapping[str, str]:
+    """The environment this process runs with, live, for the programs it starts: the runner
+    copies an allow-list of it to ansible-playbook (operations/runner.py). Everything else
+    the service takes from its environment is read here, into Settings."""
+    return os.environ
+
+
 def local_scope() -> str:
     """Where a process id means one process: this host name, and the PID namespace when
     there is one to name. Containers sharing the host's network (and so its host name) each
@@ -86,124 +85,6 @@ def _write_private(path: Path, content: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
-
-
-@dataclass(frozen=True)
-class Settings:
-    environment: str
-    listen_host: str
-    listen_port: int
-    state_dir: Path
-    database_url: str
-    inventory: Path
-    secret_keys: tuple[str, ...]
-    admin_password: str | None
-    token_ttl_seconds: int
-    run_worker: bool
-    worker_id: str
-    worker_slots: int
-    batch_size: int
-    batch_window: float
-    lease_seconds: int
-    max_attempts: int
-    max_wait_seconds: int
-    port_block_seconds: int
-    ready_timeout: float
-    health_interval: float
-    playbook_dir: Path = field(default=PROJECT_ROOT / "playbooks")
-    project_dir: Path = field(default=PROJECT_ROOT)
-    # Monitoring (service/monitoring): collection round every collect_interval seconds
-    # (0 = monitoring off), API-side rules every alert_eval_interval seconds.
-    collect_interval: float = 15.0
-    # A round probes every engine over its own protocol; the Ansible read of a host's
-    # containers (collect.yml: state, restart count, memory, CPU, disk) runs when a probe
-    # failed or saw a restart, when something there is new or down, and at least every
-    # collect_full_interval seconds (0 = every round, as before).
-    collect_full_interval: float = 60.0
-    alert_eval_interval: float = 5.0
-    slow_request_seconds: float = 2.0
-    retention_days: int = 7
-    alertmanager_url: str | None = None
-    # Per-user limits unless an admin set others (PATCH /api/v1/users/{name}).
-    quota_instances: int = 20
-    quota_memory_mb: int = 8192
-    quota_backup_mb: int = 10240
-    # The backup store (DBVEND_BACKUP_DIR; default <state dir>/backups): encrypted files.
-    backup_root: Path | None = None
-    # DBVEND_BACKUP_HOST: an inventory host that keeps the encrypted files instead (in
-    # backup_host_dir there, DBVEND_BACKUP_HOST_DIR); the key never leaves the service.
-    backup_host: str | None = None
-    backup_host_dir: str = "/var/lib/dbvend-backups"
-    # argon2 runs on its own threads; past workers + queue jobs a login answers 503.
-    password_workers: int = 2
-    password_queue: int = 16
-    # A failed container cleanup is retried this many times (backing off) before it is
-    # recorded as failed for an admin; its port claim is kept throughout.
-    cleanup_attempts: int = 5
-    # Retention of records (service/operations/retention.py), pruned every
-    # retention_interval seconds by one process: finished operations, deleted instances
-    # (after their operations), events; expired or revoked tokens go after a day.
-    retention_operations_days: int = 30
-    retention_events_days: int = 14
-    retention_deleted_days: int = 30
-    retention_interval: float = 3600.0
-    # Webhooks: networks an admin lets them reach besides public addresses, and how many
-    # one user may have (service/monitoring/egress.py).
-    webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
-    webhook_limit: int = 10
-    # GET /api/v1/events/stream (service/events): heartbeat every stream_heartbeat seconds
-    # (ping + a heartbeat message; the token is re-checked then), at most stream_limit open
-    # streams per user in one service process.
-    stream_heartbeat: float = 15.0
-    stream_limit: int = 5
-    # Backup schedules (service/backups/scheduler.py): how many seconds one of a policy's
-    # interval_hours lasts. 3600 in service; a test knob (DBVEND_BACKUP_HOUR_SECONDS=2) makes
-    # schedules fire within seconds. The scheduler looks for due backups every
-    # backup_check_interval seconds (derived: at most 30 s late with real hours).
-    backup_hour_seconds: int = 3600
-    # The warm pool (service/pool, docs/pool.md): DBVEND_POOL=off neither claims nor refills;
-    # the keeper's round every pool_interval seconds.
-    pool_enabled: bool = True
-    pool_interval: float = 5.0
-    # Bearer tokens looked up in PostgreSQL are remembered this many seconds per process
-    # (0 = never): a token revoked through this process is refused at once, one revoked
-    # through another process (or a disabled user) within this bound.
-    token_cache_seconds: float = 2.0
-    # How long a process may serve a rendered instance detail or list page (0 = never;
-    # service/api/view_cache.py): changes drop them at once through dbvend_views, so this
-    # bounds only what a notification lost without the LISTEN connection noticing can cost.
-    view_cache_seconds: float = 10.0
-    # The Open Service Broker API at /v2 (service/broker): None when it is switched off.
-    broker: BrokerSettings | None = None
-    # The plans offered (service/plans/plans.yml's format); DBVEND_PLANS names another file.
-    plans_file: Path = PROJECT_ROOT / "service" / "plans" / "plans.yml"
-    # Where systemd listens for readiness (NOTIFY_SOCKET, Type=notify units); None outside it.
-    notify_socket: str | None = None
-
-    @property
-    def backup_check_interval(self) -> float:
-        return min(30.0, max(0.5, self.backup_hour_seconds / 120))
-
-    @property
-    def development(self) -> bool:
-        return self.environment == "development"
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.state_dir / "runs"
-
-    @property
-    def backup_dir(self) -> Path:
-        return self.backup_root or self.state_dir / "backups"
-
-    @property
-    def staging_dir(self) -> Path:
-        """Plaintext backups while the service handles them (0700, swept at start)."""
-        return self.state_dir / "staging"
-
-    @property
-    def admin_password_file(self) -> Path:
-        return self.state_dir / "admin-password"
 
 
 def _database_url(state_dir: Path) -> str:
@@ -303,15 +184,6 @@ def _backup_host() -> tuple[str | None, str]:
 # Passwords that appear in dbvend's own examples or that people type first: never in production.
 _KNOWN_BROKER_PASSWORDS = frozenset({"change-me", "changeme", "password", "broker", "secret", "admin"})
 MIN_BROKER_PASSWORD = 24
-
-
-@dataclass(frozen=True)
-class BrokerSettings:
-    """HTTP Basic credentials platforms use on /v2, and the dbvend account owning their instances."""
-
-    username: str
-    password: str = field(repr=False)
-    account: str = "osb-broker"
 
 
 def _broker(development: bool) -> BrokerSettings | None:
