@@ -70,7 +70,7 @@ def local_scope() -> str:
     """Where a process id means one process: this host name, and the PID namespace when
     there is one to name. Containers sharing the host's network (and so its host name) each
     have their own PID namespace: without it, one container's start would take another's
-    process ids for dead ones and expire live leases (provisioning/recovery.py)."""
+    process ids for dead ones and expire live leases (operations/recovery.py)."""
     scope = socket.gethostname()
     try:
         namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"

@@ -104,7 +104,7 @@ class Settings:
     # through another process (or a disabled user) within this bound.
     token_cache_seconds: float = 2.0
     # How long a process may serve a rendered instance detail or list page (0 = never;
-    # service/api/view_cache.py): changes drop them at once through dbvend_views, so this
+    # service/instances/view_cache.py): changes drop them at once through dbvend_views, so this
     # bounds only what a notification lost without the LISTEN connection noticing can cost.
     view_cache_seconds: float = 10.0
     # The Open Service Broker API at /v2 (service/broker): None when it is switched off.

@@ -1,4 +1,5 @@
-"""PostgreSQL access: the pool, migrations, and one repository module per table."""
+"""PostgreSQL access: the pool, migrations, one repository module per table, the advisory
+locks (locks.py) and row ids (ids.py). All SQL for dbvend's store lives here."""
 
 from __future__ import annotations
 

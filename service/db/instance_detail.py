@@ -9,7 +9,7 @@ from .alerts import Alert, open_for_instance
 from .instances import _SELECT, LIVE, Instance, _instance
 from .samples import _COLUMNS, Sample
 
-# Migration 0026: a change of what an instance's detail or a list shows (service/api/view_cache.py).
+# Migration 0026: a change of what an instance's detail or a list shows (service/instances/view_cache.py).
 VIEWS_CHANNEL = "dbvend_views"
 
 _SAMPLE = ", ".join(f"s.{c} AS sample_{c}" for c in _COLUMNS)

@@ -1,3 +1,6 @@
-"""Monitoring: the gateway collector (middleware), the instance collector (collect.yml +
-engine probes), reconciliation, alert rules and their lifecycle, notifications, and the
-Prometheus exposition. Everything lands in the same PostgreSQL (service/db)."""
+"""The monitoring domain: the gateway collector (middleware) and the event recorder, the
+instance collector (targets, probes, the collect.yml read, samples), reconciliation, alert
+rules (conditions, checks) and their lifecycle, notifications (payloads, delivery, webhook
+signing, the egress policy), instance health, and the Prometheus exposition; its routes
+(alerts, rules, webhooks, samples, /metrics) and its service. Everything lands in the same
+PostgreSQL (service/db)."""

@@ -1,4 +1,4 @@
-"""converge: after a warm pool claim (service/pool/claim.py), playbooks/converge.yml records
+"""converge: after a warm pool claim (service/instances/warm.py), playbooks/converge.yml records
 the claimed slot as the instance it now is (its files written for the instance's settings and
 accounts, the container neither recreated nor restarted), so a later provision.yml run by ops
 reports changed=0. Batched and retried like any day-2 kind; the instance serves its tenant
