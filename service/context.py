@@ -80,3 +80,17 @@ class Context:
         op = await self.wait(operation_id, seconds) or await operations.get(self.pool, operation_id)
         assert op is not None
         return op
+
+
+class Service:
+    """What every domain service has: the process's Context, and the operations it records
+    to wait for (?wait=N)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def wait(self, operation_id: str, seconds: int) -> Operation | None:
+        return await self.ctx.wait(operation_id, seconds)
+
+    async def operation_after(self, operation_id: str, seconds: int) -> Operation:
+        return await self.ctx.operation_after(operation_id, seconds)

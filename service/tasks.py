@@ -41,6 +41,20 @@ class Guarded:
             self._log.exception("background task %s ended with an error", name)
             raise
 
+    def loop(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[float | None]],
+        *,
+        every: Callable[[], float],
+        failure: str,
+        wake: asyncio.Event | None = None,
+    ) -> asyncio.Task[Any]:
+        """A task that repeats `step` (repeat()), its failures logged as `failure`."""
+        return self.spawn(
+            name, lambda: repeat(step, every=every, logger=self._log, failure=failure, wake=wake)
+        )
+
     @property
     def running(self) -> bool:
         return any(not t.done() for t in self._tasks)
@@ -104,14 +118,8 @@ class LeaderJob:
         raise NotImplementedError
 
     async def start(self) -> None:
-        self.tasks.spawn(
-            self.task_name,
-            lambda: repeat(
-                self._lead,
-                every=self.interval,
-                logger=logging.getLogger(type(self).__module__),
-                failure=f"{self.task_name} round failed",
-            ),
+        self.tasks.loop(
+            self.task_name, self._lead, every=self.interval, failure=f"{self.task_name} round failed"
         )
 
     async def stop(self) -> None:

@@ -5,8 +5,11 @@ nothing of the runtime is left running (no task, no pool, no connection)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,11 +54,36 @@ def _watched(runtime: Runtime, failing: int | None) -> tuple[list[str], list[str
     return started, stopped
 
 
-async def _left_running(before: set[asyncio.Task[object]]) -> list[str]:
+# Set while the runtime under test runs: the tasks it makes (and theirs) inherit it, the
+# session service's own do not.
+MINE: contextvars.ContextVar[bool] = contextvars.ContextVar("runtime_under_test", default=False)
+
+
+@contextlib.contextmanager
+def _recording() -> Iterator[list[asyncio.Task[Any]]]:
+    """Every task made while the block runs by the code it calls (not the session service's)."""
+    loop = asyncio.get_running_loop()
+    made: list[asyncio.Task[Any]] = []
+    before = loop.get_task_factory()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        if MINE.get():
+            made.append(task)
+        return task
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    token = MINE.set(True)
+    try:
+        yield made
+    finally:
+        MINE.reset(token)
+        loop.set_task_factory(before)
+
+
+async def _left_running(made: list[asyncio.Task[Any]]) -> list[str]:
     await asyncio.sleep(0)  # let cancelled tasks finish
-    return sorted(
-        t.get_name() for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
-    )
+    return sorted(f"{t.get_name()}: {t.get_coro()}" for t in made if not t.done())
 
 
 @pytest.mark.parametrize("serve", [True, False], ids=["serve", "worker"])
@@ -65,13 +93,12 @@ async def test_a_failed_start_leaves_nothing_running(settings: Settings, serve: 
     for failing, name in enumerate(names):
         runtime = build_runtime(settings, serve=serve)
         started, stopped = _watched(runtime, failing)
-        before = set(asyncio.all_tasks())
-        with pytest.raises(Boom, match=name):
+        with _recording() as made, pytest.raises(Boom, match=name):
             async with runtime.running():
                 pytest.fail("the runtime ran without a component")
         assert started == names[:failing]
         assert stopped == list(reversed(started)), (name, stopped)
-        assert await _left_running(before) == [], f"left running after {name!r} failed to start"
+        assert await _left_running(made) == [], f"left running after {name!r} failed to start"
         assert runtime.ctx._pool is None  # closed, and forgotten
         if runtime.worker is not None:
             assert not runtime.worker.loops.running
@@ -80,11 +107,12 @@ async def test_a_failed_start_leaves_nothing_running(settings: Settings, serve: 
 async def test_every_component_starts_and_stops(settings: Settings) -> None:
     runtime = build_runtime(settings, serve=True)
     started, stopped = _watched(runtime, None)
-    before = set(asyncio.all_tasks())
-    async with runtime.running():
-        assert started == [c.name for c in runtime.components]
-        assert runtime.worker is not None
-        assert runtime.worker.loops.running
-        assert runtime.monitoring is not None
+    with _recording() as made:
+        async with runtime.running():
+            assert started == [c.name for c in runtime.components]
+            assert runtime.worker is not None
+            assert runtime.worker.loops.running
+            assert runtime.monitoring is not None
+            assert await _left_running(made)  # the loops run
     assert stopped == list(reversed(started))
-    assert await _left_running(before) == []
+    assert await _left_running(made) == []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..backupstore.remote import StoreHostError, StoreHosts
 from ..backupstore.store import BackupStore
+from ..context import Service
 from ..db import backups, instances, operations, users
 from ..db.backups import Backup
 from ..db.ids import new_id
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
     from ..context import Context
     from ..db import Conn, Pool
-    from ..db.operations import Operation
     from ..db.users import User
 
 log = logging.getLogger(__name__)
@@ -163,9 +163,9 @@ async def delete_backup(
     return True
 
 
-class BackupService:
+class BackupService(Service):
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
 
     def store(self) -> BackupStore:
         return BackupStore(self.ctx.settings.backup_dir, self.ctx.box)
@@ -220,9 +220,6 @@ class BackupService:
     def download(self, backup: Backup) -> AbstractAsyncContextManager[Download]:
         """A completed backup's plaintext, chunk by chunk (download.py)."""
         return open_download(self.ctx, self.store(), self.store_hosts(), backup)
-
-    async def wait(self, operation_id: str, seconds: int) -> Operation | None:
-        return await self.ctx.wait(operation_id, seconds)
 
 
 __all__ = ["Accepted", "Backup", "BackupPolicy", "BackupService", "Download"]

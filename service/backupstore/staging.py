@@ -12,17 +12,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import pids
+
 log = logging.getLogger(__name__)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Staging:
@@ -51,7 +43,7 @@ class Staging:
         removed = 0
         for entry in self.root.iterdir():
             pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and int(pid) > 0 and _alive(int(pid)):
+            if pid.isdigit() and int(pid) > 0 and pids.alive(int(pid)):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1

@@ -13,7 +13,7 @@ from ..db import broker as repo
 from ..db.instances import Instance
 from ..db.users import User
 from ..errors import Conflict
-from ..instances.service import KEEP, Created, Keep, PlanMove
+from ..instances.service import KEEP, Accepted, Keep, PlanMove
 from ..plans.service import Plan
 from ..web.body import read_json
 from .account import broker_account
@@ -114,11 +114,11 @@ async def provision(request: web.Request) -> web.Response:
     return web.json_response({"operation": accepted.operation_id}, status=202)
 
 
-async def _adopt(svc: Broker, user: User, name: str) -> Created:
+async def _adopt(svc: Broker, user: User, name: str) -> Accepted:
     found = await svc.instances.created_as(user, name)
     if found is None:
         raise BrokerError(409, "the service instance is being provisioned by another request")
-    return Created(found.instance_id, found.operation_id, False)
+    return found
 
 
 @routes.patch("/v2/service_instances/{instance_id}")

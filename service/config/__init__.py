@@ -7,7 +7,8 @@ and nowhere else in service/ (the CLI, a separate client, reads its own)."""
 
 from __future__ import annotations
 
-from .environment import load_settings, local_scope, process_environment
+from ..pids import local_scope
+from .environment import load_settings, process_environment
 from .settings import PROJECT_ROOT, BrokerSettings, ConfigError, Settings
 
 __all__ = [

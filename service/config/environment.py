@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from ..pids import local_scope
 from .settings import PROJECT_ROOT, BrokerSettings, ConfigError, Settings
 
 
@@ -64,20 +64,6 @@ def process_environment() -> Mapping[str, str]:
     copies an allow-list of it to ansible-playbook (operations/runner.py). Everything else
     the service takes from its environment is read here, into Settings."""
     return os.environ
-
-
-def local_scope() -> str:
-    """Where a process id means one process: this host name, and the PID namespace when
-    there is one to name. Containers sharing the host's network (and so its host name) each
-    have their own PID namespace: without it, one container's start would take another's
-    process ids for dead ones and expire live leases (operations/recovery.py)."""
-    scope = socket.gethostname()
-    try:
-        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
-    except OSError:
-        return scope
-    inode = namespace.partition("[")[2].rstrip("]")
-    return f"{scope}/{inode}" if inode.isdigit() else scope
 
 
 def _write_private(path: Path, content: str) -> None:

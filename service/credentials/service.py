@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ..context import Service
 from ..db import credentials as repo
 from ..db import instances, operations
 from ..db.ids import new_id
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from ..context import Context
     from ..crypto import SecretBox
     from ..db import Conn, Pool
-    from ..db.operations import Operation
     from ..db.users import User
 
 # Broker binding ids are UUIDs; people pick names like "ci.reader-2". fullmatch, no backtracking.
@@ -222,11 +222,11 @@ async def credential_connection(
     )
 
 
-class CredentialService:
+class CredentialService(Service):
     """The entry point the REST routes and the broker call, over the functions above."""
 
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
 
     async def request(
         self, user: User, instance_id: str, name: str, *, owner_id: int | None
@@ -262,12 +262,6 @@ class CredentialService:
 
     async def connection(self, instance_id: str, name: str, *, owner_id: int | None) -> dict[str, Any] | None:
         return await credential_connection(self.ctx.pool, self.ctx.box, instance_id, name, owner_id=owner_id)
-
-    async def wait(self, operation_id: str, seconds: int) -> Operation | None:
-        return await self.ctx.wait(operation_id, seconds)
-
-    async def operation_after(self, operation_id: str, seconds: int) -> Operation:
-        return await self.ctx.operation_after(operation_id, seconds)
 
 
 __all__ = [

@@ -83,46 +83,42 @@ async def _simple(request: web.Request, kind: str) -> web.Response:
     )
 
 
-@routes.post("/api/v1/instances/{id}/stop")
-@contract(
-    "Stop the instance; its port, data and credentials are kept",
-    description="The container is stopped gracefully and the instance becomes `stopped`; its memory no"
-    " longer counts on the host. Stopping a stopped instance answers 200 and records nothing. " + _ACTIONS,
-    path=_ID,
-    query=WaitQuery,
-    responses={200: ActionResult, 202: ActionOperation},
-    errors=(409,),
-)
-async def stop_instance(request: web.Request) -> web.Response:
-    return await _simple(request, "stop")
+# stop, start, restart: the same route but for what it says of itself.
+_LIFECYCLE = {
+    "stop": (
+        "Stop the instance; its port, data and credentials are kept",
+        "The container is stopped gracefully and the instance becomes `stopped`; its memory no"
+        " longer counts on the host. Stopping a stopped instance answers 200 and records nothing. "
+        + _ACTIONS,
+    ),
+    "start": (
+        "Start a stopped instance: same port, data and credentials",
+        "The host's capacity is checked again: 409 no_capacity when the memory the instance"
+        " needs was taken while it was stopped. Starting a running instance answers 200 and records"
+        " nothing. " + _ACTIONS,
+    ),
+    "restart": ("Restart a running instance's server (one restart)", _ACTIONS),
+}
 
 
-@routes.post("/api/v1/instances/{id}/start")
-@contract(
-    "Start a stopped instance: same port, data and credentials",
-    description="The host's capacity is checked again: 409 no_capacity when the memory the instance"
-    " needs was taken while it was stopped. Starting a running instance answers 200 and records"
-    " nothing. " + _ACTIONS,
-    path=_ID,
-    query=WaitQuery,
-    responses={200: ActionResult, 202: ActionOperation},
-    errors=(409,),
-)
-async def start_instance(request: web.Request) -> web.Response:
-    return await _simple(request, "start")
+def _lifecycle_route(kind: str, summary: str, description: str) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return await _simple(request, kind)
+
+    handler.__name__ = f"{kind}_instance"
+    declared = contract(
+        summary,
+        description=description,
+        path=_ID,
+        query=WaitQuery,
+        responses={200: ActionResult, 202: ActionOperation},
+        errors=(409,),
+    )
+    routes.post(f"/api/v1/instances/{{id}}/{kind}")(declared(handler))
 
 
-@routes.post("/api/v1/instances/{id}/restart")
-@contract(
-    "Restart a running instance's server (one restart)",
-    description=_ACTIONS,
-    path=_ID,
-    query=WaitQuery,
-    responses={200: ActionResult, 202: ActionOperation},
-    errors=(409,),
-)
-async def restart_instance(request: web.Request) -> web.Response:
-    return await _simple(request, "restart")
+for _kind, (_summary_text, _description) in _LIFECYCLE.items():
+    _lifecycle_route(_kind, _summary_text, _description)
 
 
 def _summary(accepted: ActionAccepted) -> dict[str, Any]:

@@ -122,10 +122,10 @@ async def get_instance(request: web.Request) -> web.Response:
     found = await svc.detail(instance_id, viewer)
     if found is None:
         raise NotFound("instance")
-    inst = found.instance
-    response = respond(InstanceDetail, svc.view(inst, found))
+    inst, sample, open_alerts = found
+    response = respond(InstanceDetail, svc.view(inst, (sample, open_alerts)))
     svc.views.keep_detail(
-        generation, inst.id, inst.owner_id, response_body(response), valid_for=svc.holds_for(found)
+        generation, inst.id, inst.owner_id, response_body(response), valid_for=svc.holds_for(sample)
     )
     return response
 

@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Accepted:
+    """A create taken: its instance and operation; `running` when a warm pool slot answered."""
+
     instance_id: str
     operation_id: str
+    running: bool = False
 
 
 async def request_create(

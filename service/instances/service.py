@@ -8,12 +8,11 @@ a refusal raises a DomainError and records nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..backups.service import BackupService
-from ..context import Context
+from ..context import Context, Service
 from ..db import instances, operations
 from ..db.instance_detail import get_with_health
 from ..errors import NotFound
@@ -22,6 +21,7 @@ from ..operations.quota import QuotaDefaults
 from ..plans.service import Plan, PlanService
 from . import day2, intake, warm
 from .day2 import KEEP, ActionAccepted, Keep, PlanMove, RestoreAccepted
+from .intake import Accepted
 from .view_cache import ViewCache
 from .views import instance_view
 
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEEP",
+    "Accepted",
     "ActionAccepted",
-    "Created",
     "InstanceService",
     "Keep",
     "PlanMove",
@@ -43,27 +43,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Created:
-    """A create taken: its instance and operation; `running` when a warm pool slot answered."""
-
-    instance_id: str
-    operation_id: str
-    running: bool
-
-
-@dataclass(frozen=True)
-class Detail:
-    """An instance as its detail shows it: the row, its newest sample and open alerts."""
-
-    instance: Instance
-    sample: Sample | None
-    open_alerts: list[Alert]
-
-
-class InstanceService:
+class InstanceService(Service):
     def __init__(self, ctx: Context, *, plans: PlanService, backups: BackupService, views: ViewCache) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.plans = plans
         self.backups = backups
         self.views = views  # rendered details and list pages of this process (view_cache.py)
@@ -86,7 +68,7 @@ class InstanceService:
         *,
         plan: Plan | None = None,
         restore_from: str | None = None,
-    ) -> Created:
+    ) -> Accepted:
         """The one place an instance is created. A warm pool slot answers at once (running);
         otherwise the instance, its port claim and its create operation are recorded for a
         worker. Refusals: SettingsError, QuotaExceeded, NoCapacity, Conflict (a name in use),
@@ -94,8 +76,8 @@ class InstanceService:
         if restore_from is None:
             claimed = await self._from_pool(user, engine, name, settings, plan)
             if claimed is not None:
-                return Created(claimed.instance_id, claimed.operation_id, True)
-        accepted = await intake.request_create(
+                return claimed
+        return await intake.request_create(
             self.ctx.pool,
             self.ctx.box,
             user,
@@ -107,11 +89,10 @@ class InstanceService:
             restore_from=restore_from,
             plan=plan,
         )
-        return Created(accepted.instance_id, accepted.operation_id, False)
 
     async def _from_pool(
         self, user: User, engine: str, name: str | None, settings: dict[str, Any] | None, plan: Plan | None
-    ) -> intake.Accepted | None:
+    ) -> Accepted | None:
         """A running instance from a warm pool slot, or None: the cold path (never an error)."""
         if not self.ctx.settings.pool_enabled:
             return None
@@ -125,11 +106,11 @@ class InstanceService:
         )
         return await warm.claim_create(ctx, user, engine, name, settings, plan)
 
-    async def created_as(self, owner: User, name: str) -> intake.Accepted | None:
+    async def created_as(self, owner: User, name: str) -> Accepted | None:
         """The owner's live instance of this name and its create operation: what an earlier,
         interrupted request made."""
         found = await instances.created_as(self.ctx.pool, owner.id, name)
-        return intake.Accepted(*found) if found is not None else None
+        return Accepted(*found) if found is not None else None
 
     # -- read -----------------------------------------------------------------------------
     async def get(self, instance_id: str, *, owner_id: int | None = None) -> Instance | None:
@@ -148,29 +129,25 @@ class InstanceService:
             self.ctx.reads, owner_id=viewer, engine=engine, status=status, limit=limit, after=after
         )
 
-    async def detail(self, instance_id: str, viewer: int | None) -> Detail | None:
-        found = await get_with_health(self.ctx.reads, instance_id, owner_id=viewer)
-        return Detail(*found) if found is not None else None
+    async def detail(
+        self, instance_id: str, viewer: int | None
+    ) -> tuple[Instance, Sample | None, list[Alert]] | None:
+        """The instance as its detail shows it: the row, its newest sample, its open alerts."""
+        return await get_with_health(self.ctx.reads, instance_id, owner_id=viewer)
 
-    def view(self, inst: Instance, detail: Detail | None = None) -> dict[str, Any]:
-        """The instance's JSON; with `detail`, its health too."""
-        health = None
-        if detail is not None:
-            health = health_view(detail.sample, detail.open_alerts, self.ctx.settings.collect_interval)
-        return instance_view(inst, self.ctx.box, health)
+    def view(self, inst: Instance, health: tuple[Sample | None, list[Alert]] | None = None) -> dict[str, Any]:
+        """The instance's JSON; with its newest sample and open alerts, its health too."""
+        shown = None
+        if health is not None:
+            shown = health_view(*health, self.ctx.settings.collect_interval)
+        return instance_view(inst, self.ctx.box, shown)
 
-    def holds_for(self, detail: Detail) -> float:
+    def holds_for(self, sample: Sample | None) -> float:
         """Seconds a rendered detail stays true by time alone (its health turning stale)."""
-        return health_holds_for(detail.sample, collect_interval=self.ctx.settings.collect_interval)
+        return health_holds_for(sample, collect_interval=self.ctx.settings.collect_interval)
 
     async def operation(self, operation_id: str, *, owner_id: int | None = None) -> Operation | None:
         return await operations.get(self.ctx.pool, operation_id, owner_id=owner_id)
-
-    async def wait(self, operation_id: str, seconds: int) -> Operation | None:
-        return await self.ctx.wait(operation_id, seconds)
-
-    async def operation_after(self, operation_id: str, seconds: int) -> Operation:
-        return await self.ctx.operation_after(operation_id, seconds)
 
     # -- delete ---------------------------------------------------------------------------
     async def delete(

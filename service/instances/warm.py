@@ -216,7 +216,7 @@ async def _record(
             params={"pool_slot": slot.id},
             max_attempts=ctx.max_attempts,
         )
-    return Accepted(slot.id, operation_id)
+    return Accepted(slot.id, operation_id, running=True)
 
 
 class TakenBack(Exception):

@@ -25,7 +25,7 @@ from yarl import URL
 
 from ..db import webhooks as webhooks_repo
 from ..db.webhooks import Delivery
-from ..tasks import Guarded, repeat
+from ..tasks import Guarded
 from . import signing
 from .egress import EgressPolicy, EgressRefused
 from .payloads import body_of, event_name
@@ -210,15 +210,12 @@ class DeliveryLoop:
         self.tasks = Guarded(log)
 
     async def start(self) -> None:
-        self.tasks.spawn(
+        self.tasks.loop(
             "dbvend-deliveries",
-            lambda: repeat(
-                self._send,
-                every=lambda: POLL_SECONDS,
-                logger=log,
-                failure="sending webhook deliveries failed",
-                wake=self._wake,
-            ),
+            self._send,
+            every=lambda: POLL_SECONDS,
+            failure="sending webhook deliveries failed",
+            wake=self._wake,
         )
 
     def wake(self) -> None:

@@ -22,7 +22,7 @@ from ..db import rules as rules_repo
 from ..db.rules import Rule
 from ..inventory import DockerHost
 from ..operations.runner import PlaybookRunner
-from ..tasks import Guarded, repeat
+from ..tasks import Guarded
 from .alerting import AlertEvaluator
 from .checks import check_hosts, check_instances, check_service
 from .collector import InstanceCollector, Round
@@ -93,31 +93,26 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        self.tasks.spawn(
-            "dbvend-monitor-collect",
-            lambda: repeat(
-                self._collect, every=lambda: self.interval, logger=log, failure="collection round failed"
-            ),
+        tasks = self.tasks
+        tasks.loop(
+            "dbvend-monitor-collect", self._collect, every=self._interval, failure="collection round failed"
         )
-        self.tasks.spawn(
+        tasks.loop(
             "dbvend-monitor-rules",
-            lambda: repeat(
-                self._service_rules,
-                every=lambda: self.settings.alert_eval_interval,
-                logger=log,
-                failure="evaluating the service rules failed",
-            ),
+            self._service_rules,
+            every=lambda: self.settings.alert_eval_interval,
+            failure="evaluating the service rules failed",
         )
-        self.tasks.spawn(
+        tasks.loop(
             "dbvend-monitor-notify",
-            lambda: repeat(
-                self._dispatch,
-                every=lambda: DISPATCH_POLL_SECONDS,
-                logger=log,
-                failure="sending notifications failed",
-                wake=self._wake_dispatch,
-            ),
+            self._dispatch,
+            every=lambda: DISPATCH_POLL_SECONDS,
+            failure="sending notifications failed",
+            wake=self._wake_dispatch,
         )
+
+    def _interval(self) -> float:
+        return self.interval
 
     async def stop(self) -> None:
         await self.tasks.stop()

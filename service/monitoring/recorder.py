@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..db import events as events_repo
 from ..db import request_stats
 from ..db.events import Event
-from ..tasks import Guarded, repeat
+from ..tasks import Guarded
 
 if TYPE_CHECKING:
     from ..db import Pool
@@ -61,15 +61,12 @@ class EventRecorder:
 
     async def start(self, pool: Pool) -> None:
         self._pool = pool
-        self.tasks.spawn(
+        self.tasks.loop(
             "dbvend-event-recorder",
-            lambda: repeat(
-                self._flush,
-                every=lambda: self.flush_interval,
-                logger=log,
-                failure="writing monitoring events failed; keeping them for the next try",
-                wake=self._wake,
-            ),
+            self._flush,
+            every=lambda: self.flush_interval,
+            failure="writing monitoring events failed; keeping them for the next try",
+            wake=self._wake,
         )
 
     async def stop(self) -> None:

@@ -1,7 +1,7 @@
 """After a restart: finish or cleanly fail what was in flight.
 
 Operations of a worker that died keep their lease until it expires; when that worker
-ran on this machine, in this PID namespace (config.local_scope), and its process is gone
+ran on this machine, in this PID namespace (pids.local_scope), and its process is gone
 we know it is dead, so its leases are expired at once and the new worker claims the
 operations straight away."""
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from .. import pids
 from ..backupstore.staging import Staging
 from ..backupstore.store import BackupStore
-from ..config import local_scope
 from ..db import backups, operations
-from .runner import process_alive, sweep_stale_runs
+from .runner import sweep_stale_runs
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 async def expire_dead_local_leases(db: Executor) -> int:
     dead = []
-    for owner in await operations.running_owners(db, f"{local_scope()}:"):
+    for owner in await operations.running_owners(db, f"{pids.local_scope()}:"):
         parts = owner.split(":")
-        if len(parts) >= 2 and parts[1].isdigit() and not process_alive(int(parts[1])):
+        if len(parts) >= 2 and parts[1].isdigit() and not pids.alive(int(parts[1])):
             dead.append(owner)
     if not dead:
         return 0

@@ -26,6 +26,7 @@ from typing import Any
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
+from .. import pids
 from ..config import process_environment
 
 log = logging.getLogger(__name__)
@@ -251,22 +252,12 @@ def sweep_stale_runs(runs_dir: Path) -> int:
     removed = 0
     for run_dir in runs_dir.iterdir():
         pid_text = run_dir.name.split("-", 1)[0]
-        if pid_text.isdigit() and process_alive(int(pid_text)):
+        if pid_text.isdigit() and pids.alive(int(pid_text)):
             continue
         _kill_processes_using(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
         removed += 1
     return removed
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _kill_processes_using(run_dir: Path) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..db import operations
 from ..db.operations import Lease, Operation
-from ..tasks import Guarded, repeat
+from ..tasks import Guarded
 from .kinds import KINDS, OperationKind, RunContext
 from .kinds.base import held
 
@@ -67,23 +67,17 @@ class Worker:
             await self.pool.release(listener)
             raise
         self._listener = listener
-        self.loops.spawn(
+        self.loops.loop(
             "dbvend-worker",
-            lambda: repeat(
-                self._claim_round,
-                every=lambda: 1.0,
-                logger=log,
-                failure="claiming operations failed; retrying",
-            ),
+            self._claim_round,
+            every=lambda: 1.0,
+            failure="claiming operations failed; retrying",
         )
-        self.loops.spawn(
+        self.loops.loop(
             "dbvend-worker-leases",
-            lambda: repeat(
-                self._renew_leases,
-                every=lambda: self.settings.lease_seconds / 3,
-                logger=log,
-                failure="renewing leases failed",
-            ),
+            self._renew_leases,
+            every=lambda: self.settings.lease_seconds / 3,
+            failure="renewing leases failed",
         )
 
     async def stop(self) -> None:

@@ -18,7 +18,7 @@ from ...backupstore.staging import Staging
 from ...backupstore.store import BackupStore, ChecksumMismatch
 from ...db import backups, instances
 from ...engines import get_engine
-from .day2 import Day2Kind, Plan, Refused
+from .day2 import Day2Kind, Done, Plan, Refused
 
 if TYPE_CHECKING:
     from ...db import Conn
@@ -108,23 +108,15 @@ class BackupKind(Day2Kind):
         plan.data["stored"] = relative
         return None
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
+    async def succeeded(self, done: Done) -> None:
         await backups.completed(
-            conn,
-            plan.data["backup_id"],
-            size_bytes=int(facts["size_bytes"]),
-            sha256=str(facts["sha256"]),
-            path=plan.data["stored"],
-            store_host=plan.data.get("store_host"),
-            store_dir=plan.data.get("store_dir"),
+            done.conn,
+            done.plan.data["backup_id"],
+            size_bytes=int(done.facts["size_bytes"]),
+            sha256=str(done.facts["sha256"]),
+            path=done.plan.data["stored"],
+            store_host=done.plan.data.get("store_host"),
+            store_dir=done.plan.data.get("store_dir"),
         )
 
     async def failed(self, ctx: RunContext, conn: Conn, op: Operation, error: str) -> None:

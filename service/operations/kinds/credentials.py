@@ -10,11 +10,11 @@ another). Both plays are idempotent, so a worker's crash is a re-run."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...db import credentials as repo
 from ...engines import get_engine
-from .day2 import Day2Kind, Plan, Refused
+from .day2 import Day2Kind, Done, Plan, Refused
 
 if TYPE_CHECKING:
     from ...crypto import SecretBox
@@ -58,17 +58,9 @@ class BindKind(Day2Kind):
             ),
         )
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
+    async def succeeded(self, done: Done) -> None:
         # The instance's own row is not this operation's: only the credential changes.
-        await repo.set_status(conn, plan.data["credential_id"], "active", only_from=("creating",))
+        await repo.set_status(done.conn, done.plan.data["credential_id"], "active", only_from=("creating",))
 
     async def failed(self, ctx: RunContext, conn: Conn, op: Operation, error: str) -> None:
         await repo.set_status(
@@ -107,16 +99,8 @@ class UnbindKind(Day2Kind):
             data={"credential_id": cred.id},
         )
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
-        await repo.remove(conn, plan.data["credential_id"])
+    async def succeeded(self, done: Done) -> None:
+        await repo.remove(done.conn, done.plan.data["credential_id"])
 
     async def failed(self, ctx: RunContext, conn: Conn, op: Operation, error: str) -> None:
         await repo.set_status(

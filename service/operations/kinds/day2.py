@@ -46,6 +46,18 @@ class Plan:
     connection: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Done:
+    """A success as its kind records it, in the transaction (`conn`) that ends the operation."""
+
+    ctx: RunContext
+    conn: Conn
+    op: Operation
+    inst: instances.Instance
+    plan: Plan
+    facts: dict[str, Any]
+
+
 class Day2Kind:
     name: str
     playbook: ClassVar[str]
@@ -57,17 +69,11 @@ class Day2Kind:
         creds = Credentials.from_secrets(inst.username, ctx.box.open(inst.secrets))
         return Plan(engine.load_settings(inst.settings), creds)
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
+    async def succeeded(self, done: Done) -> None:
         """Write the new state of the instance (in the transaction that ends the operation)."""
-        await instances.set_status(conn, inst.id, "running", only_from=self.runs_from, facts=facts)
+        await instances.set_status(
+            done.conn, done.inst.id, "running", only_from=self.runs_from, facts=done.facts
+        )
 
     async def undo_plan(
         self, ctx: RunContext, op: Operation, inst: instances.Instance
@@ -191,7 +197,7 @@ class Day2Kind:
     ) -> None:
         async with ctx.pool.acquire() as conn, conn.transaction():
             held(await operations.finish(conn, op.lease, "succeeded", facts=_public(facts)))
-            await self.succeeded(ctx, conn, op, inst, plan, facts)
+            await self.succeeded(Done(ctx, conn, op, inst, plan, facts))
         log.info("%s of %s succeeded (operation %s)", self.name, inst.id, op.id)
 
     async def _give_up(

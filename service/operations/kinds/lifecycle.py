@@ -3,13 +3,12 @@ status the instance moves to on success, and the action that undoes a failed one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ...db import instances
-from .day2 import Day2Kind, Plan
+from .day2 import Day2Kind, Done, Plan
 
 if TYPE_CHECKING:
-    from ...db import Conn
     from ...db.operations import Operation
     from .base import RunContext
 
@@ -27,16 +26,10 @@ class LifecycleKind(Day2Kind):
         plan.extra_vars["action"] = self.action
         return plan
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
-        await instances.set_status(conn, inst.id, self.ends_as, only_from=self.runs_from, facts=facts)
+    async def succeeded(self, done: Done) -> None:
+        await instances.set_status(
+            done.conn, done.inst.id, self.ends_as, only_from=self.runs_from, facts=done.facts
+        )
 
     async def undo_plan(
         self, ctx: RunContext, op: Operation, inst: instances.Instance

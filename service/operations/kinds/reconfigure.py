@@ -7,14 +7,13 @@ after a crash sees the same change (the row is unchanged until the success is re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...db import instances
 from ...engines import get_engine
-from .day2 import Day2Kind, Plan, Refused
+from .day2 import Day2Kind, Done, Plan, Refused
 
 if TYPE_CHECKING:
-    from ...db import Conn
     from ...db.operations import Operation
     from .base import RunContext
 
@@ -44,17 +43,14 @@ class ReconfigureKind(Day2Kind):
             },
         )
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
+    async def succeeded(self, done: Done) -> None:
         await instances.reconfigured(
-            conn, inst.id, plan.data["settings"], plan.data["memory_mb"], facts, plan=plan.data["plan"]
+            done.conn,
+            done.inst.id,
+            done.plan.data["settings"],
+            done.plan.data["memory_mb"],
+            done.facts,
+            plan=done.plan.data["plan"],
         )
 
     async def undo_plan(

@@ -17,10 +17,9 @@ from ...backupstore.remote import StoreHostError, readable
 from ...backupstore.staging import Staging
 from ...db import backups, instances
 from .backup import store_hosts, store_of
-from .day2 import Day2Kind, Plan, Refused
+from .day2 import Day2Kind, Done, Plan, Refused
 
 if TYPE_CHECKING:
-    from ...db import Conn
     from ...db.operations import Operation
     from ..runner import RunResult
     from .base import RunContext
@@ -94,19 +93,11 @@ class RestoreKind(Day2Kind):
     def failure_note(self, result: RunResult, instance_id: str) -> str:
         return restore_note(result.report(REPORT_KEY, instance_id))
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
+    async def succeeded(self, done: Done) -> None:
         # The server version may be new (the readiness check); the restore's own report
         # belongs to the operation, not to the instance.
-        keep = {k: v for k, v in facts.items() if k not in ("restored", "rolled_back", "backup_id")}
-        await instances.set_status(conn, inst.id, "running", only_from=self.runs_from, facts=keep)
+        keep = {k: v for k, v in done.facts.items() if k not in ("restored", "rolled_back", "backup_id")}
+        await instances.set_status(done.conn, done.inst.id, "running", only_from=self.runs_from, facts=keep)
 
     def release(self, ctx: RunContext, plans: dict[str, Plan]) -> None:
         for plan in plans.values():

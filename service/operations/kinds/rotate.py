@@ -6,14 +6,13 @@ old password. The secrets travel sealed in operations.sealed, never in params.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...db import instances, operations
 from ...engines import Credentials, get_engine
-from .day2 import Day2Kind, Plan, Refused
+from .day2 import Day2Kind, Done, Plan, Refused
 
 if TYPE_CHECKING:
-    from ...db import Conn
     from ...db.operations import Operation
     from .base import RunContext
 
@@ -42,29 +41,28 @@ class RotateKind(Day2Kind):
             data={"sealed": sealed, "grace_seconds": grace, "expire": op.params.get("phase") == "expire"},
         )
 
-    async def succeeded(
-        self,
-        ctx: RunContext,
-        conn: Conn,
-        op: Operation,
-        inst: instances.Instance,
-        plan: Plan,
-        facts: dict[str, Any],
-    ) -> None:
-        await instances.set_status(conn, inst.id, "running", only_from=("running",), facts=facts)
-        if plan.data["expire"]:
+    async def succeeded(self, done: Done) -> None:
+        await instances.set_status(
+            done.conn, done.inst.id, "running", only_from=("running",), facts=done.facts
+        )
+        if done.plan.data["expire"]:
             return
-        await instances.rekeyed(conn, inst.id, plan.data["sealed"])
-        grace = plan.data["grace_seconds"]
+        await instances.rekeyed(done.conn, done.inst.id, done.plan.data["sealed"])
+        grace = done.plan.data["grace_seconds"]
         if grace > 0:
             await operations.record(
-                conn,
+                done.conn,
                 kind="rotate",
-                instance_id=inst.id,
-                requested_by=op.requested_by,
-                params={"phase": "expire", "grace_seconds": 0, "after": op.id, "previous_status": "running"},
-                max_attempts=op.max_attempts,
-                sealed=inst.secrets,  # the old credentials, to be removed
+                instance_id=done.inst.id,
+                requested_by=done.op.requested_by,
+                params={
+                    "phase": "expire",
+                    "grace_seconds": 0,
+                    "after": done.op.id,
+                    "previous_status": "running",
+                },
+                max_attempts=done.op.max_attempts,
+                sealed=done.inst.secrets,  # the old credentials, to be removed
                 delay_seconds=grace,
             )
 
