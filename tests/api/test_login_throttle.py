@@ -1,4 +1,4 @@
-"""The login brake (service/api/throttle.py) against the real service: one user's failed
+"""The login brake (service/accounts/throttle.py) against the real service: one user's failed
 logins lock out nobody else at the same address; concurrent guesses are charged before
 argon2 runs; unknown names are braked like known ones; an address that logged in before
 keeps working while the account's budget is spent elsewhere; spraying from one address

@@ -1,4 +1,4 @@
-"""The per-process token cache (service/api/token_cache.py) never outlives what it caches:
+"""The per-process token cache (service/accounts/token_cache.py) never outlives what it caches:
 a revocation through this process is refused at once (logout, a password change, an admin
 disabling the user), one made elsewhere (another service process: here an UPDATE straight
 in PostgreSQL) within DBVEND_TOKEN_CACHE_SECONDS (2 s by default), and an entry never

@@ -1,4 +1,4 @@
-"""The per-process cache of rendered instance details and list pages (service/api/view_cache.py)
+"""The per-process cache of rendered instance details and list pages (service/instances/view_cache.py)
 never shows what PostgreSQL no longer holds: a change made anywhere (here: UPDATEs and INSERTs
 straight in PostgreSQL, as another service process would make them) is announced on
 dbvend_views by migration 0026's triggers and seen at the next read, well before the cache's

@@ -55,7 +55,7 @@ def shared_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iter
 
 
 def _pid_of(worker_id: str) -> int:
-    """Worker ids are scope:pid:token (service/config.py)."""
+    """Worker ids are scope:pid:token (service/config/environment.py)."""
     return int(worker_id.split(":")[1])
 
 
