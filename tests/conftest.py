@@ -24,6 +24,9 @@ from tests.helpers import (
     write_inventory,
 )
 
+# How the suite is spread over pytest-xdist workers, and what each ran (tests/scheduling.py).
+pytest_plugins = ["tests.scheduling"]
+
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
