@@ -8,13 +8,17 @@ long ones do not start last and leave a worker idle at the end.
 
 The plan is printed before the run (the order and each worker's predicted share), and after
 it what each worker actually ran and for how long; the timings file is rewritten from what
-was measured."""
+was measured.
+
+DBVEND_TEST_ORDER=reverse (shortest first) or shuffle[:SEED] hands the units out in another
+order: no test may depend on another's leftovers or on where it runs."""
 
 from __future__ import annotations
 
 import heapq
 import json
 import os
+import random
 from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,7 @@ def load_timings() -> dict[str, float]:
 
 
 def predicted_shares(units: list[tuple[str, float]], workers: int) -> list[tuple[float, list[str]]]:
-    """Longest-first onto the least loaded worker: what the scheduler below aims at."""
+    """Each unit, in order, onto the least loaded worker: what the scheduler below aims at."""
     heap: list[tuple[float, int]] = [(0.0, n) for n in range(workers)]
     shares: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(workers)]
     for unit, seconds in units:
@@ -79,10 +83,22 @@ class GroupScheduling(LoadScopeScheduling):
             self._print_plan()
         super()._assign_work_unit(node)
 
+    def _ordered(self, units: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        order = os.environ.get("DBVEND_TEST_ORDER", "longest")
+        longest = sorted(units, key=lambda kv: -self.timings.get(kv[0], UNKNOWN_SECONDS))
+        if order == "reverse":
+            return longest[::-1]
+        if order.startswith("shuffle"):
+            seed = order.partition(":")[2] or "0"
+            random.Random(seed).shuffle(units)
+            return units
+        return longest
+
     def _print_plan(self) -> None:
         units = [(unit, self.timings.get(unit, UNKNOWN_SECONDS)) for unit in self.workqueue]
         workers = max(1, len(self.nodes))
-        lines = [f"test plan: {len(units)} units over {workers} workers, longest first (seconds):"]
+        order = os.environ.get("DBVEND_TEST_ORDER", "longest first")
+        lines = [f"test plan: {len(units)} units over {workers} workers, {order} (seconds):"]
         for n, (load, names) in enumerate(predicted_shares(units, workers)):
             lines.append(f"  worker {n}: ~{load:.0f} s, {len(names)} units: " + ", ".join(names[:6]) + " ...")
         lines.append("  order: " + ", ".join(f"{u} {s:.0f}" for u, s in units[:12]) + " ...")

@@ -7,6 +7,7 @@ Needs root and `ip netns`; the tests are skipped otherwise."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -183,6 +184,12 @@ def fleet() -> Iterator[Fleet]:
     reason = unavailable()
     if reason:
         pytest.skip(reason)
+    # One testbed per machine (netns names, 10.251.0.0/24, .state/fleet): a second run of
+    # these tests (another checkout, a benchmark) waits here until this one has torn it down.
+    lock = (STATE_DIR / "fleet.lock").open("a")
+    started = time.monotonic()
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    TIMINGS["waited for the testbed"] = time.monotonic() - started
     try:
         started = time.monotonic()
         up = fleet_testbed("up", str(FLEET_SIZE))
@@ -196,5 +203,7 @@ def fleet() -> Iterator[Fleet]:
         started = time.monotonic()
         down = fleet_testbed("down")
         TIMINGS["down"] = time.monotonic() - started
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
     # Reached only when nothing failed above, so that a failing set-up keeps its own error.
     assert down.returncode == 0, f"fleet-testbed.sh down failed:\n{down.stdout[-6000:]}"
