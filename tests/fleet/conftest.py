@@ -33,6 +33,11 @@ STATE_DIR = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
 # Exported image archives; outside the fleet's state so that `down` keeps them for the next run.
 IMAGE_CACHE = STATE_DIR / "image-cache"
 FLEET_SIZE = 3
+# Which testbed (scripts/fleet-testbed.sh DBVEND_FLEET_ID): its names, addresses and state.
+FLEET_ID = int(os.environ.get("DBVEND_FLEET_ID", "0"))
+FLEET_TAG = "dbvf" if FLEET_ID == 0 else f"dbf{FLEET_ID}"
+FLEET_NET = f"10.{251 - FLEET_ID}.0"
+FLEET_DIR = STATE_DIR / ("fleet" if FLEET_ID == 0 else f"fleet-{FLEET_ID}")
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -158,7 +163,7 @@ def group_images() -> list[str]:
 
 def prepared_fleet() -> Fleet:
     """The fleet `fleet-testbed.sh up` made, with the images loaded by prepare_host.yml."""
-    inventory = STATE_DIR / "fleet" / "inventory.yml"
+    inventory = FLEET_DIR / "inventory.yml"
     hosts_vars = yaml.safe_load(inventory.read_text())["dbvend_hosts"]["hosts"]
     hosts = [
         FleetHost(name, v["dbvend_address"], v["dbvend_docker_host"], v["dbvend_data_root"])
@@ -179,14 +184,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"fleet timings: {steps}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fleet() -> Iterator[Fleet]:
     reason = unavailable()
     if reason:
         pytest.skip(reason)
-    # One testbed per machine (netns names, 10.251.0.0/24, .state/fleet): a second run of
-    # these tests (another checkout, a benchmark) waits here until this one has torn it down.
-    lock = (STATE_DIR / "fleet.lock").open("a")
+    # One testbed per DBVEND_FLEET_ID (netns names, addresses, state dir): a second run of
+    # these tests on the same one (another checkout, a benchmark) waits here until this one
+    # has torn it down.
+    lock = (STATE_DIR / f"{FLEET_DIR.name}.lock").open("a")
     started = time.monotonic()
     fcntl.flock(lock, fcntl.LOCK_EX)
     TIMINGS["waited for the testbed"] = time.monotonic() - started
