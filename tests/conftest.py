@@ -128,7 +128,9 @@ def _remove_leftover_containers(session_dir: Path) -> Iterator[None]:
     yield
     root = str(session_dir)
     client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for container in client.containers.list(
+        all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
+    ):
         mounts = container.attrs.get("Mounts", [])
         if any(str(m.get("Source", "")).startswith(root) for m in mounts):
             container.remove(force=True, v=True)

@@ -272,7 +272,7 @@ async def own_service(
 
 def dbvend_containers(client: docker.DockerClient, instance_id: str | None = None) -> list[Any]:
     label = f"dbvend.instance={instance_id}" if instance_id else "dbvend.instance"
-    return list(client.containers.list(all=True, filters={"label": label}))
+    return list(client.containers.list(all=True, ignore_removed=True, filters={"label": label}))
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float, interval: float = 0.5) -> bool:

@@ -38,7 +38,9 @@ async def own_database() -> AsyncIterator[str]:
 @pytest.fixture
 def own_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
     yield write_inventory(tmp_path / "inventory", ports=port_range("e2e.secrets"))
-    for container in docker_client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for container in docker_client.containers.list(
+        all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
+    ):
         if any(str(m.get("Source", "")).startswith(str(tmp_path)) for m in container.attrs.get("Mounts", [])):
             container.remove(force=True, v=True)
 

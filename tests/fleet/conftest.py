@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 BIN = VENV_BIN if (VENV_BIN / "ansible-playbook").exists() else Path(sys.executable).parent
 TESTBED = ROOT / "scripts" / "fleet-testbed.sh"
-STATE_DIR = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
+STATE_DIR = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state")).resolve()
 # Exported image archives; outside the fleet's state so that `down` keeps them for the next run.
 IMAGE_CACHE = STATE_DIR / "image-cache"
 FLEET_SIZE = 3

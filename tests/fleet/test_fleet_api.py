@@ -113,7 +113,10 @@ async def test_six_creates_spread_two_per_host_and_connect_through_the_host_addr
     for host in fleet.hosts:
         client = fleet.docker(host.name)
         try:
-            names = {c.name for c in client.containers.list(filters={"label": "dbvend.managed=true"})}
+            names = {
+                c.name
+                for c in client.containers.list(ignore_removed=True, filters={"label": "dbvend.managed=true"})
+            }
         finally:
             client.close()
         expected = {f"dbvend-{i['id']}" for i in instances if i["placement"]["host"] == host.name}
@@ -197,7 +200,9 @@ async def test_a_create_whose_host_dies_mid_play_moves_and_the_leftovers_are_cle
     client = fleet.docker("h1")
     try:
         for _ in range(60):
-            leftovers = client.containers.list(all=True, filters={"label": f"dbvend.instance={inst['id']}"})
+            leftovers = client.containers.list(
+                all=True, ignore_removed=True, filters={"label": f"dbvend.instance={inst['id']}"}
+            )
             if not leftovers and not Path(fleet.host("h1").data_root, inst["id"]).exists():
                 break
             await asyncio.sleep(1)

@@ -102,7 +102,7 @@ def test_published_port_reaches_root_namespace_and_stays_on_its_host(fleet: Flee
         # The container exists for h1's engine only.
         for other in [docker.from_env(), fleet.docker(h2.name)]:
             try:
-                assert other.containers.list(all=True, filters={"name": name}) == []
+                assert other.containers.list(all=True, ignore_removed=True, filters={"name": name}) == []
                 with pytest.raises(docker.errors.NotFound):
                     other.containers.get(container.id)
             finally:

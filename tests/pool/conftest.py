@@ -30,7 +30,7 @@ POOL_ENV = {
 
 def containers_under(client: docker.DockerClient, root: Path) -> dict[str, Any]:
     found = {}
-    for c in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}):
         if any(str(m.get("Source", "")).startswith(str(root)) for m in c.attrs.get("Mounts", [])):
             found[c.labels["dbvend.instance"]] = c
     return found
