@@ -43,6 +43,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "deploy.image": (1820, 20),
     "contract": (1840, 60),
     "events.stream": (1900, 50),
+    "pool.second": (1950, 50),
 }
 
 
