@@ -8,8 +8,15 @@ setup:
 run:
 	bash scripts/run.sh
 
+# `make test -- tests/api -k login` hands what follows `--` to pytest (and skips the linters).
+ifeq (test,$(firstword $(MAKECMDGOALS)))
+TEST_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval .PHONY: $(TEST_ARGS))
+$(eval $(TEST_ARGS):;@:)
+endif
+
 test:
-	bash scripts/test.sh
+	bash scripts/test.sh $(TEST_ARGS)
 
 bench: setup
 	.venv/bin/python bench/provision.py

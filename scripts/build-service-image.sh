@@ -83,6 +83,11 @@ PY
 }
 
 cd "$DBVEND_ROOT"
+# One build at a time (make test starts one in the background while the linters run; the
+# test that needs the image then waits here and finds it current).
+mkdir -p "$DBVEND_STATE_DIR"
+exec 8>"$DBVEND_STATE_DIR/service-image.lock"
+flock 8
 if [ "$(label_of "$IMAGE")" != "$recipe_hash" ]; then
   build_base
   build_service

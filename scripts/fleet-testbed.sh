@@ -6,7 +6,7 @@
 #   scripts/fleet-testbed.sh status   each host: does SSH answer, does its dockerd answer
 #   scripts/fleet-testbed.sh down     stop everything `up` started, delete it and the state
 #
-# Host hN is the network namespace dbvf-hN with address 10.251.0.(10+N)/24 on a veth whose
+# Host hN (of the default testbed) is the network namespace dbvf-hN with address 10.251.0.(10+N)/24 on a veth whose
 # other end is on the bridge dbvf-br0 (10.251.0.1/24, root namespace). No host has a default
 # route: the hosts reach the root namespace and each other, nothing else. In the namespace:
 #   sshd     own config, host key, PidFile; root by key only (a test key made here)
@@ -18,14 +18,26 @@
 # every host. State: ${DBVEND_STATE_DIR:-<repo>/.state}/fleet (inventory.yml, keys,
 # known_hosts, hN/{docker,containerd,data,ssh,log}); runtime files: /run/dbvf-hN.
 # The default Docker engine and its containers are never touched.
+#
+# DBVEND_FLEET_ID=K (1-9) makes another testbed beside the default one (0): namespaces
+# dbfK-hN, addresses 10.(251-K).x.y, state under .state/fleet-K, so two checkouts (or a
+# benchmark and the tests) each have a fleet of their own.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/common.sh
 . "$here/common.sh"
 
-FLEET=$DBVEND_STATE_DIR/fleet
-BRIDGE=dbvf-br0
-NET=10.251.0
+FLEET_ID=${DBVEND_FLEET_ID:-0}
+[[ "$FLEET_ID" =~ ^[0-9]$ ]] || { echo "DBVEND_FLEET_ID must be one digit, 0-9" >&2; exit 2; }
+if [ "$FLEET_ID" = 0 ]; then
+  TAG=dbvf FLEET=$DBVEND_STATE_DIR/fleet
+else
+  TAG=dbf$FLEET_ID FLEET=$DBVEND_STATE_DIR/fleet-$FLEET_ID
+fi
+OCTET=$((251 - FLEET_ID))  # 10.OCTET.0.0/16 holds every address of this testbed
+export TAG OCTET
+BRIDGE=$TAG-br0
+NET=10.$OCTET.0
 MAX_HOSTS=50
 PORT_RANGE="[20000, 20999]"
 CAPACITY_MB=${DBVEND_FLEET_CAPACITY_MB:-4096}
@@ -34,8 +46,8 @@ flog() { printf '[fleet-testbed] %s\n' "$*" >&2; }
 die() { flog "error: $*"; exit 1; }
 
 host_ip() { echo "$NET.$((10 + $1))"; }
-host_run() { echo "/run/dbvf-h$1"; }
-host_sock() { echo "unix:///run/dbvf-h$1/docker.sock"; }
+host_run() { echo "/run/$TAG-h$1"; }
+host_sock() { echo "unix:///run/$TAG-h$1/docker.sock"; }
 
 # --- processes ------------------------------------------------------------------------------
 
@@ -114,13 +126,13 @@ ensure_bridge() {
   # whose policy the default engine sets to DROP: let host-to-host traffic through. (Root
   # namespace <-> host traffic is local to the bridge and needs neither this nor ip_forward.)
   if iptables -S FORWARD 2>/dev/null | grep -q -- '-P FORWARD DROP'; then
-    iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment dbvf-testbed -j ACCEPT 2>/dev/null ||
-      iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment dbvf-testbed -j ACCEPT
+    iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment $TAG-testbed -j ACCEPT 2>/dev/null ||
+      iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment $TAG-testbed -j ACCEPT
   fi
 }
 
 ensure_netns() {
-  local n=$1 ns=dbvf-h$1 ip vr=dbvf-h$1r vn=dbvf-h$1n
+  local n=$1 ns=$TAG-h$1 ip vr=$TAG-h$1r vn=$TAG-h$1n
   ip=$(host_ip "$n")
   ip netns list | grep -qw "^$ns" || ip netns add "$ns"
   if ! ip -n "$ns" link show eth0 >/dev/null 2>&1; then
@@ -150,11 +162,11 @@ ensure_sshd() {
   mkdir -p "$h/ssh" "$h/log" /run/sshd
   chmod 0700 "$h/ssh"
   [ -s "$h/ssh/ssh_host_ed25519_key" ] ||
-    ssh-keygen -q -t ed25519 -N '' -C "dbvf-h$n" -f "$h/ssh/ssh_host_ed25519_key"
+    ssh-keygen -q -t ed25519 -N '' -C "$TAG-h$n" -f "$h/ssh/ssh_host_ed25519_key"
   # StrictModes is off: the checkout (and so authorized_keys, mode 0600, root's) may sit
   # under a world-writable directory such as /tmp, which StrictModes refuses.
   cat >"$h/ssh/sshd_config" <<EOF
-# sshd of fleet test host h$n (scripts/fleet-testbed.sh); runs in netns dbvf-h$n.
+# sshd of fleet test host h$n (scripts/fleet-testbed.sh); runs in netns $TAG-h$n.
 ListenAddress $ip:22
 HostKey $h/ssh/ssh_host_ed25519_key
 PidFile $run/sshd.pid
@@ -173,7 +185,7 @@ Subsystem sftp internal-sftp
 EOF
   pid_of "$run/sshd.pid" "$h/ssh/sshd_config" >/dev/null && return 0
   /usr/sbin/sshd -t -f "$h/ssh/sshd_config"
-  nsenter --net="/run/netns/dbvf-h$n" -- /usr/sbin/sshd -f "$h/ssh/sshd_config" -E "$h/log/sshd.log"
+  nsenter --net="/run/netns/$TAG-h$n" -- /usr/sbin/sshd -f "$h/ssh/sshd_config" -E "$h/log/sshd.log"
 }
 
 # --- containerd, dockerd --------------------------------------------------------------------
@@ -215,7 +227,7 @@ start_dockerd() {
   # A containerd without its dockerd (dockerd crashed): stop it and start the pair again.
   stop_pidfile "$run/containerd.pid" "$h/containerd.toml"
   write_daemon_configs "$n"
-  setsid unshare --mount --propagation slave nsenter --net="/run/netns/dbvf-h$n" -- \
+  setsid unshare --mount --propagation slave nsenter --net="/run/netns/$TAG-h$n" -- \
     bash "$here/fleet/hostd.sh" "$n" "$h" </dev/null >>"$h/log/hostd.log" 2>&1 &
 }
 
@@ -288,8 +300,8 @@ EOF
 existing_hosts() {
   {
     for d in "$FLEET"/h*; do [ -d "$d" ] && basename "$d"; done
-    ip netns list 2>/dev/null | awk '{print $1}' | grep '^dbvf-h' | sed 's/^dbvf-//'
-    for d in /run/dbvf-h*; do [ -d "$d" ] && basename "$d" | sed 's/^dbvf-//'; done
+    ip netns list 2>/dev/null | awk '{print $1}' | grep "^$TAG-h" | sed "s/^$TAG-//"
+    for d in /run/"$TAG"-h*; do [ -d "$d" ] && basename "$d" | sed "s/^$TAG-//"; done
   } | grep -E '^h[0-9]+$' | sed 's/^h//' | sort -nu
 }
 
@@ -328,7 +340,7 @@ cmd_up() {
 }
 
 down_host() {
-  local n=$1 h=$FLEET/h$1 run ns=dbvf-h$1 pid pids i
+  local n=$1 h=$FLEET/h$1 run ns=$TAG-h$1 pid pids i
   run=$(host_run "$n")
   # containerd shims exit by themselves once their container is removed; wait for them too.
   pgrep -f -- "-address $run/containerd/containerd.sock" >>"$STOPPED" 2>/dev/null || true
@@ -358,10 +370,10 @@ down_host() {
     done
     ip netns del "$ns" 2>/dev/null || true
   fi
-  ip link del "dbvf-h${n}r" 2>/dev/null || true
+  ip link del "$TAG-h${n}r" 2>/dev/null || true
   # Empty cgroups runc made under the host's cgroup parent, deepest first.
   local cg
-  for cg in /sys/fs/cgroup/*/dbvf-h"$n"; do
+  for cg in /sys/fs/cgroup/*/"$TAG"-h"$n"; do
     if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
   done
   rm -rf "$run"
@@ -396,7 +408,7 @@ cmd_down() {
     for ((i = 0; i < 50; i++)); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
   done <"$STOPPED"
   rm -f "$STOPPED"
-  while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment dbvf-testbed -j ACCEPT 2>/dev/null; do :; done
+  while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment $TAG-testbed -j ACCEPT 2>/dev/null; do :; done
   ip link del "$BRIDGE" 2>/dev/null || true
   remove_tree "$FLEET"
   flog "down: fleet removed"

@@ -24,6 +24,9 @@ from tests.helpers import (
     write_inventory,
 )
 
+# How the suite is spread over pytest-xdist workers, and what each ran (tests/scheduling.py).
+pytest_plugins = ["tests.scheduling"]
+
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
@@ -125,7 +128,9 @@ def _remove_leftover_containers(session_dir: Path) -> Iterator[None]:
     yield
     root = str(session_dir)
     client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for container in client.containers.list(
+        all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
+    ):
         mounts = container.attrs.get("Mounts", [])
         if any(str(m.get("Source", "")).startswith(root) for m in mounts):
             container.remove(force=True, v=True)

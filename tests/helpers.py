@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -46,11 +47,71 @@ def _with_db(url: str, name: str) -> str:
     return f"{head}/{name}"
 
 
-async def create_database() -> str:
-    name = "dbvend_test_" + secrets.token_hex(4)
+# Every test database is a copy of one migrated template per set of migrations (CREATE
+# DATABASE ... TEMPLATE copies files; migrating from nothing took seconds each time).
+_TEMPLATE_LOCK = 0x64627474  # "dbtt": one process at a time makes the template
+_KEEP_TEMPLATES = 5
+_template: str | None = None
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "service" / "db" / "migrations").glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+async def migrated_template() -> str:
+    """The template's name, made (and migrated) by the first process that asks."""
+    global _template
+    if _template is not None:
+        return _template
+    from service.db.migrate import migrate
+
+    name = "dbvend_tpl_" + _migrations_digest()
     conn = await asyncpg.connect(base_database_url())
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute("SELECT pg_advisory_lock($1)", _TEMPLATE_LOCK)
+        try:
+            if not await conn.fetchval("SELECT datistemplate FROM pg_database WHERE datname = $1", name):
+                # Not there, or half made by a run that was killed while migrating it.
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await conn.execute(f'CREATE DATABASE "{name}"')
+                migrator = await asyncpg.connect(_with_db(base_database_url(), name))
+                try:
+                    await migrate(migrator)
+                finally:
+                    await migrator.close()
+                await conn.execute(f'ALTER DATABASE "{name}" IS_TEMPLATE true')
+                await _prune_templates(conn, keep=name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _TEMPLATE_LOCK)
+    finally:
+        await conn.close()
+    _template = name
+    return name
+
+
+async def _prune_templates(conn: asyncpg.Connection, *, keep: str) -> None:
+    """Templates of older migrations, but the newest few (another checkout may use one)."""
+    old = await conn.fetch(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'dbvend\\_tpl\\_%' AND datname <> $1"
+        " ORDER BY oid DESC OFFSET $2",
+        keep,
+        _KEEP_TEMPLATES - 1,
+    )
+    for row in old:
+        await conn.execute(f'ALTER DATABASE "{row["datname"]}" IS_TEMPLATE false')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+
+
+async def create_database(*, migrated: bool = True) -> str:
+    """A database of the test's own: migrated (a copy of the template) unless asked empty."""
+    name = "dbvend_test_" + secrets.token_hex(4)
+    template = f' TEMPLATE "{await migrated_template()}"' if migrated else ""
+    conn = await asyncpg.connect(base_database_url())
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"{template}')
     finally:
         await conn.close()
     return _with_db(base_database_url(), name)
@@ -114,6 +175,9 @@ def service_env(database_url: str, state_dir: Path, inventory: Path, **extra: st
         "DBVEND_BROKER": "on",
         "DBVEND_BROKER_USERNAME": BROKER_USERNAME,
         "DBVEND_BROKER_PASSWORD": BROKER_PASSWORD,
+        # Background work is off unless a test is about it: a collection round is an
+        # Ansible run competing with the test's own plays for two cores.
+        "DBVEND_COLLECT_INTERVAL": "0",
         **extra,
     }
 
@@ -208,7 +272,7 @@ async def own_service(
 
 def dbvend_containers(client: docker.DockerClient, instance_id: str | None = None) -> list[Any]:
     label = f"dbvend.instance={instance_id}" if instance_id else "dbvend.instance"
-    return list(client.containers.list(all=True, filters={"label": label}))
+    return list(client.containers.list(all=True, ignore_removed=True, filters={"label": label}))
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float, interval: float = 0.5) -> bool:

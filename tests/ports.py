@@ -36,14 +36,14 @@ RANGES: dict[str, tuple[int, int]] = {
     "e2e.backup_restore": (1450, 50),
     "e2e.backup_store_host": (1500, 50),
     "e2e.backup_schedules": (1550, 50),
-    "e2e.failed_cleanup": (1600, 50),
+    "api.view_cache": (1600, 50),
     "credentials.crash": (1650, 50),
     "deploy.two_processes": (1700, 100),
     "deploy.readiness": (1800, 20),
     "deploy.image": (1820, 20),
     "contract": (1840, 60),
     "events.stream": (1900, 50),
-    "pool.crash": (1950, 50),
+    "pool.second": (1950, 50),
 }
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Docker daemons of one fleet test host, started by scripts/fleet-testbed.sh as
-#   setsid unshare --mount --propagation slave nsenter --net=/run/netns/dbvf-hN -- hostd.sh N HOSTDIR
+#   setsid unshare --mount --propagation slave nsenter --net=/run/netns/TAG-hN -- hostd.sh N HOSTDIR
 # so it runs in the host's network namespace and in a mount namespace of its own.
 #
 # containerd and dockerd must share that mount namespace: dockerd mounts each container's
@@ -14,7 +14,9 @@
 set -euo pipefail
 n=$1
 hostdir=$2
-run=/run/dbvf-h$n
+tag=${TAG:-dbvf}      # set by fleet-testbed.sh (DBVEND_FLEET_ID)
+octet=${OCTET:-251}
+run=/run/$tag-h$n
 sock=$run/containerd/containerd.sock
 
 containerd --config "$hostdir/containerd.toml" >>"$hostdir/log/containerd.log" 2>&1 </dev/null &
@@ -25,7 +27,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# 10.251.(100+N).1/24 for docker0 and 10.251.(200+N).0/24 for user networks: addresses of
+# 10.OCTET.(100+N).1/24 for docker0 and 10.OCTET.(200+N).0/24 for user networks: addresses of
 # this testbed only, distinct per host although each host's bridges live in its own netns.
 exec dockerd \
   --config-file "$hostdir/daemon.json" \
@@ -34,9 +36,9 @@ exec dockerd \
   --pidfile "$run/dockerd.pid" \
   -H "unix://$run/docker.sock" \
   --containerd "$sock" \
-  --cgroup-parent "/dbvf-h$n" \
-  --bip "10.251.$((100 + n)).1/24" \
-  --default-address-pool "base=10.251.$((200 + n)).0/24,size=26" \
+  --cgroup-parent "/$tag-h$n" \
+  --bip "10.$octet.$((100 + n)).1/24" \
+  --default-address-pool "base=10.$octet.$((200 + n)).0/24,size=26" \
   --storage-driver overlay2 \
   --log-opt max-size=10m \
   >>"$hostdir/log/dockerd.log" 2>&1 </dev/null

@@ -8,8 +8,10 @@ served only to its owner and administrators; a hostile tenant cannot grow it pas
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,7 +21,8 @@ from service.app import RUNTIME
 from service.events.stream import HUB
 from service.instances.view_cache import ViewCache
 from tests.conftest import UserFactory
-from tests.helpers import Api
+from tests.helpers import Api, own_service
+from tests.ports import port_range
 
 TTL = 10.0  # the default the test service runs with
 NOTICED = 5.0  # a change must show well within TTL: only a notification can explain that
@@ -84,10 +87,32 @@ async def test_a_detail_is_cached_and_a_change_by_another_process_shows_at_once(
     await db.execute("UPDATE instances SET name = $2 WHERE id = $1", iid, before["name"])
 
 
+@pytest.fixture(scope="module")
+async def monitoring(session_dir: Path) -> AsyncIterator[tuple[Api, asyncpg.Pool, str, str]]:
+    """(api, db, token, instance id): a service of this module's own that monitors (the
+    session's runs without the collector, so its details say health "unknown"), with hourly
+    rounds so that only the test writes samples, and a running Redis of a fresh user."""
+    async with own_service(
+        session_dir / "view-cache", port_range("api.view_cache"), DBVEND_COLLECT_INTERVAL="3600"
+    ) as svc:
+        password = secrets.token_urlsafe(16)
+        status, body = await svc.api.call(
+            "POST", "/users", svc.admin_token, json={"username": "views", "password": password}
+        )
+        assert status == 201, body
+        token = await svc.api.login("views", password)
+        status, body = await svc.api.call(
+            "POST", "/instances?wait=120", token, json={"engine": "redis", "name": "views"}
+        )
+        assert status == 201, body
+        yield svc.api, svc.db, token, body["id"]
+        await svc.api.call("DELETE", f"/instances/{body['id']}?wait=120", token)
+
+
 async def test_a_new_sample_and_an_alert_show_in_the_detail_at_once(
-    service: Api, owned: tuple[str, str], db: asyncpg.Pool
+    monitoring: tuple[Api, asyncpg.Pool, str, str],
 ) -> None:
-    token, iid = owned
+    service, db, token, iid = monitoring
     await service.call("GET", f"/instances/{iid}", token)
     await service.call("GET", f"/instances/{iid}", token)  # cached now
     await db.execute(

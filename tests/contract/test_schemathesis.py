@@ -50,7 +50,9 @@ async def live_service(tmp_path: Path, docker_client: docker.DockerClient) -> As
         yield svc
     finally:
         await svc.stop()
-        for container in docker_client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+        for container in docker_client.containers.list(
+            all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
+        ):
             if any(
                 str(m.get("Source", "")).startswith(str(tmp_path)) for m in container.attrs.get("Mounts", [])
             ):

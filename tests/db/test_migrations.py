@@ -7,7 +7,7 @@ from tests.helpers import create_database, drop_database
 
 
 async def test_migrations_build_the_schema_and_are_idempotent() -> None:
-    url = await create_database()
+    url = await create_database(migrated=False)
     try:
         conn = await asyncpg.connect(url)
         try:

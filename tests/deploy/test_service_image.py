@@ -47,7 +47,7 @@ def image() -> str:
 
 @pytest.fixture
 async def external_database() -> AsyncIterator[str]:
-    url = await create_database()
+    url = await create_database(migrated=False)  # the container migrates it
     yield url
     await drop_database(url)
 

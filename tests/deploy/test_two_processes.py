@@ -41,7 +41,7 @@ ENV = {
 
 @pytest.fixture
 async def shared_database() -> AsyncIterator[str]:
-    url = await create_database()
+    url = await create_database(migrated=False)  # both processes migrate it at once
     yield url
     await drop_database(url)
 

@@ -6,6 +6,7 @@ and no port claimed twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pymysql
 import pytest
 import redis
 
-from tests.e2e.service_process import ServiceProcess
+from tests.e2e.service_process import ServiceProcess, process_tree
 from tests.helpers import create_database, drop_database, write_inventory
 from tests.ports import port_range
 
@@ -38,7 +39,7 @@ def own_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterato
 
 def containers_under(client: docker.DockerClient, root: Path) -> dict[str, object]:
     found = {}
-    for c in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}):
         if any(str(m.get("Source", "")).startswith(str(root)) for m in c.attrs.get("Mounts", [])):
             found[c.labels["dbvend.instance"]] = c
     return found
@@ -128,12 +129,21 @@ async def test_kill_9_in_the_middle_of_creations(
         replies = await asyncio.gather(*(svc.call("POST", "/instances", json={"engine": e}) for e in engines))
         assert [s for s, _ in replies] == [202] * len(engines)
         ids = {b["id"] for _, b in replies}
-        # Kill it once Ansible is at work on them.
-        for _ in range(100):
-            if await db.fetchval("SELECT count(*) FROM operations WHERE status = 'running'"):
+        # Kill it once Ansible is at work on them: an operation claimed and its play running.
+        assert svc.proc is not None
+        pid = svc.proc.pid
+
+        def playing() -> bool:
+            for child in process_tree(pid)[1:]:
+                with contextlib.suppress(OSError):
+                    if b"ansible-playbook" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        return True
+            return False
+
+        for _ in range(600):
+            if await db.fetchval("SELECT count(*) FROM operations WHERE status = 'running'") and playing():
                 break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1.5)
+            await asyncio.sleep(0.05)
         svc.kill9()
 
         await svc.start()

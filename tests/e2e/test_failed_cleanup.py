@@ -98,8 +98,17 @@ async def test_a_failed_cleanup_keeps_the_port_and_memory_until_the_container_is
         host = await _host(svc, "local")
         assert host["committed_mb"] == memory, host
         assert host["cleanups_pending"] == 1, host
-        # Health rounds keep failing while it is unreachable: still held.
-        await asyncio.sleep(6)
+        # Health rounds keep failing while it is unreachable (two more of them): still held.
+        checked = await db.fetchval("SELECT last_check FROM hosts WHERE name = 'local'")
+        for _ in range(2):
+            for _ in range(240):
+                now = await db.fetchval("SELECT last_check FROM hosts WHERE name = 'local'")
+                if now > checked:
+                    checked = now
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError("no health round ended")
         assert await db.fetchval("SELECT count(*) FROM port_claims WHERE instance_id = $1", iid) == 1
         assert (await _host(svc, "local"))["committed_mb"] == memory
 

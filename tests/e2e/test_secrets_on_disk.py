@@ -38,7 +38,9 @@ async def own_database() -> AsyncIterator[str]:
 @pytest.fixture
 def own_inventory(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
     yield write_inventory(tmp_path / "inventory", ports=port_range("e2e.secrets"))
-    for container in docker_client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for container in docker_client.containers.list(
+        all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
+    ):
         if any(str(m.get("Source", "")).startswith(str(tmp_path)) for m in container.attrs.get("Mounts", [])):
             container.remove(force=True, v=True)
 
@@ -178,8 +180,25 @@ async def test_no_secret_in_any_file_or_container_env(
             for name, value in watcher.secrets.items():
                 assert value not in inspected, f"{name} in the {engine} container's env or arguments"
 
-        # A few health checks and collection rounds (playbooks and probes) while it runs.
-        await asyncio.sleep(4)
+        # A few health checks and collection rounds (playbooks and probes) while it runs:
+        # two samples of each instance and a health check from now on.
+        checked = await pool.fetchval("SELECT max(last_check) FROM hosts")
+
+        async def rounds_ran() -> bool:
+            per_instance = await pool.fetch(
+                "SELECT instance_id, count(*) AS n FROM samples WHERE at > $1 GROUP BY instance_id", checked
+            )
+            return (
+                len([r for r in per_instance if r["n"] >= 2]) == len(made)
+                and await pool.fetchval("SELECT max(last_check) FROM hosts") > checked
+            )
+
+        for _ in range(240):
+            if await rounds_ran():
+                break
+            await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("no collection rounds or health checks ran")
         for inst in made.values():
             status, _ = await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
             assert status == 204

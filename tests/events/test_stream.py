@@ -196,7 +196,20 @@ async def scenario(services: tuple[ServiceProcess, ...], receiver: Receiver) -> 
         assert await _until(lambda: any(m.get("type") == "instance.running" for m in _of(alice_ws, iid)), 30)
         assert await _until(lambda: any(e.get("event") == "instance.running" for e in alice_sse), 30)
         assert await _until(lambda: len(receiver.bodies("/alice")) >= 2, 60), receiver.got
-        await asyncio.sleep(HEARTBEAT * 2 + 1)  # heartbeats, and time for anything misrouted to arrive
+
+        # Two more heartbeats on every stream: anything misrouted would have arrived before.
+        def beats() -> tuple[int, int, int]:
+            return (
+                sum(m.get("type") == "heartbeat" for m in alice_ws),
+                sum(m.get("type") == "heartbeat" for m in bob_ws),
+                sum("heartbeat" in e.get("comment", "") for e in alice_sse),
+            )
+
+        before = beats()
+        assert await _until(lambda: all(n >= b + 2 for n, b in zip(beats(), before, strict=True)), 30), (
+            before,
+            beats(),
+        )
         for ws in (ws_a, ws_b):
             await ws.close()
         sse.close()

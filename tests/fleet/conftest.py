@@ -7,6 +7,7 @@ Needs root and `ip netns`; the tests are skipped otherwise."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -28,10 +29,15 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 BIN = VENV_BIN if (VENV_BIN / "ansible-playbook").exists() else Path(sys.executable).parent
 TESTBED = ROOT / "scripts" / "fleet-testbed.sh"
-STATE_DIR = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state"))
+STATE_DIR = Path(os.environ.get("DBVEND_STATE_DIR", ROOT / ".state")).resolve()
 # Exported image archives; outside the fleet's state so that `down` keeps them for the next run.
 IMAGE_CACHE = STATE_DIR / "image-cache"
 FLEET_SIZE = 3
+# Which testbed (scripts/fleet-testbed.sh DBVEND_FLEET_ID): its names, addresses and state.
+FLEET_ID = int(os.environ.get("DBVEND_FLEET_ID", "0"))
+FLEET_TAG = "dbvf" if FLEET_ID == 0 else f"dbf{FLEET_ID}"
+FLEET_NET = f"10.{251 - FLEET_ID}.0"
+FLEET_DIR = STATE_DIR / ("fleet" if FLEET_ID == 0 else f"fleet-{FLEET_ID}")
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -157,7 +163,7 @@ def group_images() -> list[str]:
 
 def prepared_fleet() -> Fleet:
     """The fleet `fleet-testbed.sh up` made, with the images loaded by prepare_host.yml."""
-    inventory = STATE_DIR / "fleet" / "inventory.yml"
+    inventory = FLEET_DIR / "inventory.yml"
     hosts_vars = yaml.safe_load(inventory.read_text())["dbvend_hosts"]["hosts"]
     hosts = [
         FleetHost(name, v["dbvend_address"], v["dbvend_docker_host"], v["dbvend_data_root"])
@@ -178,11 +184,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"fleet timings: {steps}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fleet() -> Iterator[Fleet]:
     reason = unavailable()
     if reason:
         pytest.skip(reason)
+    # One testbed per DBVEND_FLEET_ID (netns names, addresses, state dir): a second run of
+    # these tests on the same one (another checkout, a benchmark) waits here until this one
+    # has torn it down.
+    lock = (STATE_DIR / f"{FLEET_DIR.name}.lock").open("a")
+    started = time.monotonic()
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    TIMINGS["waited for the testbed"] = time.monotonic() - started
     try:
         started = time.monotonic()
         up = fleet_testbed("up", str(FLEET_SIZE))
@@ -196,5 +209,7 @@ def fleet() -> Iterator[Fleet]:
         started = time.monotonic()
         down = fleet_testbed("down")
         TIMINGS["down"] = time.monotonic() - started
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
     # Reached only when nothing failed above, so that a failing set-up keeps its own error.
     assert down.returncode == 0, f"fleet-testbed.sh down failed:\n{down.stdout[-6000:]}"

@@ -16,13 +16,13 @@ import pytest
 import redis
 
 from tests.e2e.service_process import ServiceProcess
-from tests.fleet.conftest import Fleet
+from tests.fleet.conftest import FLEET_NET, FLEET_TAG, Fleet
 from tests.helpers import create_database, drop_database
 
 
 def link(host: str, state: str) -> None:
     """Cut (down) or restore (up) a host's only link: the root side of its veth."""
-    subprocess.run(["ip", "link", "set", f"dbvf-{host}r", state], check=True)
+    subprocess.run(["ip", "link", "set", f"{FLEET_TAG}-{host}r", state], check=True)
 
 
 def ping(inst: dict[str, Any]) -> bool:
@@ -92,7 +92,7 @@ async def test_hosts_route_lists_the_fleet(fleet_service: ServiceProcess) -> Non
     for name, host in hosts.items():
         assert host["state"] == "up", host
         assert host["capacity_mb"] == 4096
-        assert host["address"] == f"10.251.0.1{name[1]}"
+        assert host["address"] == f"{FLEET_NET}.1{name[1]}"
 
 
 async def test_six_creates_spread_two_per_host_and_connect_through_the_host_address(
@@ -113,7 +113,10 @@ async def test_six_creates_spread_two_per_host_and_connect_through_the_host_addr
     for host in fleet.hosts:
         client = fleet.docker(host.name)
         try:
-            names = {c.name for c in client.containers.list(filters={"label": "dbvend.managed=true"})}
+            names = {
+                c.name
+                for c in client.containers.list(ignore_removed=True, filters={"label": "dbvend.managed=true"})
+            }
         finally:
             client.close()
         expected = {f"dbvend-{i['id']}" for i in instances if i["placement"]["host"] == host.name}
@@ -197,7 +200,9 @@ async def test_a_create_whose_host_dies_mid_play_moves_and_the_leftovers_are_cle
     client = fleet.docker("h1")
     try:
         for _ in range(60):
-            leftovers = client.containers.list(all=True, filters={"label": f"dbvend.instance={inst['id']}"})
+            leftovers = client.containers.list(
+                all=True, ignore_removed=True, filters={"label": f"dbvend.instance={inst['id']}"}
+            )
             if not leftovers and not Path(fleet.host("h1").data_root, inst["id"]).exists():
                 break
             await asyncio.sleep(1)

@@ -100,7 +100,12 @@ def test_one_redis_per_host_over_ssh(fleet: Fleet, tmp_path: Path) -> None:
         default = docker.from_env()
         try:
             for instance_id in ids.values():
-                assert default.containers.list(all=True, filters={"name": f"dbvend-{instance_id}"}) == []
+                assert (
+                    default.containers.list(
+                        all=True, ignore_removed=True, filters={"name": f"dbvend-{instance_id}"}
+                    )
+                    == []
+                )
         finally:
             default.close()
     finally:

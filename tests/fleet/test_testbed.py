@@ -14,7 +14,7 @@ import docker.errors
 import pytest
 import redis
 
-from tests.fleet.conftest import STATE_DIR, Fleet
+from tests.fleet.conftest import FLEET_DIR, Fleet
 
 
 def test_each_host_answers_ssh_in_its_own_namespace(fleet: Fleet) -> None:
@@ -40,13 +40,13 @@ def test_each_host_has_its_own_dockerd(fleet: Fleet) -> None:
             info = client.info()
         finally:
             client.close()
-        assert info["DockerRootDir"] == str(STATE_DIR / "fleet" / host.name / "docker")
+        assert info["DockerRootDir"] == str(FLEET_DIR / host.name / "docker")
         seen_ids.add(info["ID"])
     default = docker.from_env()
     try:
         info = default.info()
         seen_ids.add(info["ID"])
-        assert not info["DockerRootDir"].startswith(str(STATE_DIR / "fleet"))
+        assert not info["DockerRootDir"].startswith(str(FLEET_DIR))
     finally:
         default.close()
     assert len(seen_ids) == len(fleet.hosts) + 1, "every engine has its own identity"
@@ -102,7 +102,7 @@ def test_published_port_reaches_root_namespace_and_stays_on_its_host(fleet: Flee
         # The container exists for h1's engine only.
         for other in [docker.from_env(), fleet.docker(h2.name)]:
             try:
-                assert other.containers.list(all=True, filters={"name": name}) == []
+                assert other.containers.list(all=True, ignore_removed=True, filters={"name": name}) == []
                 with pytest.raises(docker.errors.NotFound):
                     other.containers.get(container.id)
             finally:

@@ -48,6 +48,19 @@ class Monitored:
         assert status == 201, body
         return username, await self.api.login(username, password)
 
+    async def rounds_pass(self, count: int, seconds: float = 120) -> None:
+        """Until `count` more collection rounds have ended: what "nothing more happens"
+        checks wait for (a fixed sleep sees fewer rounds on a loaded machine)."""
+        from service.api.context import SERVICES
+
+        monitoring = self.app[SERVICES].monitoring
+        assert monitoring is not None
+        target = monitoring.collector.rounds + count
+        deadline = asyncio.get_running_loop().time() + seconds
+        while monitoring.collector.rounds < target:
+            assert asyncio.get_running_loop().time() < deadline, f"{count} rounds did not end in {seconds} s"
+            await asyncio.sleep(0.1)
+
     async def events(self, **filters: str) -> list[dict[str, Any]]:
         query = "&".join(f"{k}={v}" for k, v in filters.items())
         status, body = await self.api.call("GET", f"/events?limit=1000&{query}", self.admin_token)

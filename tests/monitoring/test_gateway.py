@@ -3,9 +3,9 @@ the requests worth an event recorded in PostgreSQL without any secret."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
+from service.monitoring.gateway import GATEWAY
 from tests.helpers import wait_until
 from tests.monitoring.conftest import Monitored
 
@@ -118,7 +118,7 @@ async def test_slow_requests_are_events_unless_they_asked_to_wait(monitored: Mon
         assert resp.status == 200
     async with monitored.api.client.get("/test/slow?seconds=1.3&wait=5") as resp:
         assert resp.status == 200
-    await asyncio.sleep(1.5)
+    await monitored.app[GATEWAY].recorder.flush()  # what both requests recorded, written now
     slow = [e for e in await monitored.events(kind="slow_request") if e["details"]["route"] == "/test/slow"]
     assert len(slow) == 1
     assert slow[0]["details"]["seconds"] >= 1.3

@@ -206,7 +206,7 @@ async def test_a_container_stopped_behind_dbvends_back_is_started_again(
     _status, mine = await monitored.api.call("GET", f"/events?instance_id={iid}", token)
     assert {"repair_queued", "instance_repaired"} <= {e["kind"] for e in mine["items"]}
     # A stop and a start by hand are not restarts (the start resets Docker's count).
-    await asyncio.sleep(2 * COLLECT_INTERVAL)
+    await monitored.rounds_pass(2)
     assert await alert_of(monitored, token, iid, "InstanceRestarted") is None
     await delete(monitored, token, iid)
 
@@ -313,7 +313,7 @@ async def test_a_removed_container_is_an_event(
     detail = await health(monitored, token, iid)
     assert detail["state"] == "down"
     assert detail["container"]["status"] == "missing"
-    await asyncio.sleep(2 * COLLECT_INTERVAL)
+    await monitored.rounds_pass(2)
     assert len(await monitored.events(kind="container_missing", instance_id=iid)) == 1  # said once
     assert await _repairs(monitored, iid) == []
     await delete(monitored, token, iid)

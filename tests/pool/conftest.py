@@ -30,7 +30,7 @@ POOL_ENV = {
 
 def containers_under(client: docker.DockerClient, root: Path) -> dict[str, Any]:
     found = {}
-    for c in client.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+    for c in client.containers.list(all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}):
         if any(str(m.get("Source", "")).startswith(str(root)) for m in c.attrs.get("Mounts", [])):
             found[c.labels["dbvend.instance"]] = c
     return found
@@ -86,10 +86,12 @@ async def call(svc: ServiceProcess, token: str, method: str, path: str, **kw: An
         return r.status, body
 
 
-async def start_rig(url: str, root: Path, pool: dict[str, Any], **env: str) -> tuple[PoolRig, asyncpg.Pool]:
+async def start_rig(
+    url: str, root: Path, pool: dict[str, Any], ports: tuple[int, int] = POOL_PORTS, **env: str
+) -> tuple[PoolRig, asyncpg.Pool]:
     from service.db.pool import create_pool
 
-    inventory = write_inventory(root / "inventory", ports=POOL_PORTS, pool=pool)
+    inventory = write_inventory(root / "inventory", ports=ports, pool=pool)
     state = root / "state"
     svc = ServiceProcess(url, state, inventory, root / "service.log", **{**POOL_ENV, **env})
     await svc.start()

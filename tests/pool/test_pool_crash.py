@@ -58,8 +58,18 @@ async def test_kill_during_a_claim_leaves_the_slot_ready(
 
         assert await wait_until(claiming, 30, 0.05)
         taken = await rig.db.fetchval("SELECT id FROM pool_slots WHERE status = 'claiming'")
+
         # The re-key and readiness check take milliseconds; tx2 then waits for our lock.
-        await asyncio.sleep(3)
+        async def blocked_on_our_lock() -> bool:
+            return bool(
+                await rig.db.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND $1 = ANY(pg_blocking_pids(pid))",
+                    lock.get_server_pid(),
+                )
+            )
+
+        assert await wait_until(blocked_on_our_lock, 30, 0.05)
         rig.svc.kill9()
         request.cancel()
         await tx.rollback()

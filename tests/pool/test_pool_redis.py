@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,28 @@ import docker
 import pytest
 import redis
 
-from tests.helpers import ROOT, wait_until
+from tests.helpers import ROOT, create_database, drop_database, wait_until
 from tests.pool.conftest import PoolRig, call, containers_under, start_rig
+from tests.ports import port_range
+
+
+@pytest.fixture(scope="module")
+async def rig(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> AsyncIterator[PoolRig]:
+    """One rig (a Redis pool of two) for the module: every test starts by waiting for the
+    pool to be full again, so what an earlier test claimed or broke has been replaced."""
+    url = await create_database()
+    root = tmp_path_factory.mktemp("pool-redis")
+    made, db = await start_rig(url, root, {"redis": 2})
+    try:
+        yield made
+    finally:
+        await made.svc.stop()
+        await db.close()
+        for container in containers_under(docker_client, root).values():
+            container.remove(force=True, v=True)
+        await drop_database(url)
 
 
 def client(conn: dict[str, Any], **kw: Any) -> redis.Redis:
@@ -267,7 +288,8 @@ async def test_settings_no_slot_serves_take_the_cold_path(rig: PoolRig) -> None:
 async def test_an_empty_pool_takes_the_cold_path(pool_database: str, pool_root: Path) -> None:
     """Two creates at once against a pool of one: one claims it (201 at once), the other
     finds the pool empty and is provisioned the cold way (202, then running)."""
-    rig, db = await start_rig(pool_database, pool_root, {"redis": 1})
+    # Its own ports: the module's rig runs beside it.
+    rig, db = await start_rig(pool_database, pool_root, {"redis": 1}, ports=port_range("pool.second"))
     try:
         await rig.wait_ready(1)
         token = await rig.user()

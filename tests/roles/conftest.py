@@ -113,7 +113,9 @@ class Deployer:
 
     def free_port(self) -> int:
         claimed = set()
-        for container in self.docker.containers.list(all=True, filters={"label": "dbvend.managed=true"}):
+        for container in self.docker.containers.list(
+            all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
+        ):
             port = container.labels.get("dbvend.port")
             if port:
                 claimed.add(int(port))
@@ -165,7 +167,9 @@ class Deployer:
         return self.docker.containers.get(f"dbvend-{instance_id}")
 
     def exists(self, instance_id: str) -> bool:
-        found = self.docker.containers.list(all=True, filters={"label": f"dbvend.instance={instance_id}"})
+        found = self.docker.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"dbvend.instance={instance_id}"}
+        )
         return bool(found) or (self.tmp / "data" / instance_id).exists()
 
     def cleanup(self) -> None:

@@ -109,7 +109,9 @@ def test_port_in_use_fails_with_a_message_the_service_reads(
     assert run.rc != 0
     assert f'"msg": "DBVEND_PORT_IN_USE:{port} ' in run.output
     assert ("TASK [redis : Run the container]" in run.output) is not listening
-    assert not deployer.docker.containers.list(all=True, filters={"name": f"dbvend-{instance_id}"})
+    assert not deployer.docker.containers.list(
+        all=True, ignore_removed=True, filters={"name": f"dbvend-{instance_id}"}
+    )
     assert not (deployer.tmp / "data" / instance_id / "data").exists()
 
 
@@ -285,7 +287,9 @@ def test_instances_as_inventory_hosts_in_one_run_report_merged_facts(deployer: D
     gone = {iid: {**docker_host, "instance_id": iid} for iid in hosts}
     run_like_the_service(deployer.tmp, "deprovision.yml", gone)
     for instance_id, port in ((redis_id, redis_port), (mysql_id, mysql_port)):
-        assert not deployer.docker.containers.list(all=True, filters={"name": f"dbvend-{instance_id}"})
+        assert not deployer.docker.containers.list(
+            all=True, ignore_removed=True, filters={"name": f"dbvend-{instance_id}"}
+        )
         assert not (deployer.tmp / "data" / instance_id / "data").exists()
         assert port_is_free(port)
     run_like_the_service(deployer.tmp, "deprovision.yml", gone)

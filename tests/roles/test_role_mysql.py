@@ -162,7 +162,9 @@ def test_mysql_instance_settings_privileges_idempotence_and_no_secrets(deployer:
     assert gone.rc == 0, gone.output[-3000:]
     assert all(value not in gone.output for value in secrets.values())
     assert not (deployer.tmp / "data" / instance_id).exists()
-    assert not deployer.docker.containers.list(all=True, filters={"name": f"dbvend-{instance_id}"})
+    assert not deployer.docker.containers.list(
+        all=True, ignore_removed=True, filters={"name": f"dbvend-{instance_id}"}
+    )
 
 
 @pytest.mark.parametrize(
