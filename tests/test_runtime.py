@@ -27,7 +27,12 @@ async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Se
     """A database and state of the module's own: nothing is deployed, so no port is used."""
     url = await create_database()
     work: Path = tmp_path_factory.mktemp("runtime")
-    yield settings_from_env(service_env(url, work / "state", write_inventory(work / "inventory")))
+    # Monitoring on (test services run without it unless asked), so that every component is
+    # built; hourly rounds, so none runs during the test.
+    env = service_env(
+        url, work / "state", write_inventory(work / "inventory"), DBVEND_COLLECT_INTERVAL="3600"
+    )
+    yield settings_from_env(env)
     await drop_database(url)
 
 

@@ -51,9 +51,9 @@ class Monitored:
     async def rounds_pass(self, count: int, seconds: float = 120) -> None:
         """Until `count` more collection rounds have ended: what "nothing more happens"
         checks wait for (a fixed sleep sees fewer rounds on a loaded machine)."""
-        from service.api.context import SERVICES
+        from service.app import RUNTIME
 
-        monitoring = self.app[SERVICES].monitoring
+        monitoring = self.app[RUNTIME].monitoring
         assert monitoring is not None
         target = monitoring.collector.rounds + count
         deadline = asyncio.get_running_loop().time() + seconds
