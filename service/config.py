@@ -12,10 +12,13 @@ import re
 import secrets
 import socket
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+
+from .tls import TlsError, TlsSettings, load_tls_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,6 +180,9 @@ class Settings:
     broker: BrokerSettings | None = None
     # The plans offered (service/plans/plans.yml's format); DBVEND_PLANS names another file.
     plans_file: Path = PROJECT_ROOT / "service" / "plans" / "plans.yml"
+    # TLS (docs/tls.md): DBVEND_TLS_DEFAULT, DBVEND_TLS_CERT_DAYS, the operator's CA
+    # (DBVEND_TLS_CA_CERT/KEY, files) and the API's HTTPS (DBVEND_TLS_CERT/KEY, files).
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     @property
     def backup_check_interval(self) -> float:
@@ -334,6 +340,13 @@ def _broker(development: bool) -> BrokerSettings | None:
     return BrokerSettings(username, password, account)
 
 
+def _tls(development: bool) -> TlsSettings:
+    try:
+        return load_tls_settings(os.environ, now=datetime.now(UTC), production=not development)
+    except TlsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -403,6 +416,7 @@ def load_settings() -> Settings:
         view_cache_seconds=_bounded_float("DBVEND_VIEW_CACHE_SECONDS", 10.0, 0.0, 300.0),
         broker=broker,
         plans_file=Path(_env("DBVEND_PLANS", str(PROJECT_ROOT / "service" / "plans" / "plans.yml"))),
+        tls=_tls(development),
     )
     if not settings.plans_file.is_file():
         raise ConfigError(f"DBVEND_PLANS points at {settings.plans_file}, which is not a file")
