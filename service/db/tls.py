@@ -1,49 +1,22 @@
-"""TLS rows (0028_tls.sql): the deployment's certificate authorities and the certificates of
-instances, private keys SecretBox-sealed like instances.secrets (opened only to sign with or
-to hand to Ansible). The CA is made, or the operator's imported, at start by ensure_ca,
-under an advisory lock: processes starting together agree on one."""
+"""The certificates of instances (0028_tls.sql tls_certificates): one current per instance
+(or member), a pending one while a new certificate is being shipped; private keys
+SecretBox-sealed like instances.secrets, opened only for the Ansible run that ships them.
+The CA that signs them: tls_authorities.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..tls import (
-    Authority,
-    Issued,
-    Names,
-    Purpose,
-    TlsSettings,
-    bundle,
-    issue,
-    load_authority,
-    make_authority,
-    member_names,
-    renew_at,
-    server_names,
-    verify_server,
-)
+from ..tls import Issued, Names, Purpose, issue, member_names, renew_at, server_names, verify_server
+from .tls_authorities import bundle_pem, signing_authority
 
 if TYPE_CHECKING:
     from asyncpg import Record
 
     from ..crypto import SecretBox
-    from . import Conn, Executor, Pool
-
-_CA_LOCK = 0x64627463  # "dbtc": one process at a time makes, imports or rotates the CA
-
-
-@dataclass(frozen=True)
-class StoredAuthority:
-    id: int
-    state: str
-    source: str
-    certificate_pem: str
-    fingerprint: bytes
-    not_before: datetime
-    not_after: datetime
-    created_at: datetime
+    from . import Executor, Pool
 
 
 @dataclass(frozen=True)
@@ -66,7 +39,6 @@ class StoredCertificate:
     issued_at: datetime
 
 
-_AUTHORITY = "id, state, source, certificate_pem, fingerprint, not_before, not_after, created_at"
 _CERTIFICATE_COLUMNS = (
     "id",
     "instance_id",
@@ -84,19 +56,6 @@ _CERTIFICATE_COLUMNS = (
     "issued_at",
 )
 _CERTIFICATE = ", ".join(_CERTIFICATE_COLUMNS)
-
-
-def _authority(r: Record) -> StoredAuthority:
-    return StoredAuthority(
-        id=r["id"],
-        state=r["state"],
-        source=r["source"],
-        certificate_pem=r["certificate_pem"],
-        fingerprint=bytes(r["fingerprint"]),
-        not_before=r["not_before"],
-        not_after=r["not_after"],
-        created_at=r["created_at"],
-    )
 
 
 def _certificate(r: Record) -> StoredCertificate:
@@ -120,114 +79,6 @@ def _certificate(r: Record) -> StoredCertificate:
 
 def _seal(box: SecretBox, key_pem: str) -> bytes:
     return box.seal({"key_pem": key_pem})
-
-
-# --- Authorities --------------------------------------------------------------------------
-
-
-async def authorities(db: Executor) -> list[StoredAuthority]:
-    """The active CA first, then the retiring ones, newest first."""
-    rows = await db.fetch(
-        f"SELECT {_AUTHORITY} FROM tls_authorities ORDER BY state = 'active' DESC, created_at DESC, id DESC"
-    )
-    return [_authority(r) for r in rows]
-
-
-async def bundle_pem(db: Executor) -> str:
-    """What clients verify against and servers get as their CA file (service/tls/bundle.py)."""
-    return bundle(a.certificate_pem for a in await authorities(db))
-
-
-async def signing_authority(db: Executor, box: SecretBox) -> tuple[StoredAuthority, Authority]:
-    """The active CA with its key opened, to sign with. LookupError before ensure_ca ran."""
-    row = await db.fetchrow(f"SELECT {_AUTHORITY}, key_sealed FROM tls_authorities WHERE state = 'active'")
-    if row is None:
-        raise LookupError("no active CA: ensure_ca runs at start")
-    stored = _authority(row)
-    key = box.open(bytes(row["key_sealed"]))["key_pem"]
-    # Checked again as an operator's CA is (an expired one signs nothing), min_days=0: a CA
-    # close to its end still signs, capped at its end (service/tls/issue.py).
-    authority = load_authority(stored.certificate_pem.encode(), key.encode(), datetime.now(UTC), min_days=0)
-    return stored, authority
-
-
-async def _insert_active(conn: Conn, box: SecretBox, authority: Authority, source: str) -> StoredAuthority:
-    row = await conn.fetchrow(
-        "INSERT INTO tls_authorities (state, source, certificate_pem, key_sealed, fingerprint, not_before,"
-        f" not_after) VALUES ('active', $1, $2, $3, $4, $5, $6) RETURNING {_AUTHORITY}",
-        source,
-        authority.certificate_pem,
-        _seal(box, authority.key_pem()),
-        authority.fingerprint,
-        authority.not_before,
-        authority.not_after,
-    )
-    assert row is not None
-    return _authority(row)
-
-
-async def _retire_active(conn: Conn) -> None:
-    await conn.execute(
-        "UPDATE tls_authorities SET state = 'retiring', retiring_since = now() WHERE state = 'active'"
-    )
-
-
-async def ensure_ca(pool: Pool, box: SecretBox, settings: TlsSettings, *, now: datetime) -> StoredAuthority:
-    """The active CA, made or imported now if needed; called once at every start.
-
-    Without an operator CA: the stored active one, else a new one (EC P-256, 10 years).
-    With one (settings.ca, checked by the settings): it becomes the active CA unless it
-    already is; a different CA that was active is kept as retiring (still in the bundle, so
-    nothing stops verifying) until its certificates are re-issued. Give every process the
-    same DBVEND_TLS_CA_*: two that differ would take turns at it on each start."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _CA_LOCK)
-        active = await conn.fetchrow(f"SELECT {_AUTHORITY} FROM tls_authorities WHERE state = 'active'")
-        if settings.ca is None:
-            if active is not None:
-                return _authority(active)
-            return await _insert_active(conn, box, make_authority(now), "generated")
-        wanted = settings.ca
-        if active is not None and bytes(active["fingerprint"]) == wanted.fingerprint:
-            return _authority(active)
-        await _retire_active(conn)
-        known = await conn.fetchrow(
-            "UPDATE tls_authorities SET state = 'active', retiring_since = NULL WHERE fingerprint = $1"
-            f" RETURNING {_AUTHORITY}",
-            wanted.fingerprint,
-        )
-        if known is not None:
-            return _authority(known)
-        return await _insert_active(conn, box, wanted, "operator")
-
-
-async def begin_rotation(
-    pool: Pool, box: SecretBox, *, now: datetime, authority: Authority | None = None
-) -> StoredAuthority:
-    """A CA rotation's first step: a new active CA (made, or the one given), the old one
-    retiring. Then every certificate is re-issued (due() lists those of a retiring CA),
-    then drop_retiring."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _CA_LOCK)
-        await _retire_active(conn)
-        new = authority or make_authority(now)
-        return await _insert_active(conn, box, new, "generated" if authority is None else "operator")
-
-
-async def drop_retiring(pool: Pool, authority_id: int) -> bool:
-    """A rotation's last step: the retiring CA leaves the bundle. False (nothing done) while a
-    certificate it signed is still pending or current, or when it is the active one."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _CA_LOCK)
-        left = await conn.fetchval(
-            "SELECT count(*) FROM tls_certificates WHERE authority_id = $1", authority_id
-        )
-        if left:
-            return False
-        done = await conn.execute(
-            "DELETE FROM tls_authorities WHERE id = $1 AND state = 'retiring'", authority_id
-        )
-        return bool(done == "DELETE 1")
 
 
 # --- Certificates -------------------------------------------------------------------------
