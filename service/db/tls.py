@@ -81,9 +81,6 @@ def _seal(box: SecretBox, key_pem: str) -> bytes:
     return box.seal({"key_pem": key_pem})
 
 
-# --- Certificates -------------------------------------------------------------------------
-
-
 async def current(db: Executor, instance_id: str, member: str = "") -> StoredCertificate | None:
     row = await db.fetchrow(
         f"SELECT {_CERTIFICATE} FROM tls_certificates WHERE instance_id = $1 AND member = $2"

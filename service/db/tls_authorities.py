@@ -53,9 +53,6 @@ def _seal(box: SecretBox, key_pem: str) -> bytes:
     return box.seal({"key_pem": key_pem})
 
 
-# --- Authorities --------------------------------------------------------------------------
-
-
 async def authorities(db: Executor) -> list[StoredAuthority]:
     """The active CA first, then the next one (a rotation's first step), then the retiring
     ones, newest first."""
