@@ -7,12 +7,14 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
 from ..pids import local_scope
+from ..tls import TlsError, TlsSettings, load_tls_settings
 from .settings import PROJECT_ROOT, BrokerSettings, ConfigError, Settings
 
 
@@ -194,6 +196,13 @@ def _broker(development: bool) -> BrokerSettings | None:
     return BrokerSettings(username, password, account)
 
 
+def _tls(development: bool) -> TlsSettings:
+    try:
+        return load_tls_settings(os.environ, now=datetime.now(UTC), production=not development)
+    except TlsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings() -> Settings:
     environment = _env("DBVEND_ENV", "development")
     if environment not in ("development", "production"):
@@ -264,6 +273,7 @@ def load_settings() -> Settings:
         broker=broker,
         plans_file=Path(_env("DBVEND_PLANS", str(PROJECT_ROOT / "service" / "plans" / "plans.yml"))),
         notify_socket=os.environ.get("NOTIFY_SOCKET") or None,
+        tls=_tls(development),
     )
     if not settings.plans_file.is_file():
         raise ConfigError(f"DBVEND_PLANS points at {settings.plans_file}, which is not a file")

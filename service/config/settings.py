@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
+from ..tls import TlsSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -113,6 +115,9 @@ class Settings:
     plans_file: Path = PROJECT_ROOT / "service" / "plans" / "plans.yml"
     # Where systemd listens for readiness (NOTIFY_SOCKET, Type=notify units); None outside it.
     notify_socket: str | None = None
+    # TLS (docs/tls.md): DBVEND_TLS_DEFAULT, DBVEND_TLS_CERT_DAYS, the operator's CA
+    # (DBVEND_TLS_CA_CERT/KEY, files) and the API's HTTPS (DBVEND_TLS_CERT/KEY, files).
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     @property
     def backup_check_interval(self) -> float:

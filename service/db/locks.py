@@ -21,6 +21,8 @@ FIRST_USER = 0x64627675
 BACKUP_ROUND = 0x64627362
 # One migrator at a time across processes ("dbve").
 MIGRATIONS = 0x64627665
+# The CA: one process at a time makes, imports or rotates it ("dbtc", db/tls_authorities.py).
+CA = 0x64627463
 
 
 async def hold_for_transaction(conn: Executor, key: int) -> None:

@@ -1,5 +1,8 @@
 """Talking to a MariaDB/MySQL server over its protocol (PyMySQL, in a thread): the
-application account's readiness, and the monitor account's probe."""
+application account's readiness, and the monitor account's probe.
+
+tls_ca (the CA bundle, PEM): TLS with the certificate and the host name checked, as users
+are told to. Without it PyMySQL still uses TLS when the server offers it, unverified."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 
 import pymysql
 
+from ..tls import client_context
 from .probe import EngineUnavailable, ProbeResult, describe
 
 # root is root@localhost only; over the network dbvend has this USAGE-only account (same
@@ -19,7 +23,14 @@ _ACCESS_DENIED = 1045
 
 
 def _connect(
-    host: str, port: int, user: str, password: str, timeout: float, database: str | None = None
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    timeout: float,
+    database: str | None = None,
+    *,
+    tls_ca: str | None = None,
 ) -> Any:
     seconds = max(1, int(timeout))
     return pymysql.connect(
@@ -31,10 +42,11 @@ def _connect(
         connect_timeout=seconds,
         read_timeout=seconds,
         write_timeout=seconds,
+        ssl=client_context(tls_ca) if tls_ca else None,
     )
 
 
-def _version_sync(conn: Mapping[str, Any], limit: float) -> str:
+def _version_sync(conn: Mapping[str, Any], limit: float, tls_ca: str | None) -> str:
     client = _connect(
         conn["host"],
         int(conn["port"]),
@@ -42,6 +54,7 @@ def _version_sync(conn: Mapping[str, Any], limit: float) -> str:
         conn["password"],
         limit,
         conn.get("database") or None,
+        tls_ca=tls_ca,
     )
     try:
         with client.cursor() as cursor:
@@ -52,21 +65,23 @@ def _version_sync(conn: Mapping[str, Any], limit: float) -> str:
     return str(row[0]) if row else ""
 
 
-async def server_version(conn: Mapping[str, Any], limit: float) -> str:
+async def server_version(conn: Mapping[str, Any], limit: float, *, tls_ca: str | None = None) -> str:
     """One attempt as the application account, on its database."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_version_sync, conn, limit), timeout=limit * 2)
+        return await asyncio.wait_for(
+            asyncio.to_thread(_version_sync, conn, limit, tls_ca), timeout=limit * 2
+        )
     except (pymysql.MySQLError, OSError, TimeoutError) as exc:
         raise EngineUnavailable(describe(exc)) from None
 
 
-def _probe_sync(host: str, port: int, password: str, limit: float) -> dict[str, Any]:
+def _probe_sync(host: str, port: int, password: str, limit: float, tls_ca: str | None) -> dict[str, Any]:
     try:
-        client = _connect(host, port, MONITOR_ACCOUNT, password, limit)
+        client = _connect(host, port, MONITOR_ACCOUNT, password, limit, tls_ca=tls_ca)
     except pymysql.err.OperationalError as exc:
         if exc.args[0] != _ACCESS_DENIED:
             raise
-        client = _connect(host, port, LEGACY_ADMIN, password, limit)
+        client = _connect(host, port, LEGACY_ADMIN, password, limit, tls_ca=tls_ca)
     try:
         with client.cursor() as cur:
             cur.execute(
@@ -90,11 +105,13 @@ def _probe_sync(host: str, port: int, password: str, limit: float) -> dict[str, 
     }
 
 
-async def probe(host: str, port: int, password: str, limit: float) -> ProbeResult:
+async def probe(
+    host: str, port: int, password: str, limit: float, *, tls_ca: str | None = None
+) -> ProbeResult:
     try:
         metrics = await asyncio.wait_for(
             # The driver's own timeouts (`limit` each) end the thread; this bounds the wait.
-            asyncio.to_thread(_probe_sync, host, port, password, limit),
+            asyncio.to_thread(_probe_sync, host, port, password, limit, tls_ca),
             timeout=limit + 1,
         )
     except (pymysql.MySQLError, OSError, TimeoutError, ValueError) as exc:

@@ -18,6 +18,7 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
+from ..tls import client_context
 from .base import Rekey, RekeyFailed
 from .probe import describe
 
@@ -106,7 +107,9 @@ def _statements(tenant: Tenant, leftovers: list[tuple[str, str]], conn: Any) -> 
     return steps
 
 
-def _rekey_sync(address: str, port: int, admin_password: str, tenant: Tenant, limit: float) -> None:
+def _rekey_sync(
+    address: str, port: int, admin_password: str, tenant: Tenant, limit: float, tls_ca: str | None
+) -> None:
     seconds = max(1, math.ceil(limit))
     try:
         conn = pymysql.connect(
@@ -119,6 +122,8 @@ def _rekey_sync(address: str, port: int, admin_password: str, tenant: Tenant, li
             write_timeout=seconds,
             client_flag=CLIENT.MULTI_STATEMENTS,
             autocommit=True,
+            # tls_ca (the CA bundle): certificate and host name checked (mysql_client.py).
+            ssl=client_context(tls_ca) if tls_ca else None,
         )
     except (pymysql.MySQLError, OSError) as exc:
         # The client's first line names the user and host, never the password.
@@ -144,11 +149,17 @@ def _rekey_sync(address: str, port: int, admin_password: str, tenant: Tenant, li
         conn.close()
 
 
-async def rekey(target: Rekey[Any], tenant: Tenant, limit: float) -> None:
+async def rekey(target: Rekey[Any], tenant: Tenant, limit: float, *, tls_ca: str | None = None) -> None:
     try:
         await asyncio.wait_for(
             asyncio.to_thread(
-                _rekey_sync, target.address, target.port, target.credentials.admin_password, tenant, limit
+                _rekey_sync,
+                target.address,
+                target.port,
+                target.credentials.admin_password,
+                tenant,
+                limit,
+                tls_ca,
             ),
             timeout=limit,
         )

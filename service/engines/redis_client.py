@@ -1,9 +1,13 @@
 """Talking to a Redis server over its protocol (redis.asyncio): the application account's
-readiness, and the admin account's probe."""
+readiness, and the admin account's probe.
+
+tls_ca (the CA bundle, PEM): TLS with the certificate and the host name checked, as users
+are told to (an instance with tls=required serves nothing else)."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -37,11 +41,12 @@ async def rekey(
     password_hash: str,
     config: Mapping[str, str],
     limit: float,
+    tls_ca: str | None = None,
 ) -> None:
     """A claimed slot becomes its tenant's: no data, exactly one application account (from
     a SHA-256 hash), the settings applied live, and both saved to the server's own files
     (users.acl, redis.conf) so a restart keeps them. Every step converges on a retry."""
-    client = _client(host, port, ADMIN_ACCOUNT, admin_password, limit)
+    client = _client(host, port, ADMIN_ACCOUNT, admin_password, limit, tls_ca=tls_ca)
     try:
         await asyncio.wait_for(_rekey(client, username, password_hash, config), timeout=limit)
     except (RedisError, OSError, TimeoutError) as exc:
@@ -73,10 +78,28 @@ async def _rekey(
 
 
 def _client(
-    host: str, port: int, username: str, password: str, limit: float, *, retry: bool = True
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    limit: float,
+    *,
+    retry: bool = True,
+    tls_ca: str | None = None,
 ) -> aioredis.Redis:
     """retry=False: one attempt (redis-py retries a timeout three times by default, which
     makes a hung server look alive for several times `limit`)."""
+    tls: dict[str, Any] = (
+        {
+            "ssl": True,
+            "ssl_ca_data": tls_ca,
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True,
+            "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+        }
+        if tls_ca
+        else {}
+    )
     client = aioredis.Redis(
         host=host,
         port=port,
@@ -84,15 +107,18 @@ def _client(
         password=password,
         socket_timeout=limit,
         socket_connect_timeout=limit,
+        **tls,
     )
     if not retry:
         client.set_retry(Retry(NoBackoff(), 0))
     return client
 
 
-async def server_version(conn: Mapping[str, Any], limit: float) -> str:
+async def server_version(conn: Mapping[str, Any], limit: float, *, tls_ca: str | None = None) -> str:
     """One attempt as the application account."""
-    client = _client(conn["host"], int(conn["port"]), conn["username"], conn["password"], limit)
+    client = _client(
+        conn["host"], int(conn["port"]), conn["username"], conn["password"], limit, tls_ca=tls_ca
+    )
     try:
         info: dict[str, Any] = await asyncio.wait_for(client.info("server"), timeout=limit * 2)
     except (RedisError, OSError, TimeoutError) as exc:
@@ -102,9 +128,11 @@ async def server_version(conn: Mapping[str, Any], limit: float) -> str:
     return str(info.get("redis_version", ""))
 
 
-async def probe(host: str, port: int, password: str, limit: float) -> ProbeResult:
+async def probe(
+    host: str, port: int, password: str, limit: float, *, tls_ca: str | None = None
+) -> ProbeResult:
     """One attempt, answered or given up within `limit` seconds."""
-    client = _client(host, port, ADMIN_ACCOUNT, password, limit, retry=False)
+    client = _client(host, port, ADMIN_ACCOUNT, password, limit, retry=False, tls_ca=tls_ca)
     try:
         info: dict[str, Any] = await asyncio.wait_for(
             client.info("server", "clients", "memory", "stats"), timeout=limit

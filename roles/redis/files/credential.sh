@@ -1,4 +1,4 @@
-# Inside the container, as root, as the host-local account (its secret is read here).
+# Inside the container, as root, as the host-local account (files/cli.sh reads its secret).
 # DBVEND_ACTION=bind: DBVEND_USER gets exactly the application account's rule (the
 # arguments: files/app-acl.rules) and the one password DBVEND_HASH, on the running server.
 # DBVEND_ACTION=unbind: its connections end (CLIENT KILL USER) and the user goes (ACL DELUSER).
@@ -6,9 +6,6 @@
 # Prints dbvend-bound, dbvend-killed:<n>, dbvend-unbound or dbvend-unchanged; nothing secret.
 set -euf
 umask 077
-REDISCLI_AUTH=$(cat /data/config/local.secret)
-export REDISCLI_AUTH
-cli() { redis-cli --no-auth-warning --user "$DBVEND_LOCAL_USER" "$@"; }
 before=$(cli ACL LIST | grep -F "user $DBVEND_USER " || true)
 if [ "$DBVEND_ACTION" = bind ]; then
   answer=$(cli ACL SETUSER "$DBVEND_USER" reset on "#$DBVEND_HASH" '~*' '&*' "$@")

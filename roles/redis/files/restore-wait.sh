@@ -1,10 +1,7 @@
-# Inside the container, as root, as the host-local account (its secret is read here): wait
+# Inside the container, as root, as the host-local account (files/cli.sh reads its secret): wait
 # up to DBVEND_WAIT seconds until the server has loaded its data (INFO persistence
 # loading:0), then print dbvend-keys:<keys in every database>.
 set -euf
-REDISCLI_AUTH=$(cat /data/config/local.secret)
-export REDISCLI_AUTH
-cli() { redis-cli --no-auth-warning --user "$DBVEND_LOCAL_USER" "$@"; }
 deadline=$(($(date +%s) + DBVEND_WAIT))
 until cli INFO persistence 2> /dev/null | grep -q '^loading:0'; do
   if [ "$(date +%s)" -ge "$deadline" ]; then

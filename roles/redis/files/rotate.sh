@@ -1,4 +1,4 @@
-# Inside the container, as root, as the host-local account (its secret is read here).
+# Inside the container, as root, as the host-local account (files/cli.sh reads its secret).
 # Makes DBVEND_USER's passwords exactly DBVEND_HASH (+ DBVEND_GRACE_HASH if not empty).
 # /data/config/rotation-started holds when the current rotation began (the first run that
 # brought DBVEND_HASH in); a run without a grace hash finishes it: connections of the
@@ -7,9 +7,6 @@
 # Prints dbvend-acl-set, dbvend-killed:<id>, dbvend-rotation-finished; nothing secret.
 set -euf
 umask 077
-REDISCLI_AUTH=$(cat /data/config/local.secret)
-export REDISCLI_AUTH
-cli() { redis-cli --no-auth-warning --user "$DBVEND_LOCAL_USER" "$@"; }
 started=/data/config/rotation-started
 line=$(cli ACL LIST | grep -F "user $DBVEND_USER " || true)
 [ -n "$line" ] || { echo "dbvend-error: no account $DBVEND_USER" >&2; exit 1; }
