@@ -16,6 +16,7 @@ from .broker import instances as broker_instances
 from .broker.protocol import broker_middleware, osb_response
 from .broker.services import SERVICES as BROKER
 from .broker.services import Broker
+from .certificates import endpoints as certificates
 from .config import Settings
 from .credentials import endpoints as credentials
 from .events import endpoints as events
@@ -62,6 +63,7 @@ def build_app(settings: Settings) -> web.Application:
     app[fleet.SERVICE] = runtime.fleet
     app[alerts.SERVICE] = runtime.monitoring_service
     app[events.SERVICE] = runtime.events
+    app[certificates.SERVICE] = runtime.certificates
     app[stream.HUB] = runtime.hub
     app[BROKER] = Broker(runtime.ctx, runtime.instances, runtime.credentials, runtime.plans, runtime.accounts)
     for table in (
@@ -80,6 +82,7 @@ def build_app(settings: Settings) -> web.Application:
         webhooks.routes,
         stream.routes,
         metrics.routes,
+        certificates.routes,
         broker_instances.routes,
         broker_bindings.routes,
         console.routes,

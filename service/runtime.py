@@ -4,9 +4,11 @@ components in order on an AsyncExitStack, so when one fails to start, the ones b
 are stopped again, newest first, and nothing is left running; leaving it stops them all.
 
 Components in start order (serve; the worker starts the ones marked *):
-  database* (pools, migrations), inventory* (the hosts), admin (the first start's user),
+  database* (pools, migrations), tls* (the CA: made, or the operator's), inventory* (the
+  hosts), admin (the first start's user),
   recovery* (dead runs, dead leases, stale backup files), waiter, worker* (unless
-  DBVEND_WORKER=off), host health, retention, backup schedules, pool keeper (unless
+  DBVEND_WORKER=off), host health, retention, backup schedules, certificate renewal,
+  pool keeper (unless
   DBVEND_POOL=off), event recorder, monitoring (or, with DBVEND_COLLECT_INTERVAL=0, the
   webhook deliveries), event hub, the SIGHUP reload*. The password pool is first: closed last."""
 
@@ -25,6 +27,7 @@ from .accounts.throttle import LoginThrottle
 from .accounts.token_cache import TokenCache
 from .backups.scheduler import BackupScheduler
 from .backups.service import BackupService
+from .certificates.service import CertificateService
 from .context import Context
 from .credentials.service import CredentialService
 from .crypto import SecretBox
@@ -35,6 +38,7 @@ from .events.service import EventService
 from .fleet.health import HostMonitor
 from .fleet.service import FleetService
 from .instances import view_cache
+from .instances.renewal import CertificateRenewal
 from .instances.service import InstanceService
 from .instances.view_cache import ViewCache
 from .monitoring.delivery import DeliveryLoop
@@ -93,6 +97,7 @@ class Runtime:
     fleet: FleetService
     monitoring_service: MonitoringService
     events: EventService
+    certificates: CertificateService
     gateway: Gateway
     hub: EventHub
     passwords: PasswordPool
@@ -178,6 +183,7 @@ def build_runtime(settings: Settings, *, serve: bool = True) -> Runtime:
         fleet=FleetService(ctx),
         monitoring_service=monitoring,
         events=EventService(ctx, hub, accounts),
+        certificates=CertificateService(ctx),
         gateway=gateway,
         hub=hub,
         passwords=passwords,
@@ -330,6 +336,8 @@ def _serve_components(rt: Runtime) -> list[Component]:
     found = [
         Component("password pool", _nothing, close_passwords),
         _database(rt, read_pool=True),
+        # The CA: made on the first start, or the operator's (checked with the settings).
+        Component("tls", rt.certificates.start),
         Component("inventory", rt.fleet.reload),
         Component("admin", rt.accounts.ensure_admin),
         _recovery(rt),
@@ -351,6 +359,10 @@ def _serve_components(rt: Runtime) -> list[Component]:
         ),
         _job("retention", lambda: RetentionJob(ctx.pool, settings, owner=owner)),
         _job("backup schedules", lambda: BackupScheduler(ctx.pool, settings, rt.backups, owner=owner)),
+        _job(
+            "certificate renewal",
+            lambda: CertificateRenewal(ctx.pool, settings, owner=owner, interval=settings.tls.renew_interval),
+        ),
     ]
     if settings.pool_enabled:
         found.append(
@@ -371,6 +383,8 @@ def _serve_components(rt: Runtime) -> list[Component]:
 def _worker_components(rt: Runtime) -> list[Component]:
     return [
         _database(rt, read_pool=False),
+        # The CA: made on the first start, or the operator's (checked with the settings).
+        Component("tls", rt.certificates.start),
         Component("inventory", rt.fleet.reload),
         _recovery(rt),
         _worker(rt),

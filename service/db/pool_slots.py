@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from asyncpg import Record
 
     from . import Executor
@@ -103,15 +105,23 @@ async def warmed(db: Executor, slot_id: str, owner: str, facts: dict[str, Any]) 
 
 
 async def take(
-    db: Executor, engine: str, memory_mb: int, hosts: list[str], owner: str, lease_seconds: float
+    db: Executor,
+    engine: str,
+    memory_mb: int,
+    hosts: list[str],
+    owner: str,
+    lease_seconds: float,
+    *,
+    tls: str = "off",
 ) -> Slot | None:
-    """One ready slot of this engine and class, on the first of `hosts` (least loaded first)
-    that has one, marked claiming for `owner`; rows other claims hold are skipped."""
+    """One ready slot of this engine, class and TLS mode, on the first of `hosts` (least
+    loaded first) that has one, marked claiming for `owner`; rows other claims hold are
+    skipped."""
     row = await db.fetchrow(
         "UPDATE pool_slots s SET status = 'claiming', lease_owner = $4,"
         " lease_expires_at = now() + make_interval(secs => $5)"
         " WHERE s.id = (SELECT c.id FROM pool_slots c WHERE c.status = 'ready' AND c.engine = $1"
-        "   AND c.memory_mb = $2 AND c.host = ANY($3::text[])"
+        "   AND c.memory_mb = $2 AND c.host = ANY($3::text[]) AND coalesce(c.settings->>'tls', 'off') = $6"
         "   ORDER BY array_position($3::text[], c.host), c.ready_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
         " RETURNING s.*",
         engine,
@@ -119,6 +129,7 @@ async def take(
         hosts,
         owner,
         float(lease_seconds),
+        tls,
     )
     return _slot(row) if row else None
 
@@ -193,6 +204,19 @@ async def surplus(db: Executor, wanted: dict[tuple[str, str, int], int], hosts: 
         if r["host"] not in hosts or seen[key] > wanted.get(key, 0):
             extra.append(str(r["id"]))
     return extra
+
+
+async def other_tls(db: Executor, modes: Mapping[str, str]) -> list[str]:
+    """Ready slots deployed with another TLS mode than the one the pool serves now per
+    engine (DBVEND_TLS_DEFAULT changed): the keeper retires them and deploys new ones."""
+    rows = await db.fetch(
+        "SELECT id, engine, coalesce(settings->>'tls', 'off') AS tls FROM pool_slots WHERE status = 'ready'"
+    )
+    return [str(r["id"]) for r in rows if r["engine"] in modes and r["tls"] != modes[r["engine"]]]
+
+
+async def exists(db: Executor, slot_id: str) -> bool:
+    return bool(await db.fetchval("SELECT EXISTS (SELECT 1 FROM pool_slots WHERE id = $1)", slot_id))
 
 
 async def retire(db: Executor, slot_ids: list[str], reason: str) -> None:

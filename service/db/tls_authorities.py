@@ -187,3 +187,9 @@ async def drop_retiring(pool: Pool, authority_id: int) -> bool:
             "DELETE FROM tls_authorities WHERE id = $1 AND state = 'retiring'", authority_id
         )
         return bool(done == "DELETE 1")
+
+
+async def certificate_counts(db: Executor) -> dict[int, int]:
+    """authority id -> certificates (pending or current) it signed."""
+    rows = await db.fetch("SELECT authority_id, count(*) AS n FROM tls_certificates GROUP BY authority_id")
+    return {r["authority_id"]: int(r["n"]) for r in rows}

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import FieldError, SettingsError
 from .probe import ProbeResult
@@ -102,6 +102,39 @@ class SettingsChange:
         return self.live + self.restart
 
 
+# Where users download the CA bundle they verify an instance's certificate with (public, no
+# login), relative to the API's own URL (service/certificates/endpoints.py serves it).
+CA_PATH = "/api/v1/tls/ca.pem"
+# The file name connection details (uri, cli) tell clients to keep the CA bundle in.
+CA_FILE = "dbvend-ca.pem"
+TLS_OFF = "off"
+
+
+class TlsDetails(BaseModel):
+    """connection.tls: how a client verifies the server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: str = Field(examples=["required"], description="off | optional | required")
+    ca_url: str = Field(
+        examples=["/api/v1/tls/ca.pem"], description="the CA bundle to verify with (public, no login)"
+    )
+    server_name: str = Field(
+        description="the name the certificate carries and clients check: the host's address"
+    )
+
+
+def tls_mode(settings: BaseModel) -> str:
+    """An instance's TLS mode (settings.tls); settings recorded before TLS existed are off."""
+    return str(getattr(settings, "tls", TLS_OFF))
+
+
+def tls_connection(settings: BaseModel, address: str) -> dict[str, Any]:
+    """connection.tls: how a client verifies the server. server_name is what the
+    certificate names and clients check: the host's address (dbvend_address)."""
+    return {"mode": tls_mode(settings), "ca_url": CA_PATH, "server_name": address}
+
+
 @dataclass(frozen=True)
 class Rekey(Generic[S]):
     """What a claim turns a ready pool slot into (the warm pool, service/instances/warm.py):
@@ -115,6 +148,9 @@ class Rekey(Generic[S]):
     # The instance's new credentials; admin_password is the slot's admin secret, which the
     # claimed instance keeps (dbvend's own account, never shown to the tenant).
     credentials: Credentials
+    # The CA bundle (PEM) when the slot serves TLS: the claim verifies the slot's
+    # certificate and its name (the host's address) before it sends a password hash.
+    tls_ca: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,19 +260,26 @@ class Engine(ABC, Generic[S]):
         Ansible writes (its private data dir, module arguments) holds a secret."""
 
     @abstractmethod
-    async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
+    async def server_version(
+        self, connection: Mapping[str, Any], limit: float, *, tls_ca: str | None = None
+    ) -> str:
         """One readiness attempt: connect as the application account (connection() of the
-        instance) and read the server's version; raise probe.EngineUnavailable."""
+        instance) and read the server's version; raise probe.EngineUnavailable. tls_ca (the
+        CA bundle, PEM): over TLS, the certificate and the host name verified."""
 
     @abstractmethod
-    async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
-        """Monitoring: connect with dbvend's own account and read what tells health; never raises."""
+    async def probe(
+        self, address: str, port: int, admin_password: str, limit: float, *, tls_ca: str | None = None
+    ) -> ProbeResult:
+        """Monitoring: connect with dbvend's own account and read what tells health; never
+        raises. tls_ca as for server_version."""
 
     # -- the warm pool (service/pool/) --------------------------------------------------
-    def slot_settings(self, memory_mb: int) -> S | None:
+    def slot_settings(self, memory_mb: int, *, tls: str = TLS_OFF) -> S | None:
         """The settings a pool slot of this size class (container memory, MB) is deployed
-        with: the engine's defaults sized to memory_mb; None when no settings give exactly
-        that container size (the inventory's class is then refused)."""
+        with: the engine's defaults sized to memory_mb, with the TLS mode the pool serves
+        (the deployment's default); None when no settings give exactly that container size
+        (the inventory's class is then refused)."""
         return None
 
     def slot_connection(
@@ -248,8 +291,9 @@ class Engine(ABC, Generic[S]):
 
     def claimable(self, slot: S, wanted: S) -> bool:
         """Whether a claim can turn a slot deployed with `slot` into `wanted` without Docker
-        or a restart: same container size and every other difference applied live."""
-        if self.memory_mb(slot) != self.memory_mb(wanted):
+        or a restart: same container size and TLS mode (the slot's certificate is already
+        the instance's), and every other difference applied live."""
+        if self.memory_mb(slot) != self.memory_mb(wanted) or tls_mode(slot) != tls_mode(wanted):
             return False
         fields = type(wanted).model_fields
         return all(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from ..errors import FieldError, SettingsError
 from . import mysql_client, mysql_rekey
 from .base import (
+    CA_FILE,
     CONNECTIONS,
     LIMIT_HELP,
     Credentials,
@@ -22,7 +23,10 @@ from .base import (
     Rekey,
     RekeyFailed,
     SettingsChange,
+    TlsDetails,
     cpus_for_memory,
+    tls_connection,
+    tls_mode,
 )
 from .mysql_charsets import CHARSETS
 from .probe import ProbeResult
@@ -68,6 +72,13 @@ class MysqlSettings(BaseModel):
         description="ROW, STATEMENT or MIXED: binary logging on in that format; null: off",
     )
     binlog_expire_logs_seconds: int = Field(default=604800, ge=3600, le=7776000)
+    # off: plain only; optional: TLS offered, plain taken; required: require_secure_transport
+    # (a plain client is refused). A create without it gets DBVEND_TLS_DEFAULT; a record
+    # made before TLS existed reads as off.
+    tls: Literal["off", "optional", "required"] = Field(
+        default="off",
+        description="off | optional | required (TLS on the instance's port; the CA: GET /api/v1/tls/ca.pem)",
+    )
 
     @field_validator("binlog_format")
     @classmethod
@@ -131,8 +142,18 @@ class MysqlConnection(BaseModel):
     database: str
     username: str
     password: str
-    uri: str = Field(examples=["mysql://u_k2j4:...@127.0.0.1:20001/orders"])
+    uri: str = Field(
+        examples=["mysql://u_k2j4:...@127.0.0.1:20001/orders?ssl-mode=VERIFY_IDENTITY&ssl-ca=dbvend-ca.pem"]
+    )
     cli: str
+    tls: TlsDetails
+
+
+def mysql_uri(user: str, password: str, address: str, port: int, database: str, tls: str) -> str:
+    """MySQL's URI form (mysqlsh, Connector/J's ssl-mode spelling): with TLS, verify the
+    certificate and the host name against the CA bundle."""
+    uri = f"mysql://{quote(user)}:{quote(password)}@{address}:{port}/{database}"
+    return uri + (f"?ssl-mode=VERIFY_IDENTITY&ssl-ca={CA_FILE}" if tls != "off" else "")
 
 
 def _charset_of(value: object) -> object:
@@ -197,6 +218,10 @@ class MysqlEngine(Engine[MysqlSettings]):
         if name == "binlog_format":
             # Switching binary logging on or off takes a restart; the format alone is SET GLOBAL.
             return getattr(before, name) is not None and getattr(after, name) is not None
+        if name == "tls":
+            # mariadbd loads its first certificate at start: off <-> on takes a restart;
+            # optional <-> required is require_secure_transport (SET GLOBAL).
+            return before.tls != "off" and after.tls != "off"
         return name in self.live_settings
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
@@ -240,20 +265,26 @@ class MysqlEngine(Engine[MysqlSettings]):
             "mysql_password_hash": mysql_native_password(credentials.password),
             # root@localhost and the network monitor account (dbvend_monitor) share it.
             "mysql_root_password_hash": mysql_native_password(credentials.admin_password),
+            # The certificate, key and CA bundle go as tls_cert_pem/tls_key_pem/tls_ca_pem
+            # when one is shipped (service/operations/kinds/certificates.py).
+            "mysql_tls": settings.tls,
         }
 
     # -- the warm pool ---------------------------------------------------------------------
-    def slot_settings(self, memory_mb: int) -> MysqlSettings | None:
+    def slot_settings(self, memory_mb: int, *, tls: str = "off") -> MysqlSettings | None:
         try:
-            settings = MysqlSettings(memory_mb=memory_mb, database=SLOT_DATABASE)
+            settings = MysqlSettings.model_validate(
+                {"memory_mb": memory_mb, "database": SLOT_DATABASE, "tls": tls}
+            )
         except ValidationError:
             return None  # outside the API's memory range: no instance could claim it
         return self.complete(settings, instance_name=SLOT_DATABASE)
 
     def claimable(self, slot: MysqlSettings, wanted: MysqlSettings) -> bool:
-        """Same container size; binary logging on or off alike (log-bin is read at start);
-        the rest a claim makes (database, its charset) or sets live (SET GLOBAL)."""
-        if self.memory_mb(slot) != self.memory_mb(wanted):
+        """Same container size and TLS mode (the slot's certificate is the instance's); binary
+        logging on or off alike (log-bin is read at start); the rest a claim makes (database,
+        its charset) or sets live (SET GLOBAL)."""
+        if self.memory_mb(slot) != self.memory_mb(wanted) or slot.tls != wanted.tls:
             return False
         return all(
             name in _CLAIM_MADE or self.applies_live(name, slot, wanted)
@@ -277,20 +308,23 @@ class MysqlEngine(Engine[MysqlSettings]):
             binlog_format=settings.binlog_format,
             binlog_expire_logs_seconds=settings.binlog_expire_logs_seconds,
         )
-        await mysql_rekey.rekey(target, tenant, limit)
+        await mysql_rekey.rekey(target, tenant, limit, tls_ca=target.tls_ca)
 
     def connection(
         self, settings: MysqlSettings, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
         user, password, database = credentials.username, credentials.password, settings.database or ""
+        tls = tls_mode(settings)
+        verify = f" --ssl-ca={CA_FILE} --ssl-verify-server-cert" if tls != "off" else ""
         return {
             "host": address,
             "port": port,
             "database": database,
             "username": user,
             "password": password,
-            "uri": f"mysql://{quote(user)}:{quote(password)}@{address}:{port}/{database}",
-            "cli": f"mysql -h {address} -P {port} -u {user} -p{password} {database}",
+            "uri": mysql_uri(user, password, address, port, database, tls),
+            "cli": f"mysql -h {address} -P {port} -u {user} -p{password}{verify} {database}",
+            "tls": tls_connection(settings, address),
         }
 
     def credential_vars(self, username: str, password: str | None) -> dict[str, Any]:
@@ -304,12 +338,13 @@ class MysqlEngine(Engine[MysqlSettings]):
     ) -> dict[str, Any]:
         database = settings.database or ""
         return {
-            "uri": f"mysql://{quote(username)}:{quote(password)}@{address}:{port}/{database}",
+            "uri": mysql_uri(username, password, address, port, database, tls_mode(settings)),
             "host": address,
             "port": port,
             "username": username,
             "password": password,
             "database": database,
+            "tls": tls_connection(settings, address),
         }
 
     def slot_connection(
@@ -325,8 +360,12 @@ class MysqlEngine(Engine[MysqlSettings]):
             "password": credentials.admin_password,
         }
 
-    async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
-        return await mysql_client.server_version(connection, limit)
+    async def server_version(
+        self, connection: Mapping[str, Any], limit: float, *, tls_ca: str | None = None
+    ) -> str:
+        return await mysql_client.server_version(connection, limit, tls_ca=tls_ca)
 
-    async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
-        return await mysql_client.probe(address, port, admin_password, limit)
+    async def probe(
+        self, address: str, port: int, admin_password: str, limit: float, *, tls_ca: str | None = None
+    ) -> ProbeResult:
+        return await mysql_client.probe(address, port, admin_password, limit, tls_ca=tls_ca)

@@ -24,14 +24,16 @@ class NotReady(Exception):
     client error, which never holds the password)."""
 
 
-async def wait_ready(engine: Engine[Any], conn: Mapping[str, Any], within: float) -> str:
+async def wait_ready(
+    engine: Engine[Any], conn: Mapping[str, Any], within: float, *, tls_ca: str | None = None
+) -> str:
     """The server's version once the application account can connect and query; NotReady
-    when it cannot within `within` seconds."""
+    when it cannot within `within` seconds. tls_ca (the CA bundle): over TLS, verified."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         try:
-            return await engine.server_version(conn, ATTEMPT_SECONDS)
+            return await engine.server_version(conn, ATTEMPT_SECONDS, tls_ca=tls_ca)
         except EngineUnavailable as exc:
             reason = str(exc)
         if loop.time() >= deadline:

@@ -12,7 +12,20 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from . import redis_client
-from .base import CONNECTIONS, LIMIT_HELP, Credentials, Engine, Gauge, Rekey, SettingsChange, cpus_for_memory
+from .base import (
+    CA_FILE,
+    CONNECTIONS,
+    LIMIT_HELP,
+    Credentials,
+    Engine,
+    Gauge,
+    Rekey,
+    SettingsChange,
+    TlsDetails,
+    cpus_for_memory,
+    tls_connection,
+    tls_mode,
+)
 from .probe import ProbeResult
 from .quantity import split_quantity
 
@@ -57,6 +70,13 @@ class RedisSettings(BaseModel):
     appendonly: StrictBool = False
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
     maxclients: StrictInt = Field(default=10000, ge=1, le=50000)
+    # Redis serves TLS or plain on its one port, never both: no optional. required: TLS on
+    # the instance's port, the plain port closed. A create without it gets
+    # DBVEND_TLS_DEFAULT; a record made before TLS existed reads as off.
+    tls: Literal["off", "required"] = Field(
+        default="off",
+        description="off | required (Redis has no optional TLS; the CA: GET /api/v1/tls/ca.pem)",
+    )
 
     @field_validator("maxmemory", mode="before")
     @classmethod
@@ -76,12 +96,19 @@ class RedisConnection(BaseModel):
     port: int
     username: str
     password: str
-    uri: str = Field(examples=["redis://u_k2j4:...@127.0.0.1:20002/0"])
+    uri: str = Field(examples=["rediss://u_k2j4:...@127.0.0.1:20002/0"])
     cli: str
+    tls: TlsDetails
 
 
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def redis_uri(user: str, password: str, address: str, port: int, tls: bool) -> str:
+    """rediss:// over TLS: clients verify the certificate and the host name by default."""
+    scheme = "rediss" if tls else "redis"
+    return f"{scheme}://{quote(user)}:{quote(password)}@{address}:{port}/0"
 
 
 def container_memory_mb(maxmemory: int) -> int:
@@ -115,8 +142,9 @@ class RedisEngine(Engine[RedisSettings]):
     backup_media_type: ClassVar[str] = "application/octet-stream"
     # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
     # update (roles/redis/tasks/reconfigure.yml orders the two).
+    # tls too: CONFIG SET port/tls-port switches the listener both ways (roles/redis).
     live_settings: ClassVar[frozenset[str]] = frozenset(
-        {"maxmemory", "maxmemory_policy", "maxclients", "appendonly", "appendfsync"}
+        {"maxmemory", "maxmemory_policy", "maxclients", "appendonly", "appendfsync", "tls"}
     )
     # Redis users can hold several passwords at once (ACL SETUSER #<hash> #<hash>).
     password_grace: ClassVar[bool] = True
@@ -138,14 +166,17 @@ class RedisEngine(Engine[RedisSettings]):
             "redis_password_hash": _sha256(credentials.password),
             "redis_admin_username": self.admin_username,
             "redis_admin_password_hash": _sha256(credentials.admin_password),
+            # The certificate, key and CA bundle go as tls_cert_pem/tls_key_pem/tls_ca_pem
+            # when one is shipped (service/operations/kinds/certificates.py).
+            "redis_tls": settings.tls,
         }
 
-    def slot_settings(self, memory_mb: int) -> RedisSettings | None:
+    def slot_settings(self, memory_mb: int, *, tls: str = "off") -> RedisSettings | None:
         """The defaults with the maxmemory whose container is exactly memory_mb (below
         320 MB the headroom is 64 MiB, above it a quarter of maxmemory)."""
         for maxmemory in ((memory_mb - 64) * MIB, memory_mb * 4 // 5 * MIB):
             if MIN_MAXMEMORY <= maxmemory <= MAX_MAXMEMORY and container_memory_mb(maxmemory) == memory_mb:
-                return RedisSettings(maxmemory=maxmemory)
+                return RedisSettings.model_validate({"maxmemory": maxmemory, "tls": tls})
         return None
 
     async def rekey(self, target: Rekey[RedisSettings], limit: float) -> None:
@@ -165,6 +196,7 @@ class RedisEngine(Engine[RedisSettings]):
                 "appendfsync": settings.appendfsync,
             },
             limit=limit,
+            tls_ca=target.tls_ca,
         )
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
@@ -186,13 +218,16 @@ class RedisEngine(Engine[RedisSettings]):
         self, settings: RedisSettings, credentials: Credentials, address: str, port: int
     ) -> dict[str, Any]:
         user, password = credentials.username, credentials.password
+        tls = tls_mode(settings) != "off"
+        verify = f" --tls --cacert {CA_FILE}" if tls else ""
         return {
             "host": address,
             "port": port,
             "username": user,
             "password": password,
-            "uri": f"redis://{quote(user)}:{quote(password)}@{address}:{port}/0",
-            "cli": f"redis-cli -h {address} -p {port} --user {user} --pass {password}",
+            "uri": redis_uri(user, password, address, port, tls),
+            "cli": f"redis-cli -h {address} -p {port}{verify} --user {user} --pass {password}",
+            "tls": tls_connection(settings, address),
         }
 
     def credential_vars(self, username: str, password: str | None) -> dict[str, Any]:
@@ -205,15 +240,20 @@ class RedisEngine(Engine[RedisSettings]):
         self, settings: RedisSettings, username: str, password: str, address: str, port: int
     ) -> dict[str, Any]:
         return {
-            "uri": f"redis://{quote(username)}:{quote(password)}@{address}:{port}/0",
+            "uri": redis_uri(username, password, address, port, tls_mode(settings) != "off"),
             "host": address,
             "port": port,
             "username": username,
             "password": password,
+            "tls": tls_connection(settings, address),
         }
 
-    async def server_version(self, connection: Mapping[str, Any], limit: float) -> str:
-        return await redis_client.server_version(connection, limit)
+    async def server_version(
+        self, connection: Mapping[str, Any], limit: float, *, tls_ca: str | None = None
+    ) -> str:
+        return await redis_client.server_version(connection, limit, tls_ca=tls_ca)
 
-    async def probe(self, address: str, port: int, admin_password: str, limit: float) -> ProbeResult:
-        return await redis_client.probe(address, port, admin_password, limit)
+    async def probe(
+        self, address: str, port: int, admin_password: str, limit: float, *, tls_ca: str | None = None
+    ) -> ProbeResult:
+        return await redis_client.probe(address, port, admin_password, limit, tls_ca=tls_ca)

@@ -252,3 +252,34 @@ async def restore_instance(request: web.Request) -> web.Response:
         pending=RestoreOperation,
         extra=extra,
     )
+
+
+@routes.post("/api/v1/instances/{id}/rotate-certificate")
+@contract(
+    "Give the instance a new TLS certificate, reloaded live",
+    description="A new certificate from the deployment's CA (its key made by dbvend, never shown),"
+    " shipped to the server and reloaded without a restart (MariaDB FLUSH SSL, Redis CONFIG SET):"
+    " open connections stay up, new ones get the new certificate. dbvend does this by itself at"
+    " two thirds of a certificate's life and during a CA rotation. 409 naming settings.tls when"
+    " the instance has TLS off. 202 with the operation, or with ?wait=N the instance (200). " + _ACTIONS,
+    path=_ID,
+    query=WaitQuery,
+    responses={200: ActionResult, 202: ActionOperation},
+    errors=(409,),
+)
+async def rotate_certificate(request: web.Request) -> web.Response:
+    svc = instances(request)
+    user = current_user(request)
+    wait = wait_of(request)
+    accepted = await svc.rotate_certificate(user, request.match_info["id"], owner_id=owner_filter(user))
+    if accepted is None:
+        raise NotFound("instance")
+    return await _answer(
+        svc,
+        accepted.instance_id,
+        accepted.operation_id,
+        wait,
+        done=ActionResult,
+        pending=ActionOperation,
+        extra={},
+    )

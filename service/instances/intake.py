@@ -22,6 +22,8 @@ from ..operations.restorable import restorable
 from ..plans.service import Plan, create_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..db import Pool
     from ..db.users import User
 
@@ -47,6 +49,7 @@ async def request_create(
     quotas: quota.QuotaDefaults,
     restore_from: str | None = None,
     plan: Plan | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> Accepted:
     """`restore_from`: a clone of this completed backup of the owner's (checked before
     anything is recorded; the create kind restores it after provisioning). `plan`: the
@@ -55,7 +58,7 @@ async def request_create(
     instance_id = new_id("i-")
     if name is None:
         name = instance_id
-    settings = create_settings(engine, plan, raw_settings, instance_name=name)
+    settings = create_settings(engine, plan, raw_settings, instance_name=name, defaults=defaults)
     memory_mb = engine.memory_mb(settings)
     credentials = engine.new_credentials()
     sealed = box.seal(credentials.secrets())

@@ -19,7 +19,8 @@ from ..errors import NotFound
 from ..monitoring.service import health_holds_for, health_view
 from ..operations.quota import QuotaDefaults
 from ..plans.service import Plan, PlanService
-from . import day2, intake, warm
+from . import certificates, day2, intake, warm
+from .certificates import CertificateAccepted
 from .day2 import KEEP, ActionAccepted, Keep, PlanMove, RestoreAccepted
 from .intake import Accepted
 from .view_cache import ViewCache
@@ -36,6 +37,7 @@ __all__ = [
     "KEEP",
     "Accepted",
     "ActionAccepted",
+    "CertificateAccepted",
     "InstanceService",
     "Keep",
     "PlanMove",
@@ -88,7 +90,14 @@ class InstanceService(Service):
             quotas=self.quota_defaults,
             restore_from=restore_from,
             plan=plan,
+            defaults=self.create_defaults(engine),
         )
+
+    def create_defaults(self, engine: str) -> dict[str, Any]:
+        """The deployment's defaults under a create's settings: the TLS mode of
+        DBVEND_TLS_DEFAULT (an unknown engine gets nothing; get_engine refuses it)."""
+        mode = self.ctx.settings.tls.default.get(engine)
+        return {"tls": mode} if mode is not None else {}
 
     async def _from_pool(
         self, user: User, engine: str, name: str | None, settings: dict[str, Any] | None, plan: Plan | None
@@ -103,6 +112,7 @@ class InstanceService(Service):
             self.ctx.settings.worker_id,
             self.quota_defaults,
             self.ctx.settings.max_attempts,
+            self.create_defaults(engine),
         )
         return await warm.claim_create(ctx, user, engine, name, settings, plan)
 
@@ -233,6 +243,19 @@ class InstanceService(Service):
             grace_seconds=grace_seconds,
             owner_id=owner_id,
             max_attempts=self.ctx.settings.max_attempts,
+        )
+
+    async def rotate_certificate(
+        self, user: User, instance_id: str, *, owner_id: int | None
+    ) -> CertificateAccepted | None:
+        """A new TLS certificate, reloaded live; None when the caller has no such instance."""
+        return await certificates.request_certificate(
+            self.ctx.pool,
+            instance_id,
+            user,
+            owner_id=owner_id,
+            max_attempts=self.ctx.settings.max_attempts,
+            reason=f"asked for by {user.username}",
         )
 
     async def restore(

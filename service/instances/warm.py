@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..db import hosts as hosts_repo
 from ..db import instances, operations, pool_slots
+from ..db.tls_authorities import bundle_pem
 from ..engines import Credentials, Engine, Rekey, RekeyFailed, get_engine
+from ..engines.base import tls_mode
 from ..engines.readiness import NotReady, wait_ready
 from ..errors import Conflict, QuotaExceeded
 from ..operations import quota
@@ -56,6 +58,9 @@ class Claim:
     owner: str  # this process (settings.worker_id)
     quotas: quota.QuotaDefaults
     max_attempts: int
+    # The deployment's defaults under a create's settings (tls: DBVEND_TLS_DEFAULT, which is
+    # also the mode the keeper deploys slots with).
+    defaults: Mapping[str, Any]
 
 
 def pooled_class(engine: Engine[Any], settings: BaseModel, hosts: Mapping[str, DockerHost]) -> int | None:
@@ -64,7 +69,7 @@ def pooled_class(engine: Engine[Any], settings: BaseModel, hosts: Mapping[str, D
     memory_mb = engine.memory_mb(settings)
     if not any(h.pool.get(engine.name, {}).get(memory_mb) for h in hosts.values()):
         return None
-    slot = engine.slot_settings(memory_mb)
+    slot = engine.slot_settings(memory_mb, tls=tls_mode(settings))
     return memory_mb if slot is not None and engine.claimable(slot, settings) else None
 
 
@@ -79,7 +84,7 @@ async def claim_create(
     """The instance made from a slot (running), or None: take the cold path. Raises what
     intake.request_create raises for a refused create (quota, name)."""
     engine = get_engine(engine_name)
-    settings = create_settings(engine, plan, raw, instance_name=name or "i-00000000")
+    settings = create_settings(engine, plan, raw, instance_name=name or "i-00000000", defaults=ctx.defaults)
     if not any(h.pool.get(engine.name) for h in ctx.hosts.values()):
         return None  # no pool of this engine anywhere: nothing fell back
     memory_mb = pooled_class(engine, settings, ctx.hosts)
@@ -89,10 +94,10 @@ async def claim_create(
     reason = "empty"
     for _ in range(MAX_TRIES):
         started = time.monotonic()
-        slot = await _take(ctx, user, engine, name, memory_mb)
+        slot = await _take(ctx, user, engine, name, memory_mb, tls_mode(settings))
         if slot is None:
             break
-        final = create_settings(engine, plan, raw, instance_name=name or slot.id)
+        final = create_settings(engine, plan, raw, instance_name=name or slot.id, defaults=ctx.defaults)
         accepted = await _turn(ctx, user, engine, slot, name or slot.id, final, plan)
         if accepted is not None:
             metrics.CLAIM_SECONDS.labels(engine.name).observe(time.monotonic() - started)
@@ -103,7 +108,7 @@ async def claim_create(
 
 
 async def _take(
-    ctx: Claim, user: User, engine: Engine[Any], name: str | None, memory_mb: int
+    ctx: Claim, user: User, engine: Engine[Any], name: str | None, memory_mb: int, tls: str
 ) -> pool_slots.Slot | None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         # Without the owner's lock: tx2 checks again under it, after the re-key.
@@ -114,7 +119,9 @@ async def _take(
         order = [h.name for h in sorted(loads, key=lambda h: (h.utilisation, h.instances, h.name))]
         if not order:
             return None
-        return await pool_slots.take(conn, engine.name, memory_mb, order, ctx.owner, CLAIM_LEASE_SECONDS)
+        return await pool_slots.take(
+            conn, engine.name, memory_mb, order, ctx.owner, CLAIM_LEASE_SECONDS, tls=tls
+        )
 
 
 async def _turn(
@@ -132,13 +139,17 @@ async def _turn(
     slot_secrets = ctx.box.open(slot.secrets)
     fresh = engine.new_credentials()
     creds = Credentials(fresh.username, fresh.password, slot_secrets["admin_password"])
-    slot_settings = engine.slot_settings(slot.memory_mb)
+    slot_settings = engine.slot_settings(slot.memory_mb, tls=str(slot.settings.get("tls", "off")))
+    # The slot's certificate names its host and its id, which the instance keeps: the claim
+    # and the check verify it against the bundle as the tenant will.
+    ca = await bundle_pem(ctx.pool) if tls_mode(settings) != "off" else None
     try:
         if host is None or slot_settings is None or not engine.claimable(slot_settings, settings):
             raise RekeyFailed("the slot no longer fits the request")
-        await engine.rekey(Rekey(host.address, slot.port, slot_settings, settings, creds), REKEY_SECONDS)
+        target = Rekey(host.address, slot.port, slot_settings, settings, creds, tls_ca=ca)
+        await engine.rekey(target, REKEY_SECONDS)
         conn_info = engine.connection(settings, creds, host.address, slot.port)
-        version = await wait_ready(engine, conn_info, READY_SECONDS)
+        version = await wait_ready(engine, conn_info, READY_SECONDS, tls_ca=ca)
     except (RekeyFailed, NotReady) as exc:
         # The messages name the server and the client's error, never a password.
         log.warning("pool slot %s on %s failed its claim: %s", slot.id, slot.host, exc)

@@ -31,6 +31,7 @@ from ..db import samples as samples_repo
 from ..db.host_samples import HostSample
 from ..db.instances import Instance
 from ..db.samples import Sample
+from ..db.tls_authorities import bundle_pem
 from .conditions import InstanceState
 from .probes import PROBE_TIMEOUT, START_TOLERANCE, Probed, Prober, restarted
 from .reads import BackgroundRead, Read, read_hosts
@@ -147,6 +148,7 @@ class InstanceCollector:
                 self._forget_instance(iid)
         self._round_at = now
         step = time.perf_counter()
+        self.prober.tls_ca = await bundle_pem(self.pool)
         probed = await asyncio.gather(*(self.prober.timed(i) for i in every))
         probes: dict[str, Probed] = {inst.id: p for inst, p in zip(every, probed, strict=True)}
         current.timings["probes"] = time.perf_counter() - step
@@ -250,6 +252,7 @@ class InstanceCollector:
             i for i in found if i.host in self._last_failed or last[i.id].sample.container_status == "missing"
         ]
         asked = [i for i in found if i not in kept]
+        self.prober.tls_ca = await bundle_pem(self.pool)
         probes = await asyncio.gather(*(self.prober.probe(i) for i in asked))
         states = [last[i.id] for i in kept]
         for inst, probe in zip(asked, probes, strict=True):

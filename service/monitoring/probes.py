@@ -32,6 +32,9 @@ class Prober:
         self.box = box
         self.timeout = timeout
         self._slots = asyncio.Semaphore(concurrency)
+        # The CA bundle TLS instances are verified with (certificate and the host's name),
+        # refreshed by the collector before each round.
+        self.tls_ca: str | None = None
 
     async def probe(self, inst: Instance) -> ProbeResult:
         try:
@@ -41,7 +44,10 @@ class Prober:
         async with self._slots:
             try:
                 engine = get_engine(inst.engine)
-                return await engine.probe(inst.address, inst.port, password, self.timeout)
+                tls = str(inst.settings.get("tls", "off")) != "off"
+                return await engine.probe(
+                    inst.address, inst.port, password, self.timeout, tls_ca=self.tls_ca if tls else None
+                )
             except Exception as exc:  # one instance's probe must not end the round
                 log.exception("probing %s failed", inst.id)
                 return ProbeResult(False, error=f"probe failed: {type(exc).__name__}")

@@ -41,14 +41,22 @@ class Plan:
     # From plans.yml; an admin's run-time switch is stored apart (the API combines them).
     available: bool = True
 
-    def resolve(self, raw: Mapping[str, Any] | None, *, instance_name: str) -> BaseModel:
+    def resolve(
+        self,
+        raw: Mapping[str, Any] | None,
+        *,
+        instance_name: str,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> BaseModel:
         """The complete settings of an instance created on this plan with the user's `raw`
-        settings: the plan's own, overridden by settable keys only, then the engine's
-        validation, then the plan's bounds. SettingsError names each refused field."""
+        settings: the deployment's defaults (`tls`: DBVEND_TLS_DEFAULT) under the plan's own,
+        overridden by settable keys only, then the engine's validation, then the plan's
+        bounds. SettingsError names each refused field."""
         engine = ENGINES[self.engine]
         raw = dict(raw or {})
         self.refuse_unsettable(raw)
-        settings: BaseModel = engine.parse_settings({**self.settings, **raw}, instance_name=instance_name)
+        merged = {**(defaults or {}), **self.settings, **raw}
+        settings: BaseModel = engine.parse_settings(merged, instance_name=instance_name)
         self.check_bounds(settings)
         return settings
 
@@ -111,16 +119,21 @@ class Plan:
 
 
 def create_settings(
-    engine: Engine[Any], plan: Plan | None, raw: Mapping[str, Any] | None, *, instance_name: str
+    engine: Engine[Any],
+    plan: Plan | None,
+    raw: Mapping[str, Any] | None,
+    *,
+    instance_name: str,
+    defaults: Mapping[str, Any] | None = None,
 ) -> BaseModel:
     """A create's complete settings: the plan's resolution, or the engine's own parsing for a
-    create without a plan (custom settings)."""
+    create without a plan (custom settings). `defaults`: the deployment's, under what the
+    request (or the plan) says (`tls` from DBVEND_TLS_DEFAULT)."""
     if plan is None:
-        settings: BaseModel = engine.parse_settings(
-            dict(raw) if raw is not None else None, instance_name=instance_name
-        )
+        merged = {**(defaults or {}), **(raw or {})}
+        settings: BaseModel = engine.parse_settings(merged, instance_name=instance_name)
         return settings
-    return plan.resolve(raw, instance_name=instance_name)
+    return plan.resolve(raw, instance_name=instance_name, defaults=defaults)
 
 
 @dataclass(frozen=True)

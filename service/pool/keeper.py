@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..db import hosts as hosts_repo
 from ..db import locks, pool_slots, ports
+from ..db import tls as tls_repo
 from ..db.ids import new_id
 from ..engines import Credentials, get_engine
 from ..engines.readiness import NotReady, wait_ready
+from ..operations import certificates
 from ..operations.runner import redact
 from ..placement import lowest_free_port
 from ..tasks import LeaderJob
+from ..tls import TlsError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -63,6 +66,9 @@ class _New:
     port: int
     settings: BaseModel
     creds: Credentials
+    # Its certificate (TLS on): it names the host and the slot's id, which is the id of the
+    # instance that will claim it, so the claim keeps it.
+    shipment: certificates.Shipment | None = None
 
 
 class PoolKeeper(LeaderJob):
@@ -97,6 +103,9 @@ class PoolKeeper(LeaderJob):
             extra = await pool_slots.surplus(conn, want, list(hosts))
             if extra:
                 await pool_slots.retire(conn, extra, "surplus: the inventory asks for fewer slots")
+            other = await pool_slots.other_tls(conn, self.settings.tls.default)
+            if other:
+                await pool_slots.retire(conn, other, "TLS mode: DBVEND_TLS_DEFAULT changed")
         destroyed = await self.destroy(hosts)
         made = await self.refill(hosts, want)
         return {"destroyed": destroyed, "refilled": made}
@@ -125,6 +134,8 @@ class PoolKeeper(LeaderJob):
         gone = [s for s in doomed if result.outcome(s.id).ok]
         async with self.pool.acquire() as conn, conn.transaction():
             await pool_slots.remove(conn, [s.id for s in gone])
+            for s in gone:
+                await tls_repo.forget(conn, s.id)
             await locks.placement(conn)
             for s in gone:
                 if s.error and _PORT_IN_USE in s.error:
@@ -145,12 +156,14 @@ class PoolKeeper(LeaderJob):
         new = await self._plan(hosts, want)
         if not new:
             return 0
+        new = await self._certificates(new)
         log.info("deploying %d pool slot(s) in one run: %s", len(new), ", ".join(n.slot_id for n in new))
         result = await self._deploy(new)
         ready = 0
         for n, error in zip(new, await asyncio.gather(*(self._check(n, result) for n in new)), strict=True):
             async with self.pool.acquire() as conn:
                 if error is None:
+                    await certificates.confirm(self.pool, n.shipment)
                     ready += await pool_slots.warmed(conn, n.slot_id, self.owner, result.facts[n.slot_id])
                 else:
                     log.warning("pool slot %s on %s did not deploy: %s", n.slot_id, n.host.name, error)
@@ -172,7 +185,7 @@ class PoolKeeper(LeaderJob):
                 have = sum(counts.get((host_name, engine_name, mb, s), 0) for s in ("warming", "ready"))
                 taken = await ports.taken(conn, host_name)
                 engine = get_engine(engine_name)
-                slot_settings = engine.slot_settings(mb)
+                slot_settings = engine.slot_settings(mb, tls=self.settings.tls.default_for(engine_name))
                 assert slot_settings is not None  # the inventory checked the class
                 for _ in range(size - have):
                     if len(new) >= self.settings.batch_size or committed[host_name] + mb > load.capacity_mb:
@@ -199,6 +212,29 @@ class PoolKeeper(LeaderJob):
                     new.append(slot)
         return new
 
+    async def _certificates(self, new: list[_New]) -> list[_New]:
+        """Each TLS slot's certificate, issued before the play (a slot that cannot have one
+        is broken and destroyed)."""
+        kept = []
+        for n in new:
+            try:
+                n.shipment = await certificates.ship_if_on(
+                    self.pool,
+                    self.box,
+                    self.settings,
+                    instance_id=n.slot_id,
+                    address=n.host.address,
+                    wanted=n.settings,
+                )
+            except (TlsError, LookupError) as exc:
+                async with self.pool.acquire() as conn:
+                    await pool_slots.break_slot(
+                        conn, n.slot_id, f"no TLS certificate: {exc}", owner=self.owner
+                    )
+                continue
+            kept.append(n)
+        return kept
+
     async def _deploy(self, new: list[_New]) -> RunResult:
         hostvars: dict[str, dict[str, Any]] = {}
         secrets: list[str] = []
@@ -213,8 +249,11 @@ class PoolKeeper(LeaderJob):
                 "dbvend_wait_ready": False,
                 "dbvend_pool_slot": True,
                 **engine.role_vars(n.settings, n.creds),
+                **(n.shipment.variables if n.shipment else {}),
             }
             secrets.extend((n.creds.password, n.creds.admin_password))
+            if n.shipment:
+                secrets.append(n.shipment.key_pem)
         heartbeat = asyncio.create_task(self._keep_leases([n.slot_id for n in new]))
         try:
             return await self.runner.run("provision.yml", hostvars, secrets=secrets)
@@ -243,7 +282,12 @@ class PoolKeeper(LeaderJob):
         engine = get_engine(n.engine)
         conn_info = engine.slot_connection(n.settings, n.creds, n.host.address, n.port)
         try:
-            facts["server_version"] = await wait_ready(engine, conn_info, self.settings.ready_timeout)
+            facts["server_version"] = await wait_ready(
+                engine,
+                conn_info,
+                self.settings.ready_timeout,
+                tls_ca=n.shipment.ca_pem if n.shipment else None,
+            )
         except NotReady as exc:
             return redact(str(exc), [n.creds.password, n.creds.admin_password])[:1000]
         return None

@@ -40,6 +40,9 @@ class TlsSettings:
     # DBVEND_TLS_CERT + DBVEND_TLS_KEY: the API over HTTPS (checked files; None = plain HTTP).
     api_cert: Path | None = None
     api_key: Path | None = None
+    # DBVEND_TLS_RENEW_INTERVAL: seconds between the renewal job's rounds (due certificates,
+    # a CA rotation's re-issues).
+    renew_interval: float = 60.0
 
     def default_for(self, engine: str) -> Mode:
         return self.default[engine]
@@ -49,7 +52,26 @@ def load_tls_settings(env: Mapping[str, str], *, now: datetime, production: bool
     cert_days = _days(env.get("DBVEND_TLS_CERT_DAYS", ""))
     ca = _operator_ca(env, now, production, cert_days)
     api_cert, api_key = _api_files(env, now, production)
-    return TlsSettings(_defaults(env.get("DBVEND_TLS_DEFAULT", "")), cert_days, ca, api_cert, api_key)
+    return TlsSettings(
+        _defaults(env.get("DBVEND_TLS_DEFAULT", "")),
+        cert_days,
+        ca,
+        api_cert,
+        api_key,
+        _interval(env.get("DBVEND_TLS_RENEW_INTERVAL", "")),
+    )
+
+
+def _interval(raw: str) -> float:
+    if not raw.strip():
+        return 60.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise TlsError(f"DBVEND_TLS_RENEW_INTERVAL must be seconds, got {raw[:20]!r}") from None
+    if not 0.2 <= seconds <= 86400:
+        raise TlsError(f"DBVEND_TLS_RENEW_INTERVAL must be between 0.2 and 86400 seconds, got {raw[:20]}")
+    return seconds
 
 
 def _defaults(raw: str) -> dict[str, Mode]:

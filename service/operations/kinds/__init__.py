@@ -20,6 +20,7 @@ from .repair import RepairKind
 from .restart import RestartKind
 from .restore import RestoreKind
 from .rotate import RotateKind
+from .rotate_certificate import RotateCertificateKind
 from .start import StartKind
 from .stop import StopKind
 
@@ -34,6 +35,7 @@ KINDS: Mapping[str, OperationKind] = {
         RestartKind(),
         ReconfigureKind(),
         RotateKind(),
+        RotateCertificateKind(),
         BackupKind(),
         RestoreKind(),
         ConvergeKind(),

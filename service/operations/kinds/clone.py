@@ -45,6 +45,8 @@ async def restore_clones(
             clones.members[instance_id] = (op, inst)
             clones.hostvars[instance_id] = {**batch.hostvars[instance_id], **extra}
             clones.connections[instance_id] = batch.connections[instance_id]
+            if instance_id in batch.tls_ca:
+                clones.tls_ca[instance_id] = batch.tls_ca[instance_id]
         if not clones.members:
             return
         result = await ctx.runner.run("restore.yml", clones.hostvars, secrets=clones.secrets)
@@ -65,6 +67,8 @@ async def restore_clones(
             if instance_id not in not_ready:
                 ready.members[instance_id] = clones.members[instance_id]
                 ready.connections[instance_id] = clones.connections[instance_id]
+                if instance_id in clones.tls_ca:
+                    ready.tls_ca[instance_id] = clones.tls_ca[instance_id]
         not_ready.update(await await_ready(ctx, ready, provisioned))
     finally:
         for staging in staged:

@@ -10,6 +10,8 @@ from ...db import hosts as hosts_repo
 from ...db import instances, locks, operations, ports
 from ...errors import NoCapacity
 from ...placement import lowest_free_port
+from ...tls import TlsError
+from .. import certificates
 from ..outcomes import Create, backoff, container_gone, create_outcome
 from ..placing import place
 from .base import RunContext, held, log
@@ -50,7 +52,12 @@ async def creates(ctx: RunContext, ops: list[Operation]) -> None:
                     ctx, op, inst, f"gave up after {op.max_attempts} attempts: {op.error or 'interrupted'}"
                 )
                 continue
-            enlist(ctx, batch, op, inst, host)
+            try:
+                # The certificate names the host it is placed on now (a move issues another).
+                await enlist(ctx, batch, op, inst, host, ship=True)
+            except (TlsError, LookupError) as exc:
+                batch.drop(inst.id)
+                await _give_up(ctx, op, inst, f"no TLS certificate for {inst.id}: {exc}", cleanup=False)
     if not await keep_held(ctx, batch, "create"):
         return
     log.info("provisioning %d instance(s) in one run: %s", len(batch.members), ", ".join(batch.members))
@@ -62,7 +69,7 @@ async def creates(ctx: RunContext, ops: list[Operation]) -> None:
         decision = create_outcome(result.outcome(instance_id), facts, not_ready.get(instance_id))
         async with ctx.outcome(op, decision.action.value):
             if decision.action is Create.SUCCEEDED and facts:
-                await _succeeded(ctx, op, inst, facts)
+                await _succeeded(ctx, op, inst, facts, batch.shipments.get(instance_id))
             elif decision.action is Create.MOVE_PORT:
                 await _move_port(ctx, op, inst, decision.error or "")
             elif decision.action is Create.MOVE_HOST:
@@ -73,10 +80,17 @@ async def creates(ctx: RunContext, ops: list[Operation]) -> None:
         await _cleanup_and_retry(ctx, retry_cleanup)
 
 
-async def _succeeded(ctx: RunContext, op: Operation, inst: instances.Instance, facts: dict[str, Any]) -> None:
+async def _succeeded(
+    ctx: RunContext,
+    op: Operation,
+    inst: instances.Instance,
+    facts: dict[str, Any],
+    shipment: certificates.Shipment | None,
+) -> None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         held(await operations.finish(conn, op.lease, "succeeded", facts=facts))
         await instances.set_status(conn, inst.id, "running", only_from=("provisioning",), facts=facts)
+    await certificates.confirm(ctx.pool, shipment)
     log.info("instance %s running on %s:%s", inst.id, inst.host, inst.port)
 
 

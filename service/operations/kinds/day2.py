@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...db import events as events_repo
 from ...db import instances, operations
+from ...db.tls_authorities import bundle_pem
 from ...engines import Credentials, SettingsError, get_engine
+from ...engines.base import TLS_OFF, tls_mode
+from ...tls import TlsError
+from .. import certificates
 from ..outcomes import Action, action_outcome, backoff, gave_up
 from .base import RunContext, held, log
 from .shared import ProvisionBatch, await_ready, failure_event, keep_held
@@ -44,6 +48,11 @@ class Plan:
     # What the readiness check connects with; None: the application account (a bind's is
     # the new user's, so the check proves the new credential works).
     connection: dict[str, Any] | None = None
+    # A certificate the play ships (rotate-certificate; TLS switched on), confirmed current
+    # when the operation succeeds.
+    shipment: certificates.Shipment | None = None
+    # False: no readiness check for this instance (a stopped server given a certificate).
+    check_ready: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class Day2Kind:
         batch = ProvisionBatch()
         plans: dict[str, Plan] = {}
         given_up: list[tuple[Operation, instances.Instance, str]] = []
+        bundle = await bundle_pem(ctx.pool)  # what readiness verifies TLS instances with
         for op in ops:
             async with ctx.outcome(op, self.name):
                 inst = await instances.get_any(ctx.pool, op.instance_id)
@@ -132,11 +142,11 @@ class Day2Kind:
                     continue
                 try:
                     plan = await self.plan(ctx, op, inst)
-                except (Refused, SettingsError) as exc:
+                except (Refused, SettingsError, TlsError, LookupError) as exc:
                     await self._fail(ctx, op, inst, f"{self.name} refused: {exc}")
                     continue
                 plans[inst.id] = plan
-                _enlist(batch, op, inst, host, plan)
+                _enlist(batch, op, inst, host, plan, bundle)
         try:
             await self._run_planned(ctx, batch, plans, given_up)
         finally:
@@ -198,6 +208,7 @@ class Day2Kind:
         async with ctx.pool.acquire() as conn, conn.transaction():
             held(await operations.finish(conn, op.lease, "succeeded", facts=_public(facts)))
             await self.succeeded(Done(ctx, conn, op, inst, plan, facts))
+        await certificates.confirm(ctx.pool, plan.shipment)
         log.info("%s of %s succeeded (operation %s)", self.name, inst.id, op.id)
 
     async def _give_up(
@@ -215,6 +226,7 @@ class Day2Kind:
     async def _undo(self, ctx: RunContext, failed: list[tuple[Operation, instances.Instance, str]]) -> None:
         """Best effort: what does not undo is logged, and the operation still fails."""
         batches: dict[str, ProvisionBatch] = {}
+        bundle = await bundle_pem(ctx.pool)
         for op, inst, _ in failed:
             host = ctx.hosts.get(inst.host)
             try:
@@ -222,7 +234,7 @@ class Day2Kind:
             except (Refused, SettingsError):
                 found = None
             if found is not None and host is not None:
-                _enlist(batches.setdefault(found[0], ProvisionBatch()), op, inst, host, found[1])
+                _enlist(batches.setdefault(found[0], ProvisionBatch()), op, inst, host, found[1], bundle)
         for playbook, batch in batches.items():
             result = await ctx.runner.run(playbook, batch.hostvars, secrets=batch.secrets)
             for instance_id in batch.members:
@@ -240,9 +252,10 @@ class Day2Kind:
 
 
 def _enlist(
-    batch: ProvisionBatch, op: Operation, inst: instances.Instance, host: DockerHost, plan: Plan
+    batch: ProvisionBatch, op: Operation, inst: instances.Instance, host: DockerHost, plan: Plan, bundle: str
 ) -> None:
-    """The instance as its own inventory host, with the same variables a create passes."""
+    """The instance as its own inventory host, with the same variables a create passes (and
+    the certificate the plan ships; without one the role keeps the instance's files)."""
     engine = get_engine(inst.engine)
     creds = plan.credentials
     batch.hostvars[inst.id] = {
@@ -260,6 +273,12 @@ def _enlist(
     batch.connections[inst.id] = plan.connection or engine.connection(
         plan.settings, creds, host.address, inst.port
     )
+    if not plan.check_ready:
+        batch.unchecked.add(inst.id)
+    if plan.shipment is not None:
+        batch.ship(inst.id, plan.shipment)
+    elif tls_mode(plan.settings) != TLS_OFF:
+        batch.tls_ca[inst.id] = bundle
 
 
 def _merged(inst: instances.Instance, facts: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ...db import backups, credentials, instances, operations, ports
 from ...db import events as events_repo
 from ...db import hosts as hosts_repo
+from ...db import tls as tls_repo
 from ..outcomes import Delete, backoff, delete_outcome
 from .base import RunContext, held, log
 from .shared import deprovision, failure_event
@@ -92,6 +93,7 @@ async def _record(
             await hosts_repo.cleanup_done(conn, inst.host, [inst.id])
             await instances.mark_deleted(conn, inst.id)
             await credentials.remove_all(conn, inst.id)
+            await tls_repo.forget(conn, inst.id)
             log.info("instance %s deleted", inst.id)
         elif action is Delete.DEFERRED:
             # The host is down: the delete completes for the user now; the container and
@@ -101,6 +103,7 @@ async def _record(
             await hosts_repo.add_cleanup(conn, inst.host, inst.id, "deleted while the host was down")
             await instances.mark_deleted(conn, inst.id)
             await credentials.remove_all(conn, inst.id)
+            await tls_repo.forget(conn, inst.id)
             log.warning("instance %s deleted while %s is down; cleanup deferred", inst.id, inst.host)
         elif action is Delete.REFUSED:
             # The host left the inventory after the delete was accepted: nothing can be

@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...db import instances
+from ...db import tls as tls_repo
 from ...engines import get_engine
+from ...engines.base import TLS_OFF, tls_mode
+from .. import certificates
 from .day2 import Day2Kind, Done, Plan, Refused
 
 if TYPE_CHECKING:
@@ -31,9 +34,21 @@ class ReconfigureKind(Day2Kind):
         change = engine.change_settings(
             base.settings, target, convert=bool(op.params.get("convert")), instance_name=inst.name
         )
+        # TLS switched on: the server gets its first certificate with the change (a retry
+        # ships the same pending one). Between TLS modes the role keeps the files it has.
+        switched_on = tls_mode(base.settings) == TLS_OFF and tls_mode(change.after) != TLS_OFF
+        host = ctx.hosts[inst.host]
+        shipment = (
+            await certificates.ship(
+                ctx.pool, ctx.box, ctx.settings, instance_id=inst.id, address=host.address
+            )
+            if switched_on
+            else None
+        )
         return Plan(
             change.after,
             base.credentials,
+            shipment=shipment,
             extra_vars=engine.reconfigure_vars(change),
             data={
                 "settings": change.after.model_dump(mode="json"),
@@ -44,6 +59,9 @@ class ReconfigureKind(Day2Kind):
         )
 
     async def succeeded(self, done: Done) -> None:
+        if tls_mode(done.plan.settings) == TLS_OFF:
+            # TLS switched off (or never on): no certificate to keep or renew.
+            await tls_repo.forget(done.conn, done.inst.id)
         await instances.reconfigured(
             done.conn,
             done.inst.id,

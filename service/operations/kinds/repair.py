@@ -37,7 +37,7 @@ async def repairs(ctx: RunContext, ops: list[Operation]) -> None:
                 error = "superseded: the instance is no longer running here"
                 held(await operations.finish(ctx.pool, op.lease, "failed", error=error))
                 continue
-            enlist(ctx, batch, op, inst, host)
+            await enlist(ctx, batch, op, inst, host)
     if not await keep_held(ctx, batch, "repair"):
         return
     log.info("repairing %d instance(s) with provision.yml: %s", len(batch.members), ", ".join(batch.members))

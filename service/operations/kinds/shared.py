@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...db.events import Event
+from ...db.tls_authorities import bundle_pem
 from ...engines import Credentials, get_engine
+from ...engines.base import TLS_OFF, tls_mode
 from ...engines.readiness import NotReady, wait_ready
+from .. import certificates
+from ..certificates import Shipment
 from ..runner import RunResult, redact
 
 if TYPE_CHECKING:
@@ -41,12 +45,37 @@ class ProvisionBatch:
     secrets: list[str] = field(default_factory=list)
     # What a client gets (held in memory only): the readiness check connects with it.
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The CA bundle the readiness check verifies an instance with (TLS on), and the
+    # certificates the run ships (confirmed current when it succeeded).
+    tls_ca: dict[str, str] = field(default_factory=dict)
+    shipments: dict[str, Shipment] = field(default_factory=dict)
+    # Members the readiness check leaves alone (a stopped server given a new certificate).
+    unchecked: set[str] = field(default_factory=set)
+
+    def ship(self, instance_id: str, shipment: Shipment) -> None:
+        """The certificate goes with the instance's variables; its key is masked in errors."""
+        self.hostvars[instance_id].update(shipment.variables)
+        self.secrets.append(shipment.key_pem)
+        self.shipments[instance_id] = shipment
+        self.tls_ca[instance_id] = shipment.ca_pem
+
+    def drop(self, instance_id: str) -> None:
+        for part in (self.members, self.hostvars, self.connections, self.tls_ca, self.shipments):
+            part.pop(instance_id, None)
 
 
-def enlist(
-    ctx: RunContext, batch: ProvisionBatch, op: Operation, inst: instances.Instance, host: DockerHost
+async def enlist(
+    ctx: RunContext,
+    batch: ProvisionBatch,
+    op: Operation,
+    inst: instances.Instance,
+    host: DockerHost,
+    *,
+    ship: bool = False,
 ) -> None:
-    """Adds the instance to the run as its own inventory host, with its role variables."""
+    """Adds the instance to the run as its own inventory host, with its role variables;
+    with TLS on, its certificate (`ship`: a create, on the host it is placed on now) or the
+    bundle its readiness check verifies against (the files on the host are kept)."""
     engine = get_engine(inst.engine)
     creds = Credentials.from_secrets(inst.username, ctx.box.open(inst.secrets))
     settings = engine.settings_model.model_validate(inst.settings)
@@ -63,6 +92,15 @@ def enlist(
     batch.secrets.extend((creds.password, creds.admin_password))
     batch.members[inst.id] = (op, inst)
     batch.connections[inst.id] = engine.connection(settings, creds, host.address, inst.port)
+    if tls_mode(settings) == TLS_OFF:
+        return
+    if ship:
+        shipment = await certificates.ship(
+            ctx.pool, ctx.box, ctx.settings, instance_id=inst.id, address=host.address
+        )
+        batch.ship(inst.id, shipment)
+    else:
+        batch.tls_ca[inst.id] = await bundle_pem(ctx.pool)
 
 
 async def keep_held(ctx: RunContext, batch: ProvisionBatch, what: str) -> bool:
@@ -73,9 +111,7 @@ async def keep_held(ctx: RunContext, batch: ProvisionBatch, what: str) -> bool:
     keep = {op.id for op in still}
     for instance_id, (op, _) in list(batch.members.items()):
         if op.id not in keep:
-            del batch.members[instance_id]
-            del batch.hostvars[instance_id]
-            del batch.connections[instance_id]
+            batch.drop(instance_id)
     return bool(batch.members)
 
 
@@ -94,7 +130,10 @@ async def await_ready(ctx: RunContext, batch: ProvisionBatch, result: RunResult)
         facts = result.facts[instance_id]
         try:
             facts["server_version"] = await wait_ready(
-                get_engine(engine), batch.connections[instance_id], ctx.settings.ready_timeout
+                get_engine(engine),
+                batch.connections[instance_id],
+                ctx.settings.ready_timeout,
+                tls_ca=batch.tls_ca.get(instance_id),
             )
         except NotReady as exc:
             not_ready[instance_id] = redact(str(exc), batch.secrets)
@@ -103,7 +142,9 @@ async def await_ready(ctx: RunContext, batch: ProvisionBatch, result: RunResult)
         *(
             check(instance_id, inst.engine)
             for instance_id, (_, inst) in batch.members.items()
-            if result.outcome(instance_id).ok and result.facts.get(instance_id)
+            if result.outcome(instance_id).ok
+            and result.facts.get(instance_id)
+            and instance_id not in batch.unchecked
         )
     )
     return not_ready
