@@ -16,6 +16,7 @@ from .config import ConfigError, load_settings
 from .db import users
 from .db.migrate import migrate
 from .db.pool import create_pool
+from .tls import server_context
 
 
 def _logging() -> None:
@@ -27,16 +28,26 @@ def serve() -> None:
     from .app import build_app
 
     settings = load_settings()
+    tls = settings.tls
+    # DBVEND_TLS_CERT/KEY (checked with the settings): the API itself over HTTPS.
+    https = server_context(tls.api_cert, tls.api_key) if tls.api_cert and tls.api_key else None
 
     def listening(_text: str) -> None:
         # run_app calls this once the app has started (migrations, recovery, worker) and
         # the socket listens: the moment a Type=notify unit is ready.
+        scheme = "https" if https else "http"
         logging.getLogger("service").info(
-            "serving on http://%s:%s", settings.listen_host, settings.listen_port
+            "serving on %s://%s:%s", scheme, settings.listen_host, settings.listen_port
         )
         systemd.notify(settings.notify_socket, "READY=1")
 
-    web.run_app(build_app(settings), host=settings.listen_host, port=settings.listen_port, print=listening)
+    web.run_app(
+        build_app(settings),
+        host=settings.listen_host,
+        port=settings.listen_port,
+        print=listening,
+        ssl_context=https,
+    )
 
 
 async def _worker() -> None:

@@ -178,6 +178,9 @@ def service_env(database_url: str, state_dir: Path, inventory: Path, **extra: st
         # Background work is off unless a test is about it: a collection round is an
         # Ansible run competing with the test's own plays for two cores.
         "DBVEND_COLLECT_INTERVAL": "0",
+        # New instances are plain unless a test asks for TLS (settings.tls, or this variable
+        # in `extra`): most tests talk to their instances with plain clients.
+        "DBVEND_TLS_DEFAULT": "off",
         **extra,
     }
 

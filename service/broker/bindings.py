@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..db import broker as repo
+from ..db.tls_authorities import bundle_pem
 from ..web.body import read_json
 from .account import broker_account
 from .instances import instance_of_service, live_instance, osb_id_of
@@ -76,7 +77,16 @@ async def _credentials(
     connection = await svc.credentials.connection(instance_id, name, owner_id=owner_id)
     if connection is None:
         raise BrokerError(404, "the binding is not ready")
-    return web.json_response({"credentials": connection}, status=status)
+    return web.json_response({"credentials": await _with_ca(svc, connection)}, status=status)
+
+
+async def _with_ca(svc: Broker, connection: dict[str, Any]) -> dict[str, Any]:
+    """A TLS instance's binding carries the CA bundle itself (credentials.tls_ca, PEM), as
+    platforms expect: an application verifies the server without fetching anything."""
+    tls = connection.get("tls") or {}
+    if tls.get("mode", "off") == "off":
+        return connection
+    return {**connection, "tls_ca": await bundle_pem(svc.ctx.reads)}
 
 
 @routes.delete(_PATH)
@@ -117,7 +127,7 @@ async def fetch_binding(request: web.Request) -> web.Response:
     connection = await svc.credentials.connection(found[1].id, existing.credential_name, owner_id=user.id)
     if connection is None:
         raise BrokerError(404, f"service binding {binding_id} does not exist or is not ready")
-    answer: dict[str, Any] = {"credentials": connection, "parameters": {}}
+    answer: dict[str, Any] = {"credentials": await _with_ca(svc, connection), "parameters": {}}
     return web.json_response(answer)
 
 

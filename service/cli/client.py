@@ -88,6 +88,16 @@ class Api:
             )
         raise ApiFailure(response.status_code, body)
 
+    def text(self, path: str) -> str:
+        """A public text document (the CA bundle): no token sent, 2xx or NetworkFailure/ApiFailure."""
+        try:
+            response = self._http.get(path, headers={"Accept": "*/*"})
+        except httpx.HTTPError as exc:
+            raise NetworkFailure(f"cannot reach dbvend at {self.url}: {_reason(exc)}") from None
+        if not 200 <= response.status_code < 300:
+            raise ApiFailure(response.status_code, _decode(response))
+        return response.text
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})[1]
 

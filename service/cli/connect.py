@@ -4,13 +4,20 @@ where no other user can see it — never in argv (ps shows every process's comma
   readable by its owner only.
 - mariadb/mysql read it from --defaults-extra-file, here /dev/fd/N: a pipe the option text
   was written into before the exec. Nothing touches the disk, so there is nothing to delete;
-  the client reads the pipe once at start-up and it is gone."""
+  the client reads the pipe once at start-up and it is gone.
+
+An instance with TLS (connection.tls.mode not off) is connected to over TLS, verified: the
+CA bundle is fetched from the server (GET /api/v1/tls/ca.pem; public, so it is kept in the
+user's cache directory) and the client checks the certificate and the host's name against
+it (redis-cli --tls --cacert, mariadb --ssl-ca --ssl-verify-server-cert)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import CliError
@@ -51,15 +58,41 @@ def _option_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def plan(instance: dict[str, Any]) -> Launch:
+def tls_mode(instance: dict[str, Any]) -> str:
+    return str(((instance.get("connection") or {}).get("tls") or {}).get("mode", "off"))
+
+
+def save_ca(bundle: str, cache_dir: Path | None = None) -> Path:
+    """The CA bundle in the user's cache (public data; one file per bundle, so a CA rotation
+    gets a new file and never a half-written one)."""
+    if "-----BEGIN CERTIFICATE-----" not in bundle:
+        raise CliError("the server's CA bundle (/api/v1/tls/ca.pem) is not a PEM certificate")
+    base = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dbvend"
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f"ca-{hashlib.sha256(bundle.encode()).hexdigest()[:16]}.pem"
+    if not path.exists():
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(bundle)
+        temporary.replace(path)
+    return path
+
+
+def plan(instance: dict[str, Any], ca_file: Path | None = None) -> Launch:
+    """`ca_file`: the CA bundle, for an instance with TLS (required to connect to one)."""
     conn = instance.get("connection") or {}
     if instance.get("status") != "running":
         raise CliError(f"instance {instance['id']} is {instance.get('status')}, not running")
     host, port = str(conn["host"]), str(conn["port"])
+    tls = tls_mode(instance) != "off"
+    if tls and ca_file is None:
+        raise CliError(f"instance {instance['id']} uses TLS: the CA bundle is needed to verify it")
     if instance["engine"] == "redis":
         argv = [_program("redis-cli"), "-h", host, "-p", port, "--user", str(conn["username"])]
+        if tls:
+            argv += ["--tls", "--cacert", str(ca_file)]
         return Launch(argv, {**_base_env(), "REDISCLI_AUTH": str(conn["password"])})
     if instance["engine"] == "mysql":
+        verify = [f"ssl-ca={_option_value(str(ca_file))}", "ssl-verify-server-cert"] if tls else []
         text = "\n".join(
             [
                 "[client]",
@@ -68,6 +101,7 @@ def plan(instance: dict[str, Any]) -> Launch:
                 "protocol=tcp",
                 f"user={_option_value(str(conn['username']))}",
                 f"password={_option_value(str(conn['password']))}",
+                *verify,
                 "",
             ]
         )

@@ -115,10 +115,14 @@ def show(ref: str, uri: bool) -> None:
 @shared
 @ref_argument
 def connect_command(ref: str) -> None:
-    """Open redis-cli or mariadb on the instance (the password stays off the command line)."""
+    """Open redis-cli or mariadb on the instance (the password stays off the command line;
+    a TLS instance is verified against the server's CA bundle)."""
     with open_api() as api:
         inst = find_instance(api, ref)
-    client_launch.run(client_launch.plan(inst))
+        ca_file = None
+        if client_launch.tls_mode(inst) != "off":
+            ca_file = client_launch.save_ca(api.text("/tls/ca.pem"))
+    client_launch.run(client_launch.plan(inst, ca_file))
 
 
 def _simple(kind: str, summary: str) -> click.Command:

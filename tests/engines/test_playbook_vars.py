@@ -28,4 +28,4 @@ def test_every_playbook_of_an_engine_role_checks_against_it() -> None:
             assert f"'{name}'" not in text, (playbook.name, name)
         for play in yaml.safe_load(text):
             assert "vars/engines.yml" in play.get("vars_files", []), playbook.name
-    assert len(checked) == 9, checked
+    assert len(checked) == 10, checked

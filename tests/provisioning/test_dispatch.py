@@ -104,6 +104,7 @@ def test_every_kind_is_registered_under_its_name() -> None:
         "converge",
         "bind",
         "unbind",
+        "rotate-certificate",
     }
     for name, kind in KINDS.items():
         assert kind.name == name
