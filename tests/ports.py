@@ -21,7 +21,8 @@ BAND = 2000
 # name: (offset in the worker's band, size). The session service creates the most
 # instances; a deleted instance's port stays blocked for DBVEND_PORT_BLOCK_SECONDS.
 RANGES: dict[str, tuple[int, int]] = {
-    "session": (0, 500),
+    "session": (0, 450),
+    "tls": (450, 50),
     "roles": (500, 100),
     "pool": (600, 100),
     "monitoring": (700, 250),
