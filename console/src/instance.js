@@ -32,8 +32,22 @@ function Connection({ inst }) {
       <dd><code id="conn-uri">${masked(c.uri, secret, shown)}</code> <${CopyButton} text=${c.uri} label="URI" /></dd>
       <dt>CLI</dt>
       <dd><code id="conn-cli">${masked(c.cli, secret, shown)}</code> <${CopyButton} text=${c.cli} label="CLI line" /></dd>
+      <${Tls} tls=${c.tls} />
     </dl>
   </section>`;
+}
+
+// connection.tls: the mode, the name the certificate carries, and the CA bundle to verify with
+// (public: the link needs no login; saved as dbvend-ca.pem, the name the CLI line uses).
+function Tls({ tls }) {
+  if (!tls) return null;
+  const on = tls.mode && tls.mode !== "off";
+  return html`<dt>TLS</dt>
+    <dd><span id="conn-tls" class=${on ? "tls-on" : "tls-off"}>${tls.mode}</span>
+      ${on
+        ? html` — verify <code>${tls.server_name}</code> against the CA:
+            <a id="conn-ca" href=${tls.ca_url} download="dbvend-ca.pem">download the CA (dbvend-ca.pem)</a>`
+        : " (plain connections; switch it on in Settings)"}</dd>`;
 }
 
 function Actions({ inst, reload }) {
@@ -64,6 +78,10 @@ function Actions({ inst, reload }) {
       <button type="button" disabled=${busy || !running} onClick=${() => act("restart", "Restart")}>Restart</button>
       <button type="button" disabled=${busy || !running} onClick=${() => act("rotate-password", "Password rotation", {})}>
         Rotate password</button>
+      ${inst.connection && inst.connection.tls && inst.connection.tls.mode !== "off"
+        ? html`<button type="button" disabled=${busy || !running}
+            onClick=${() => act("rotate-certificate", "Certificate rotation")}>Rotate certificate</button>`
+        : null}
     </div>
     <${ErrorText} error=${error} />
   </section>`;
