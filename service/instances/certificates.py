@@ -66,7 +66,7 @@ async def request_certificate(
                 conn,
                 Event(
                     kind="certificate_renewal",
-                    source="tls",
+                    source="worker",  # a background job of the service
                     instance_id=instance_id,
                     subject=row.host,
                     message=f"certificate of {instance_id} renewed: {reason} (operation {operation_id})",
