@@ -32,7 +32,7 @@ from cryptography.fernet import Fernet
 
 from service.crypto import SecretBox
 from tests.e2e.service_process import ServiceProcess
-from tests.helpers import ADMIN_PASSWORD, create_database, drop_database, write_inventory
+from tests.helpers import ADMIN_PASSWORD, create_database, drop_database, wait_until, write_inventory
 from tests.ports import port_range
 
 
@@ -237,7 +237,14 @@ async def test_no_secret_in_any_file_or_container_env(
         status, body = await svc.call("POST", f"/instances/{made['redis']['id']}/rotate-certificate")
         assert status == 202, body
         await watch_keys(pool, secret_key, made["redis"]["id"], watcher, pending=True)
-        status, op = await svc.call("GET", f"/operations/{body['operation_id']}?wait=120")
+
+        async def finished() -> bool:
+            status, op = await svc.call("GET", f"/operations/{body['id']}")
+            assert status == 200, op
+            return op["status"] in ("succeeded", "failed")
+
+        assert await wait_until(finished, 180, interval=0.2)
+        status, op = await svc.call("GET", f"/operations/{body['id']}")
         assert op["status"] == "succeeded", op
         # No key in what the API shows.
         for inst in made.values():
