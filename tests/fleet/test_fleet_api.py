@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from cryptography import x509
 
 from tests.e2e.service_process import ServiceProcess
 from tests.fleet.conftest import FLEET_NET, FLEET_TAG, Fleet
@@ -25,8 +26,14 @@ def link(host: str, state: str) -> None:
     subprocess.run(["ip", "link", "set", f"{FLEET_TAG}-{host}r", state], check=True)
 
 
-def ping(inst: dict[str, Any]) -> bool:
+def ping(inst: dict[str, Any], ca: Path | None = None) -> bool:
+    """An authenticated PING; with `ca`, over TLS verified against it for the host's address."""
     conn = inst["connection"]
+    tls: dict[str, Any] = (
+        {"ssl": True, "ssl_ca_certs": str(ca), "ssl_cert_reqs": "required", "ssl_check_hostname": True}
+        if ca
+        else {}
+    )
     client = redis.Redis(
         host=conn["host"],
         port=conn["port"],
@@ -34,9 +41,18 @@ def ping(inst: dict[str, Any]) -> bool:
         password=conn["password"],
         socket_timeout=5,
         socket_connect_timeout=5,
+        single_connection_client=True,
+        **tls,
     )
     try:
-        return bool(client.ping())
+        answered = bool(client.ping())
+        if ca:  # the certificate names this host's address (and the instance), nothing else
+            der = client.connection._sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+            san = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(
+                x509.SubjectAlternativeName
+            )
+            assert [str(n.value) for n in san.value] == [conn["host"], inst["id"]]
+        return answered
     finally:
         client.close()
 
@@ -86,6 +102,14 @@ async def delete_all(svc: ServiceProcess, instances: list[dict[str, Any]]) -> No
     assert [s for s, _ in results] == [204] * len(instances), results
 
 
+def plain_refused_ping(inst: dict[str, Any]) -> bool:
+    """A plain client against a TLS-only port: True if it was (wrongly) answered."""
+    try:
+        return ping(inst)
+    except redis.RedisError:
+        return False
+
+
 async def test_hosts_route_lists_the_fleet(fleet_service: ServiceProcess) -> None:
     hosts = await hosts_by_name(fleet_service)
     assert set(hosts) == {"h1", "h2", "h3"}
@@ -95,20 +119,35 @@ async def test_hosts_route_lists_the_fleet(fleet_service: ServiceProcess) -> Non
         assert host["address"] == f"{FLEET_NET}.1{name[1]}"
 
 
-async def test_six_creates_spread_two_per_host_and_connect_through_the_host_address(
-    fleet_service: ServiceProcess, fleet: Fleet
+async def test_six_tls_creates_spread_two_per_host_and_verify_each_hosts_address(
+    fleet_service: ServiceProcess, fleet: Fleet, tmp_path: Path
 ) -> None:
+    """With TLS required (the other fleet tests make plain instances): each certificate names
+    its own host's address, and clients verify it against the deployment's CA bundle."""
     replies = await asyncio.gather(
-        *(fleet_service.call("POST", "/instances?wait=240", json={"engine": "redis"}) for _ in range(6))
+        *(
+            fleet_service.call(
+                "POST", "/instances?wait=240", json={"engine": "redis", "settings": {"tls": "required"}}
+            )
+            for _ in range(6)
+        )
     )
     assert [s for s, _ in replies] == [201] * 6, replies
     instances = [b for _, b in replies]
     assert Counter(i["placement"]["host"] for i in instances) == {"h1": 2, "h2": 2, "h3": 2}
+    status, pem = await fleet_service.call("GET", "/tls/ca.pem")
+    assert status == 200, pem
+    ca = tmp_path / "ca.pem"
+    ca.write_text(pem)
     for inst in instances:
         host = fleet.host(inst["placement"]["host"])
         assert inst["connection"]["host"] == host.address
         assert inst["facts"]["address"] == host.address
-        assert await asyncio.to_thread(ping, inst)
+        assert inst["settings"]["tls"] == "required"
+        assert inst["connection"]["tls"]["server_name"] == host.address
+        assert inst["connection"]["uri"].startswith("rediss://")
+        assert await asyncio.to_thread(ping, inst, ca)
+        assert not await asyncio.to_thread(plain_refused_ping, inst)
     # Each container runs on its own host's engine, and only there.
     for host in fleet.hosts:
         client = fleet.docker(host.name)
