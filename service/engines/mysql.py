@@ -16,11 +16,14 @@ from . import mysql_client, mysql_rekey
 from .base import (
     CONNECTIONS,
     LIMIT_HELP,
+    UNIT,
     Credentials,
     Engine,
+    EngineSettings,
     Gauge,
     Rekey,
     RekeyFailed,
+    Restart,
     SettingsChange,
     cpus_for_memory,
 )
@@ -52,12 +55,29 @@ def reserved_database(name: str) -> bool:
     return folded in RESERVED_DATABASES or folded.startswith(_LEGACY_PREFIX)
 
 
-class MysqlSettings(BaseModel):
+class MysqlSettings(EngineSettings):
     model_config = ConfigDict(extra="forbid", strict=True)
+    # What MariaDB 10.11 changes on a running server: max_connections, innodb_buffer_pool_size
+    # (memory_mb: resized online, in chunks), binlog_format, binlog_expire_logs_seconds,
+    # character_set_server/collation_server are dynamic (SET GLOBAL; the memory limit through
+    # Docker's update, ALTER DATABASE with convert). log_bin is read at start only: switching
+    # binary logging on or off (binlog_format between null and a format) takes one restart.
+    restart: ClassVar[Mapping[str, Restart]] = {
+        "charset": Restart.NEVER,
+        "collation": Restart.NEVER,
+        "memory_mb": Restart.NEVER,
+        "max_connections": Restart.NEVER,
+        "database": Restart.NEVER,
+        "binlog_format": Restart.NULL_TOGGLED,
+        "binlog_expire_logs_seconds": Restart.NEVER,
+    }
+    create_only: ClassVar[frozenset[str]] = frozenset({"database"})
 
     charset: str = Field(default="utf8mb4", max_length=32)
     collation: str | None = Field(default=None, max_length=64)
-    memory_mb: int = Field(default=256, ge=192, le=65536)
+    memory_mb: int = Field(
+        default=256, ge=192, le=65536, description="the container's memory", json_schema_extra={UNIT: "MiB"}
+    )
     max_connections: int = Field(default=100, ge=10, le=10000)
     database: str | None = Field(
         default=None, max_length=64, description="database name; default from the instance name"
@@ -67,7 +87,9 @@ class MysqlSettings(BaseModel):
         max_length=16,
         description="ROW, STATEMENT or MIXED: binary logging on in that format; null: off",
     )
-    binlog_expire_logs_seconds: int = Field(default=604800, ge=3600, le=7776000)
+    binlog_expire_logs_seconds: int = Field(
+        default=604800, ge=3600, le=7776000, json_schema_extra={UNIT: "seconds"}
+    )
 
     @field_validator("binlog_format")
     @classmethod
@@ -158,18 +180,6 @@ class MysqlEngine(Engine[MysqlSettings]):
     # mariadb-dump's SQL, gzip'd (roles/mysql/tasks/backup.yml).
     backup_format: ClassVar[str] = "sql.gz"
     backup_media_type: ClassVar[str] = "application/gzip"
-    # SET GLOBAL, Docker's update of the memory limit, ALTER DATABASE (with convert).
-    # binlog_format is live only while binary logging stays on (applies_live).
-    live_settings: ClassVar[frozenset[str]] = frozenset(
-        {
-            "max_connections",
-            "memory_mb",
-            "binlog_format",
-            "binlog_expire_logs_seconds",
-            "charset",
-            "collation",
-        }
-    )
     # MariaDB has no dual passwords (MySQL 8's RETAIN CURRENT PASSWORD).
     password_grace: ClassVar[bool] = False
 
@@ -192,12 +202,6 @@ class MysqlEngine(Engine[MysqlSettings]):
                     errors.append(FieldError(f"settings.{name}", CONVERT_NEEDED))
         if errors:
             raise SettingsError(errors)
-
-    def applies_live(self, name: str, before: MysqlSettings, after: MysqlSettings) -> bool:
-        if name == "binlog_format":
-            # Switching binary logging on or off takes a restart; the format alone is SET GLOBAL.
-            return getattr(before, name) is not None and getattr(after, name) is not None
-        return name in self.live_settings
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
         return {"mysql_convert": change.convert}

@@ -12,7 +12,19 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from . import redis_client
-from .base import CONNECTIONS, LIMIT_HELP, Credentials, Engine, Gauge, Rekey, SettingsChange, cpus_for_memory
+from .base import (
+    CONNECTIONS,
+    LIMIT_HELP,
+    UNIT,
+    Credentials,
+    Engine,
+    EngineSettings,
+    Gauge,
+    Rekey,
+    Restart,
+    SettingsChange,
+    cpus_for_memory,
+)
 from .probe import ProbeResult
 from .quantity import split_quantity
 
@@ -45,13 +57,22 @@ def parse_size(value: int | str) -> int:
     return int(parts[0]) * _UNITS[parts[1].lower()]
 
 
-class RedisSettings(BaseModel):
+class RedisSettings(EngineSettings):
     model_config = ConfigDict(extra="forbid")
+    # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
+    # update (roles/redis/tasks/reconfigure.yml orders the two).
+    restart: ClassVar[Mapping[str, Restart]] = {
+        "maxmemory": Restart.NEVER,
+        "maxmemory_policy": Restart.NEVER,
+        "appendonly": Restart.NEVER,
+        "appendfsync": Restart.NEVER,
+        "maxclients": Restart.NEVER,
+    }
 
     maxmemory: int = Field(
         default=128 * MIB,
         description="bytes, or a size such as '256mb' or '1gb' (stored as bytes)",
-        json_schema_extra={"examples": [268435456, "256mb", "1gb"]},
+        json_schema_extra={"examples": [268435456, "256mb", "1gb"], UNIT: "bytes"},
     )
     maxmemory_policy: Policy = "noeviction"
     appendonly: StrictBool = False
@@ -113,11 +134,6 @@ class RedisEngine(Engine[RedisSettings]):
     # The RDB file redis-server writes (roles/redis/tasks/backup.yml).
     backup_format: ClassVar[str] = "rdb"
     backup_media_type: ClassVar[str] = "application/octet-stream"
-    # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
-    # update (roles/redis/tasks/reconfigure.yml orders the two).
-    live_settings: ClassVar[frozenset[str]] = frozenset(
-        {"maxmemory", "maxmemory_policy", "maxclients", "appendonly", "appendfsync"}
-    )
     # Redis users can hold several passwords at once (ACL SETUSER #<hash> #<hash>).
     password_grace: ClassVar[bool] = True
 

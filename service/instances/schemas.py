@@ -87,13 +87,21 @@ class ActionResult(Instance):
     operation_id: str | None
 
 
+RESTART_REQUIRED = (
+    "true: the change restarts the server once (the settings in changes.restart; its open connections end);"
+    " false: everything applies live"
+)
+
+
 class ReconfigureOperation(Operation):
     changes: SettingsChangeSummary
+    restart_required: bool = Field(description=RESTART_REQUIRED)
 
 
 class ReconfigureResult(Instance):
     operation_id: str | None
     changes: SettingsChangeSummary
+    restart_required: bool = Field(description=RESTART_REQUIRED)
 
 
 class RotateOperation(Operation):

@@ -139,7 +139,9 @@ class InstanceService(Service):
         """The instance's JSON; with its newest sample and open alerts, its health too."""
         shown = None
         if health is not None:
-            shown = health_view(*health, self.ctx.settings.collect_interval)
+            shown = health_view(
+                *health, self.ctx.settings.collect_interval, status=inst.status, changed_at=inst.updated_at
+            )
         return instance_view(inst, self.ctx.box, shown)
 
     def holds_for(self, sample: Sample | None) -> float:

@@ -154,7 +154,11 @@ class OpenAlert(Out):
 class Health(Out):
     """The latest monitoring sample and open alerts (instance detail only)."""
 
-    state: Literal["up", "down", "unknown"]
+    state: Literal["up", "down", "unknown", "not_running"] = Field(
+        description="up/down: the latest sample of a running instance; unknown: monitoring off, no recent"
+        " sample, or none since the instance last changed; not_running: the instance is not running"
+        " (stopped, provisioning, failed, deleting)"
+    )
     checked_at: datetime | None
     container: ContainerSample | None
     engine: dict[str, Any] | None

@@ -26,6 +26,8 @@ from .schemas import Health
 from .views import health_as_view
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..db.alerts import Alert
     from ..db.instances import Instance
     from ..db.rules import Rule
@@ -37,10 +39,20 @@ if TYPE_CHECKING:
 __all__ = ["Health", "MonitoringService", "health_holds_for", "health_view", "stale_after"]
 
 
-def health_view(sample: Sample | None, open_alerts: list[Alert], collect_interval: float) -> dict[str, Any]:
+def health_view(
+    sample: Sample | None,
+    open_alerts: list[Alert],
+    collect_interval: float,
+    *,
+    status: str = "running",
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
     """An instance's health as its detail shows it: the latest sample (stale when older than
-    a few collection rounds) and its open alerts."""
-    return health_as_view(health_of(sample, open_alerts, collect_interval=collect_interval))
+    a few collection rounds) and its open alerts; not_running unless the instance runs."""
+    found = health_of(
+        sample, open_alerts, collect_interval=collect_interval, status=status, changed_at=changed_at
+    )
+    return health_as_view(found)
 
 
 @dataclass(frozen=True)
