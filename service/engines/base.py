@@ -210,6 +210,11 @@ class Engine(ABC, Generic[S]):
     counter_metrics: ClassVar[Mapping[str, str]] = {}
     # The per-instance gauges of /metrics the engine's probe gives (service/monitoring/exposition.py).
     gauges: ClassVar[tuple[Gauge, ...]] = ()
+    # An instance's metrics history (GET /instances/{id}/metrics/history): the probe metrics of
+    # the server's own memory use and its limit (None: the container's memory is all there is),
+    # and of its connection limit.
+    memory_metrics: ClassVar[tuple[str, str] | None] = None
+    connection_limit_metric: ClassVar[str | None] = None
     # A backup (service/backups): the file's format, as its name ends, and its media type.
     backup_format: ClassVar[str]
     backup_media_type: ClassVar[str]

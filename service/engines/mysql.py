@@ -177,6 +177,7 @@ class MysqlEngine(Engine[MysqlSettings]):
         CONNECTIONS,
         Gauge("dbvend_instance_max_connections", LIMIT_HELP, "max_connections"),
     )
+    connection_limit_metric: ClassVar[str | None] = "max_connections"
     # mariadb-dump's SQL, gzip'd (roles/mysql/tasks/backup.yml).
     backup_format: ClassVar[str] = "sql.gz"
     backup_media_type: ClassVar[str] = "application/gzip"

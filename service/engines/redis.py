@@ -131,6 +131,8 @@ class RedisEngine(Engine[RedisSettings]):
         Gauge("dbvend_instance_engine_memory_bytes", "Redis used_memory.", "used_memory"),
         Gauge("dbvend_instance_engine_maxmemory_bytes", "Redis maxmemory.", "maxmemory"),
     )
+    memory_metrics: ClassVar[tuple[str, str] | None] = ("used_memory", "maxmemory")
+    connection_limit_metric: ClassVar[str | None] = "maxclients"
     # The RDB file redis-server writes (roles/redis/tasks/backup.yml).
     backup_format: ClassVar[str] = "rdb"
     backup_media_type: ClassVar[str] = "application/octet-stream"

@@ -68,6 +68,11 @@ class InstancePage(Out):
     next_cursor: str | None
 
 
+class OperationPage(Out):
+    items: list[Operation]
+    next_cursor: str | None
+
+
 class SettingsChangeSummary(Out):
     """How a PATCH changes the settings (from the engine's rules)."""
 

@@ -151,6 +151,15 @@ class InstanceService(Service):
     async def operation(self, operation_id: str, *, owner_id: int | None = None) -> Operation | None:
         return await operations.get(self.ctx.pool, operation_id, owner_id=owner_id)
 
+    async def operations_of(
+        self, instance_id: str, *, owner_id: int | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Operation]:
+        """The caller's instance's operations, newest first; NotFound for another's."""
+        inst = await instances.get(self.ctx.reads, instance_id, owner_id=owner_id)
+        if inst is None:
+            raise NotFound("instance")
+        return await operations.page_of_instance(self.ctx.reads, inst.id, limit=limit, after=after)
+
     # -- delete ---------------------------------------------------------------------------
     async def delete(
         self, user: User, instance_id: str, *, owner_id: int | None, final_backup: bool
