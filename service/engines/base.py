@@ -310,9 +310,11 @@ class Engine(ABC, Generic[S]):
         return self.connection(settings, credentials, address, port)
 
     def claimable(self, slot: S, wanted: S) -> bool:
-        """Whether a claim can turn a slot deployed with `slot` into `wanted` without Docker
-        or a restart: same container size and every other difference applied live."""
-        if self.memory_mb(slot) != self.memory_mb(wanted):
+        """Whether a claim can turn a slot deployed with `slot` into `wanted` without a
+        restart: a container at least as big (the claim sets the server's own limits to the
+        smaller size live, converge.yml the container's through Docker's update) and every
+        other difference applied live."""
+        if self.memory_mb(slot) < self.memory_mb(wanted):
             return False
         fields = type(wanted).model_fields
         return all(

@@ -139,6 +139,14 @@ def mysql_native_password(password: str) -> str:
     return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
 
 
+def buffer_pool_bytes(memory_mb: int) -> int:
+    """innodb_buffer_pool_size for a container of memory_mb: half of it, 32 MiB at least
+    (templates/dbvend.cnf.j2 and vars/main.yml __mysql_want say the same). The one server
+    setting that follows the container's size; dynamic in MariaDB 10.11 (SET GLOBAL resizes
+    it online)."""
+    return max(32, memory_mb // 2) * 1024 * 1024
+
+
 def database_from_name(name: str) -> str:
     """An instance named "mysql" or "performance-schema" must not get that database."""
     database = re.sub(r"[^A-Za-z0-9_]", "_", name)[:64] or "db"
@@ -256,9 +264,10 @@ class MysqlEngine(Engine[MysqlSettings]):
         return self.complete(settings, instance_name=SLOT_DATABASE)
 
     def claimable(self, slot: MysqlSettings, wanted: MysqlSettings) -> bool:
-        """Same container size; binary logging on or off alike (log-bin is read at start);
-        the rest a claim makes (database, its charset) or sets live (SET GLOBAL)."""
-        if self.memory_mb(slot) != self.memory_mb(wanted):
+        """A container at least as big (the claim shrinks innodb_buffer_pool_size live,
+        converge.yml the container's limit); binary logging on or off alike (log-bin is read
+        at start); the rest a claim makes (database, its charset) or sets live (SET GLOBAL)."""
+        if self.memory_mb(slot) < self.memory_mb(wanted):
             return False
         return all(
             name in _CLAIM_MADE or self.applies_live(name, slot, wanted)
@@ -281,6 +290,11 @@ class MysqlEngine(Engine[MysqlSettings]):
             max_connections=settings.max_connections,
             binlog_format=settings.binlog_format,
             binlog_expire_logs_seconds=settings.binlog_expire_logs_seconds,
+            buffer_pool_bytes=(
+                buffer_pool_bytes(settings.memory_mb)
+                if settings.memory_mb != target.slot_settings.memory_mb
+                else None
+            ),
         )
         await mysql_rekey.rekey(target, tenant, limit)
 
