@@ -13,9 +13,9 @@ from a pool of one class only (320 MB: every smaller size is claimed from it) ag
 cold path, same run.
 
 Each service is its own process (own database, state, inventory; ports 24000-24899, bare
-containers on 24900+). MySQL rows run when MysqlEngine.slot_settings gives its default size
-a class. --fleet runs the bursts over the netns testbed of bench/fleet.py, pools filled
-before each. Prints Markdown tables."""
+containers on 24900+; DBVEND_BENCH_PORT_BASE moves them). MySQL rows run when
+MysqlEngine.slot_settings gives its default size a class. --fleet runs the bursts over
+the netns testbed of bench/fleet.py, pools filled before each. Prints Markdown tables."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -43,8 +44,10 @@ from bench.provision import IMAGES, bare_docker_run  # noqa: E402
 from tests.e2e.service_process import ServiceProcess, process_tree  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
-PORTS = (24000, 24899)
-BARE_PORT = 24900
+# DBVEND_BENCH_PORT_BASE moves the band (beside a test run using 21000-24999).
+_BASE = int(os.environ.get("DBVEND_BENCH_PORT_BASE", "24000"))
+PORTS = (_BASE, _BASE + 899)
+BARE_PORT = _BASE + 900
 
 
 def pooled_engines() -> list[str]:
