@@ -11,7 +11,8 @@ function useWidth(ref) {
   const [width, setWidth] = useState(300);
   useEffect(() => {
     if (!ref.current) return undefined;
-    const measure = () => setWidth(Math.max(200, Math.min(560, Math.floor(ref.current.clientWidth))));
+    const el = ref.current;
+    const measure = () => setWidth(Math.max(200, Math.min(560, Math.floor(el.clientWidth))));
     measure();
     const obs = new ResizeObserver(measure);
     obs.observe(ref.current);

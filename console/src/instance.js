@@ -30,7 +30,8 @@ function RotateDialog({ inst, onClose, run }) {
             <input id="rotate-grace" type="number" min="0" max=${MAX_GRACE} value=${seconds}
               aria-describedby="rotate-grace-hint" onInput=${(e) => setSeconds(e.target.value)} />
             <p class="hint" id="rotate-grace-hint">0–86400: both passwords work meanwhile, so applications can
-              move to the new one without an outage; 0 ends the old one (and its connections) at once.</p></div>`
+              move to the new one without an outage; 0 ends the old one (and its connections) at once. Until the old one ends, this instance's
+              other actions (stop, settings, backups) wait for it; a delete does not.</p></div>`
       : html`<p><strong>The old password stops working at once</strong> and the sessions using it are ended: every
             application using it breaks until it has the new one. MariaDB has no dual passwords, so there is no
             grace period.</p>
