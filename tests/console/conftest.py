@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.helpers import Api
 
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 15_000
+# An assertion waits as long as an action may (not Playwright's 5 s): on two loaded cores an
+# argon2 hash or an inventory reload alone can take longer, and a passing wait ends early.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass
@@ -36,8 +39,8 @@ class Session:
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     def changes(self) -> list[tuple[str, str]]:
-        """The requests that change something (anything but GET)."""
-        return [(m, p) for m, p in self.requests if m != "GET"]
+        """The requests that change something (anything but GET and the login)."""
+        return [(m, p) for m, p in self.requests if m != "GET" and p != "/auth/login"]
 
     async def login(self, username: str, password: str) -> None:
         page = self.page
@@ -177,3 +180,26 @@ async def fits_width(page: Page) -> tuple[int, int]:
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     return int(found[0]), int(found[1])
+
+
+async def asks_first(web: Session, opener: Any, confirm: str, method: str, path: str) -> None:
+    """Clicks `opener`: a dialog opens and nothing has been sent; Cancel closes it, still
+    nothing sent; opened again, its `confirm` button sends `method path` (the path without
+    its query)."""
+    page = web.page
+    before = len(web.changes())
+    await opener.click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    assert web.changes()[before:] == [], web.changes()[before:]
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_have_count(0)
+    assert web.changes()[before:] == [], web.changes()[before:]
+    await opener.click()
+    await expect(dialog).to_be_visible()
+    assert web.changes()[before:] == [], web.changes()[before:]
+    async with page.expect_request(
+        lambda r: r.method == method and r.url.split("/api/v1", 1)[-1].split("?", 1)[0] == path
+    ):
+        await dialog.get_by_role("button", name=confirm, exact=True).click()
+    assert [(m, p.split("?", 1)[0]) for m, p in web.changes()[before:]] == [(method, path)]

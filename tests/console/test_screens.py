@@ -5,6 +5,7 @@ violation, dialogs open included. The instance page and the list again at 360 an
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from playwright.async_api import expect
@@ -15,8 +16,14 @@ from tests.helpers import ADMIN_PASSWORD, Api
 PHONE = (390, 844)
 
 
+# DBVEND_CONSOLE_SHOTS=<dir>: a full-page screenshot of every page checked, for a look.
+SHOTS = os.environ.get("DBVEND_CONSOLE_SHOTS")
+
+
 async def _check(web: Any, what: str, problems: list[str]) -> None:
     page = web.page
+    if SHOTS:
+        await page.screenshot(path=f"{SHOTS}/{what.replace(' ', '-').replace('…', '')}.png", full_page=True)
     scroll, client = await fits_width(page)
     if scroll > client:
         wide = await page.evaluate(
@@ -58,6 +65,11 @@ async def test_every_page_fits_a_phone_and_passes_axe(
     await page.goto(web.base + "/console/")
     await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     await _check(web, "login", problems)
+    # The scanner works on this page (its CSP and all): an unlabelled field is found.
+    probe = "document.body.appendChild(Object.assign(document.createElement('input'), {id: 'probe'}))"
+    await page.evaluate(probe)
+    assert any(v.startswith("label:") for v in await axe_violations(page))
+    await page.evaluate("document.getElementById('probe').remove()")
     await web.login(shared.username, shared.password)
     await _check(web, "instances", problems)
     # The header keeps "Log out" on the screen.
