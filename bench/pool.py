@@ -6,11 +6,16 @@ containers started at once).
 
     .venv/bin/python bench/pool.py [--runs 10] [--burst 50] [--bursts 3]
     .venv/bin/python bench/pool.py --fleet [--hosts 3] [--burst 30] [--bursts 3]
+    .venv/bin/python bench/pool.py --sizes [--runs 10]
+
+--sizes: Redis creates of five sizes (maxmemory 16mb to 256mb, containers of 80 to 320 MB)
+from a pool of one class only (320 MB: every smaller size is claimed from it) against the
+cold path, same run.
 
 Each service is its own process (own database, state, inventory; ports 24000-24899, bare
-containers on 24900+). MySQL rows run when MysqlEngine.slot_settings gives its default size
-a class. --fleet runs the bursts over the netns testbed of bench/fleet.py, pools filled
-before each. Prints Markdown tables."""
+containers on 24900+; DBVEND_BENCH_PORT_BASE moves them). MySQL rows run when
+MysqlEngine.slot_settings gives its default size a class. --fleet runs the bursts over
+the netns testbed of bench/fleet.py, pools filled before each. Prints Markdown tables."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -38,8 +44,10 @@ from bench.provision import IMAGES, bare_docker_run  # noqa: E402
 from tests.e2e.service_process import ServiceProcess, process_tree  # noqa: E402
 from tests.helpers import create_database, drop_database, write_inventory  # noqa: E402
 
-PORTS = (24000, 24899)
-BARE_PORT = 24900
+# DBVEND_BENCH_PORT_BASE moves the band (beside a test run using 21000-24999).
+_BASE = int(os.environ.get("DBVEND_BENCH_PORT_BASE", "24000"))
+PORTS = (_BASE, _BASE + 899)
+BARE_PORT = _BASE + 900
 
 
 def pooled_engines() -> list[str]:
@@ -58,10 +66,13 @@ async def connectable(engine: str, inst: dict[str, Any]) -> None:
     await wait_connectable(engine, c["host"], c["port"], c["username"], c["password"], c.get("database"))
 
 
-async def create(svc: ServiceProcess, engine: str) -> tuple[float, dict[str, Any]]:
+async def create(
+    svc: ServiceProcess, engine: str, settings: dict[str, Any] | None = None
+) -> tuple[float, dict[str, Any]]:
     """POST (?wait for the cold path's sake) -> a real client connects."""
     start = time.monotonic()
-    status, inst = await svc.call("POST", "/instances?wait=300", json={"engine": engine})
+    body: dict[str, Any] = {"engine": engine, **({"settings": settings} if settings else {})}
+    status, inst = await svc.call("POST", "/instances?wait=300", json=body)
     if status != 201:
         raise RuntimeError(f"create failed: {status} {inst}")
     await connectable(engine, inst)
@@ -206,6 +217,79 @@ async def single_host(args: argparse.Namespace, work: Path) -> None:
     (out / f"pool-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
 
 
+async def from_pool(url: str, instance_id: str) -> int:
+    """1 when the instance was a pool slot (claimed), else 0."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM pool_slots WHERE id = $1", instance_id))
+    finally:
+        await conn.close()
+
+
+SIZES = ("16mb", "32mb", "64mb", "128mb", "256mb")
+SIZE_CLASS = 320  # the container of maxmemory 256mb: the one class the pool keeps
+
+
+async def sizes(args: argparse.Namespace, work: Path) -> None:
+    """Warm (a pool of the 320 MB class only) vs cold (DBVEND_POOL=off) Redis creates of
+    five sizes, each create -> connectable, `runs` of each, deleted after."""
+    from service.engines import get_engine
+
+    engine = get_engine("redis")
+    results: dict[str, dict[str, list[float]]] = {size: {} for size in SIZES}
+    pool = {"redis": {SIZE_CLASS: args.runs}}
+    url = await create_database()
+    inventory = write_inventory(work / "inv-sizes-warm", ports=PORTS, capacity_mb=1024 * 1024, pool=pool)
+    svc = await service(work, url, inventory, "sizes-warm")
+    try:
+        for size in SIZES:
+            await wait_pool(url, {"redis": args.runs})
+            times = []
+            claimed = 0
+            for _ in range(args.runs):
+                elapsed, inst = await create(svc, "redis", {"maxmemory": size})
+                times.append(elapsed)
+                claimed += await from_pool(url, inst["id"])
+                await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
+            if claimed != args.runs:
+                raise RuntimeError(f"{size}: {claimed} of {args.runs} creates were claimed from the pool")
+            results[size]["warm"] = times
+    finally:
+        await svc.stop()
+        await drop_database(url)
+        remove_containers_under(work)
+    url = await create_database()
+    inventory = write_inventory(work / "inv-sizes-cold", ports=PORTS, capacity_mb=1024 * 1024)
+    svc = await service(work, url, inventory, "sizes-cold", DBVEND_POOL="off")
+    try:
+        for size in SIZES:
+            times = []
+            for _ in range(args.runs):
+                elapsed, inst = await create(svc, "redis", {"maxmemory": size})
+                times.append(elapsed)
+                await svc.call("DELETE", f"/instances/{inst['id']}?wait=120")
+            results[size]["cold"] = times
+    finally:
+        await svc.stop()
+        await drop_database(url)
+    print("\n| Redis maxmemory (container) | n | warm p50 | warm p95 | cold p50 | cold p95 | cold/warm p50 |")
+    print("|---|---|---|---|---|---|---|")
+    for size in SIZES:
+        warm, cold = results[size]["warm"], results[size]["cold"]
+        mb = engine.memory_mb(engine.parse_settings({"maxmemory": size}, instance_name="x"))
+        w50, c50 = statistics.median(warm), statistics.median(cold)
+        print(
+            f"| {size} ({mb} MB) | {len(warm)} | {w50 * 1000:.0f} ms | {percentile(warm, 95) * 1000:.0f} ms"
+            f" | {c50:.2f} s | {percentile(cold, 95):.2f} s | {c50 / w50:.0f}x |"
+        )
+    print(f"warm: a pool of {args.runs} slots of the {SIZE_CLASS} MB class only; cold: DBVEND_POOL=off")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"pool-sizes-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
 async def fleet_burst(args: argparse.Namespace, work: Path) -> None:
     from bench.fleet import bare_burst, build_fleet
     from tests.fleet.conftest import fleet_testbed
@@ -276,10 +360,13 @@ async def main() -> None:
     parser.add_argument("--fleet", action="store_true", help="the burst over the netns fleet testbed")
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="--fleet: leave the fleet up")
+    parser.add_argument("--sizes", action="store_true", help="warm vs cold for five Redis sizes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dbvend-bench-pool-"))
     try:
-        if args.fleet:
+        if args.sizes:
+            await sizes(args, work)
+        elif args.fleet:
             await fleet_burst(args, work)
         else:
             await single_host(args, work)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .accounts import endpoints as accounts
+from .accounts import token_endpoints as tokens
 from .accounts import user_endpoints as users
 from .accounts.middleware import auth_middleware
 from .backups import endpoints as backups
@@ -68,6 +69,7 @@ def build_app(settings: Settings) -> web.Application:
     app[BROKER] = Broker(runtime.ctx, runtime.instances, runtime.credentials, runtime.plans, runtime.accounts)
     for table in (
         accounts.routes,
+        tokens.routes,
         users.routes,
         instances.routes,
         instance_actions.routes,

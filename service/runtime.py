@@ -279,11 +279,13 @@ def _monitoring(rt: Runtime) -> Component:
             await monitor.start()
             rt.monitoring = monitor
             rt.hub.on_instance_event = monitor.wake_dispatch
+            rt.monitoring_service.wake_deliveries = monitor.wake_dispatch
             loops.append(monitor)
         else:
             deliveries = DeliveryLoop(ctx.pool, EgressPolicy.from_settings(settings), ctx.box)
             await deliveries.start()
             rt.hub.on_instance_event = deliveries.wake
+            rt.monitoring_service.wake_deliveries = deliveries.wake
             loops.append(deliveries)
 
     async def stop() -> None:

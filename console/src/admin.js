@@ -1,9 +1,10 @@
-// Administrators' pages: users (create, disable, quotas), hosts (drain/undrain), rules, all alerts.
+// Administrators' pages: users (create, disable, quotas), hosts (drain/undrain, reload the
+// inventory), rules (thresholds, `for`, severity, on/off), all alerts.
 import { html } from "htm/preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api, ApiError, enc, q } from "./api.js";
 import { FieldError } from "./schema.js";
-import { announce, ErrorText, when } from "./ui.js";
+import { announce, Confirm, Dialog, ErrorText, mib, seconds, Table, when } from "./ui.js";
 
 function useLoad(path) {
   const [data, setData] = useState(null);
@@ -77,7 +78,19 @@ export function AdminUsers() {
       setError(err.message);
     }
   }
-  const usage = (l) => (l ? `${l.used ?? 0} / ${l.limit ?? "∞"}` : "");
+  const usage = (l, fmt = String) => (l ? `${fmt(l.used ?? 0)} / ${l.limit === null || l.limit === undefined ? "∞" : fmt(l.limit)}` : "");
+  const columns = [
+    { label: "User", cell: (u) => `${u.username}${u.is_admin ? " (admin)" : ""}` },
+    { label: "Instances", cell: (u) => usage(u.quota.instances) },
+    { label: "Memory", cell: (u) => usage(u.quota.memory_mb, mib) },
+    { label: "Backups", cell: (u) => usage(u.quota.backup_mb, mib) },
+    {
+      label: "State",
+      cell: (u) => html`${u.disabled ? "disabled" : "enabled"}
+        <button type="button" class="small" onClick=${() => toggle(u)}>${u.disabled ? "Enable" : "Disable"}</button>`,
+    },
+    { label: "Quota", cell: (u) => html`<${QuotaForm} user=${u} reload=${load} />` },
+  ];
   return html`<section aria-labelledby="users-title">
     <h1 id="users-title">Users</h1>
     <${ErrorText} error=${error} />
@@ -97,21 +110,14 @@ export function AdminUsers() {
       <button type="submit">Create user</button>
       <${ErrorText} error=${errors._} />
     </form>
-    ${data
-      ? html`<table><thead><tr><th scope="col">User</th><th scope="col">Instances</th><th scope="col">Memory MB</th>
-          <th scope="col">Backup MB</th><th scope="col">State</th><th scope="col">Quota</th></tr></thead>
-          <tbody>${data.items.map((u) => html`<tr>
-            <td>${u.username}${u.is_admin ? " (admin)" : ""}</td>
-            <td>${usage(u.quota.instances)}</td><td>${usage(u.quota.memory_mb)}</td><td>${usage(u.quota.backup_mb)}</td>
-            <td>${u.disabled ? "disabled" : "enabled"}
-              <button type="button" class="small" onClick=${() => toggle(u)}>${u.disabled ? "Enable" : "Disable"}</button></td>
-            <td><${QuotaForm} user=${u} reload=${load} /></td></tr>`)}</tbody></table>`
-      : null}
+    ${data ? html`<${Table} cls="users" caption="Users" columns=${columns} rows=${data.items} rowKey=${(u) => u.username} />` : null}
   </section>`;
 }
 
 export function AdminHosts() {
   const [data, error, load, setError] = useLoad("/hosts");
+  const [draining, setDraining] = useState(null);
+  const [reloading, setReloading] = useState(false);
   async function act(h, what) {
     try {
       await api.postEmpty(`/hosts/${enc(h.name)}/${what}`);
@@ -121,44 +127,110 @@ export function AdminHosts() {
       setError(err.message);
     }
   }
+  async function reload() {
+    setReloading(true);
+    try {
+      await api.postEmpty("/hosts/reload");
+      announce("inventory reloaded");
+      await load();
+    } catch (err) {
+      setError(err.message);
+    } finally {
+      setReloading(false);
+    }
+  }
+  const columns = [
+    { label: "Host", cell: (h) => h.name },
+    { label: "Address", cell: (h) => h.address },
+    { label: "State", cls: "status", cell: (h) => `${h.state}${h.reason ? ` (${h.reason})` : ""}${h.in_inventory ? "" : " (not in the inventory)"}` },
+    { label: "Committed / capacity", cell: (h) => `${mib(h.committed_mb)} / ${mib(h.capacity_mb)}` },
+    { label: "Instances", cell: (h) => h.instances },
+    { label: "Last check", cell: (h) => when(h.last_check) },
+    {
+      label: "Action",
+      cell: (h) => html`<button type="button" class="small"
+        onClick=${() => (h.draining ? act(h, "undrain") : setDraining(h))}>${h.draining ? "Undrain" : "Drain…"}</button>`,
+    },
+  ];
   return html`<section aria-labelledby="hosts-title">
-    <h1 id="hosts-title">Hosts</h1>
+    <div class="row"><h1 id="hosts-title">Hosts</h1>
+      <button type="button" disabled=${reloading} onClick=${reload}>${reloading ? "Reloading…" : "Reload inventory"}</button></div>
+    <p class="meta">Reload reads the inventory again (as SIGHUP does): new hosts join, removed ones are flagged,
+      pool sizes and failed cleanups are taken up again.</p>
     <${ErrorText} error=${error} />
-    ${data
-      ? html`<table><thead><tr><th scope="col">Host</th><th scope="col">Address</th><th scope="col">State</th>
-          <th scope="col">Committed / capacity MB</th><th scope="col">Instances</th><th scope="col">Last check</th>
-          <th scope="col">Action</th></tr></thead>
-          <tbody>${data.items.map((h) => html`<tr>
-            <td>${h.name}</td><td>${h.address}</td><td>${h.state}${h.reason ? ` (${h.reason})` : ""}</td>
-            <td>${h.committed_mb} / ${h.capacity_mb}</td><td>${h.instances}</td><td>${when(h.last_check)}</td>
-            <td><button type="button" class="small" onClick=${() => act(h, h.draining ? "undrain" : "drain")}>
-              ${h.draining ? "Undrain" : "Drain"}</button></td></tr>`)}</tbody></table>`
+    ${data ? html`<${Table} cls="hosts" caption="Hosts" columns=${columns} rows=${data.items} rowKey=${(h) => h.name} />` : null}
+    ${draining
+      ? html`<${Confirm} title=${`Drain ${draining.name}?`} danger=${false} confirmLabel="Drain host"
+          onClose=${() => setDraining(null)} onConfirm=${async () => { await act(draining, "drain"); setDraining(null); }}>
+          <p>No new instance or pool slot is placed on ${draining.name}; its ${draining.instances} instances keep running.</p>
+        <//>`
       : null}
   </section>`;
 }
 
-export function AdminRules() {
-  const [data, error, load, setError] = useLoad("/rules");
-  async function toggle(r) {
+function RuleDialog({ rule, onClose, onSaved }) {
+  const [threshold, setThreshold] = useState(rule.threshold === null || rule.threshold === undefined ? "" : String(rule.threshold));
+  const [forText, setFor] = useState(String(rule.for));
+  const [severity, setSeverity] = useState(rule.severity);
+  const [enabled, setEnabled] = useState(rule.enabled);
+  const [errors, setErrors] = useState({});
+  async function submit(e) {
+    e.preventDefault();
+    setErrors({});
+    const body = { severity, enabled, for: /^\d+$/.test(forText.trim()) ? Number(forText.trim()) : forText.trim() };
+    const t = threshold.trim();
+    if (t !== "" || rule.threshold !== null) body.threshold = t === "" ? null : Number(t);
     try {
-      await api.patch(`/rules/${enc(r.name)}`, { enabled: !r.enabled });
-      announce(`rule ${r.name} ${r.enabled ? "disabled" : "enabled"}`);
-      await load();
+      await api.patch(`/rules/${enc(rule.name)}`, body);
+      announce(`rule ${rule.name} saved`);
+      onSaved();
     } catch (err) {
-      setError(err.message);
+      setErrors(err instanceof ApiError ? { ...err.fields(), _: err.message } : { _: err.message });
     }
   }
+  return html`<${Dialog} title=${`Edit rule ${rule.name}`} onClose=${onClose}>
+    <form onSubmit=${submit} novalidate>
+      <p class="hint">${rule.description} (condition ${rule.condition})</p>
+      <div class="field"><label for="rule-threshold">Threshold</label>
+        <input id="rule-threshold" type="number" step="any" value=${threshold} aria-describedby="rule-threshold-error"
+          onInput=${(e) => setThreshold(e.target.value)} />
+        <${FieldError} id="rule-threshold-error" message=${errors.threshold} /></div>
+      <div class="field"><label for="rule-for">For (seconds, or 30s, 5m, 1h)</label>
+        <input id="rule-for" value=${forText} aria-describedby="rule-for-error" onInput=${(e) => setFor(e.target.value)} />
+        <${FieldError} id="rule-for-error" message=${errors.for || errors.for_seconds} /></div>
+      <div class="field"><label for="rule-severity">Severity</label>
+        <select id="rule-severity" value=${severity} onChange=${(e) => setSeverity(e.target.value)}>
+          ${["info", "warning", "critical"].map((s) => html`<option value=${s}>${s}</option>`)}
+        </select></div>
+      <div class="field check"><label for="rule-enabled">Enabled</label>
+        <input id="rule-enabled" type="checkbox" checked=${enabled} onChange=${(e) => setEnabled(e.target.checked)} /></div>
+      <${ErrorText} error=${errors._} />
+      <div class="buttons"><button type="submit">Save rule</button>
+        <button type="button" class="secondary" onClick=${onClose}>Cancel</button></div>
+    </form>
+  <//>`;
+}
+
+export function AdminRules() {
+  const [data, error, load] = useLoad("/rules");
+  const [editing, setEditing] = useState(null);
+  const columns = [
+    { label: "Rule", cell: (r) => html`${r.name}${r.builtin ? " (built-in)" : ""}<br /><small>${r.description}</small>` },
+    { label: "Condition", cell: (r) => r.condition },
+    { label: "Threshold", cls: "threshold", cell: (r) => (r.threshold ?? "—") },
+    { label: "For", cls: "for", cell: (r) => seconds(r.for) },
+    { label: "Severity", cls: "severity", cell: (r) => r.severity },
+    { label: "Enabled", cls: "enabled", cell: (r) => (r.enabled ? "yes" : "no") },
+    { label: "Edit", cell: (r) => html`<button type="button" class="small" onClick=${() => setEditing(r)}
+        aria-label=${`Edit ${r.name}`}>Edit…</button>` },
+  ];
   return html`<section aria-labelledby="rules-title">
     <h1 id="rules-title">Alert rules</h1>
     <${ErrorText} error=${error} />
-    ${data
-      ? html`<table><thead><tr><th scope="col">Rule</th><th scope="col">Condition</th><th scope="col">Threshold</th>
-          <th scope="col">For (s)</th><th scope="col">Severity</th><th scope="col">Enabled</th></tr></thead>
-          <tbody>${data.items.map((r) => html`<tr>
-            <td>${r.name}${r.builtin ? " (built-in)" : ""}<br /><small>${r.description}</small></td>
-            <td>${r.condition}</td><td>${r.threshold ?? ""}</td><td>${r.for}</td><td>${r.severity}</td>
-            <td><button type="button" class="small" aria-pressed=${r.enabled ? "true" : "false"}
-              onClick=${() => toggle(r)}>${r.enabled ? "Enabled" : "Disabled"}</button></td></tr>`)}</tbody></table>`
+    ${data ? html`<${Table} cls="rules" caption="Alert rules" columns=${columns} rows=${data.items} rowKey=${(r) => r.name} />` : null}
+    ${editing
+      ? html`<${RuleDialog} rule=${editing} onClose=${() => setEditing(null)}
+          onSaved=${async () => { setEditing(null); await load(); }} />`
       : null}
   </section>`;
 }
@@ -175,6 +247,18 @@ export function AdminAlerts() {
       setError(err.message);
     }
   }
+  const columns = [
+    { label: "Rule", cell: (a) => a.rule },
+    { label: "Status", cls: "status", cell: (a) => a.status },
+    { label: "Severity", cell: (a) => a.severity },
+    { label: "Instance", cell: (a) => (a.instance_id ? html`<a href=${`#/i/${a.instance_id}`}>${a.instance_id}</a>` : "—") },
+    { label: "Since", cell: (a) => when(a.starts_at || a.pending_since) },
+    {
+      label: "Acknowledged",
+      cell: (a) => a.acknowledged_by || (a.status === "firing"
+        ? html`<button type="button" class="small" onClick=${() => ack(a)}>Acknowledge</button>` : "—"),
+    },
+  ];
   return html`<section aria-labelledby="alerts-title">
     <h1 id="alerts-title">All alerts</h1>
     <div class="field"><label for="alert-status">Status</label>
@@ -182,16 +266,8 @@ export function AdminAlerts() {
         ${["", "pending", "firing", "acknowledged", "resolved"].map((s) => html`<option value=${s}>${s || "any"}</option>`)}
       </select></div>
     <${ErrorText} error=${error} />
-    ${data
-      ? html`<table><thead><tr><th scope="col">Rule</th><th scope="col">Status</th><th scope="col">Severity</th>
-          <th scope="col">Instance</th><th scope="col">Since</th><th scope="col">Acknowledged</th></tr></thead>
-          <tbody>${data.items.map((a) => html`<tr>
-            <td>${a.rule}</td><td>${a.status}</td><td>${a.severity}</td>
-            <td>${a.instance_id ? html`<a href=${`#/i/${a.instance_id}`}>${a.instance_id}</a>` : "—"}</td>
-            <td>${when(a.starts_at || a.pending_since)}</td>
-            <td>${a.acknowledged_by || (a.status === "firing"
-              ? html`<button type="button" class="small" onClick=${() => ack(a)}>Acknowledge</button>` : "")}</td>
-          </tr>`)}</tbody></table>`
-      : null}
+    ${data ? (data.items.length
+      ? html`<${Table} cls="alerts" caption="Alerts" columns=${columns} rows=${data.items} rowKey=${(a) => a.id} />`
+      : html`<p class="empty">No alerts.</p>`) : null}
   </section>`;
 }

@@ -1,59 +1,68 @@
-// One instance: connection details, day-2 actions, settings, backups, metrics, alerts, delete.
+// One instance: connection details, day-2 actions (each destructive one asks first, saying
+// what it breaks), settings and plan, metrics, backups, extra credentials, activity, alerts,
+// delete.
 import { html } from "htm/preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { api, ApiError, enc } from "./api.js";
-import { Chart, seriesOf } from "./charts.js";
-import { openapi, settingsSchema, StatusBadge } from "./instances.js";
-import { changedSettings, fieldsOf, FieldError, initialValues, SchemaFields } from "./schema.js";
-import { announce, bus, bytes, CopyButton, ErrorText, follow, when } from "./ui.js";
+import { api, enc } from "./api.js";
+import { Activity } from "./activity.js";
+import { InstanceBackups } from "./backups.js";
+import { Connection } from "./connection.js";
+import { Credentials } from "./credentials.js";
+import { StatusBadge } from "./instances.js";
+import { Metrics } from "./metrics.js";
+import { SettingsForm } from "./settings.js";
+import { announce, bus, Confirm, ErrorText, follow, mib } from "./ui.js";
 
-const MASK = "••••••••";
+const MAX_GRACE = 86400;
 
-function masked(text, secret, shown) {
-  if (shown || !secret || typeof text !== "string") return text;
-  return text.split(secret).join(MASK);
+function RotateDialog({ inst, onClose, run }) {
+  const grace = inst.engine === "redis";
+  const [seconds, setSeconds] = useState("300");
+  const n = Number(seconds);
+  const valid = !grace || (/^\d+$/.test(seconds) && n >= 0 && n <= MAX_GRACE);
+  return html`<${Confirm} title=${`Rotate ${inst.name}'s password?`} confirmLabel="Rotate password"
+    busy=${!valid} onClose=${onClose}
+    onConfirm=${() => run("rotate-password", "Password rotation", { grace_seconds: grace ? n : 0 })}>
+    ${grace
+      ? html`<p>The application account gets a new password. Every application still using the old one is
+            refused once it stops working.</p>
+          <div class="field"><label for="rotate-grace">Keep the old password working for (seconds)</label>
+            <input id="rotate-grace" type="number" min="0" max=${MAX_GRACE} value=${seconds}
+              aria-describedby="rotate-grace-hint" onInput=${(e) => setSeconds(e.target.value)} />
+            <p class="hint" id="rotate-grace-hint">0–86400: both passwords work meanwhile, so applications can
+              move to the new one without an outage; 0 ends the old one (and its connections) at once. Until the old one ends, this instance's
+              other actions (stop, settings, backups) wait for it; a delete does not.</p></div>`
+      : html`<p><strong>The old password stops working at once</strong> and the sessions using it are ended: every
+            application using it breaks until it has the new one. MariaDB has no dual passwords, so there is no
+            grace period.</p>
+          <p>To rotate without an outage, add an extra credential first (Extra credentials below), move your
+            applications to it, then rotate this one.</p>`}
+  <//>`;
 }
 
-function Connection({ inst }) {
-  const [shown, setShown] = useState(false);
-  const c = inst.connection || {};
-  const secret = c.password || "";
-  return html`<section aria-labelledby="conn-title" class="card">
-    <h2 id="conn-title">Connection</h2>
-    <dl class="conn">
-      <dt>Host</dt><dd>${c.host}:${c.port}</dd>
-      <dt>Username</dt><dd>${c.username}</dd>
-      <dt>Password</dt>
-      <dd><code id="conn-password">${shown ? secret : MASK}</code>
-        <button type="button" class="small" aria-pressed=${shown ? "true" : "false"}
-          onClick=${() => setShown(!shown)}>${shown ? "Hide" : "Reveal"}</button>
-        <${CopyButton} text=${secret} label="password" /></dd>
-      <dt>URI</dt>
-      <dd><code id="conn-uri">${masked(c.uri, secret, shown)}</code> <${CopyButton} text=${c.uri} label="URI" /></dd>
-      <dt>CLI</dt>
-      <dd><code id="conn-cli">${masked(c.cli, secret, shown)}</code> <${CopyButton} text=${c.cli} label="CLI line" /></dd>
-      <${Tls} tls=${c.tls} />
-    </dl>
-  </section>`;
-}
-
-// connection.tls: the mode, the name the certificate carries, and the CA bundle to verify with
-// (public: the link needs no login; saved as dbvend-ca.pem, the name the CLI line uses).
-function Tls({ tls }) {
-  if (!tls) return null;
-  const on = tls.mode && tls.mode !== "off";
-  return html`<dt>TLS</dt>
-    <dd><span id="conn-tls" class=${on ? "tls-on" : "tls-off"}>${tls.mode}</span>
-      ${on
-        ? html` — verify <code>${tls.server_name}</code> against the CA:
-            <a id="conn-ca" href=${tls.ca_url} download="dbvend-ca.pem">download the CA (dbvend-ca.pem)</a>`
-        : " (plain connections; switch it on in Settings)"}</dd>`;
-}
+const ASKS = {
+  stop: (inst) => ({
+    title: `Stop ${inst.name}?`,
+    label: "Stop instance",
+    body: html`<p>The server shuts down: <strong>every open connection ends and clients are refused</strong> until
+      you start it again. Its data, port and credentials are kept.</p>
+      <p>While stopped its memory no longer counts on the host: if the host fills up meanwhile, a start is refused.</p>`,
+  }),
+  restart: (inst) => ({
+    title: `Restart ${inst.name}?`,
+    label: "Restart instance",
+    body: html`<p>The server restarts once: <strong>every open connection ends</strong> and clients are refused for a
+      few seconds. Data and credentials are kept${inst.engine === "redis" && !inst.settings.appendonly
+        ? "; keys written since Redis's last snapshot may be lost (appendonly is off)" : ""}.</p>`,
+  }),
+};
 
 function Actions({ inst, reload }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  async function act(path, label, body) {
+  const [asking, setAsking] = useState(null);
+  async function run(path, label, body) {
+    setAsking(null);
     setBusy(true);
     setError("");
     try {
@@ -70,203 +79,25 @@ function Actions({ inst, reload }) {
     }
   }
   const running = inst.status === "running";
-  return html`<section aria-labelledby="act-title" class="card">
-    <h2 id="act-title">Actions</h2>
+  const ask = asking && ASKS[asking] ? ASKS[asking](inst) : null;
+  return html`<section aria-labelledby="actions-title" class="card">
+    <h2 id="actions-title">Actions</h2>
     <div class="buttons">
-      <button type="button" disabled=${busy || !running} onClick=${() => act("stop", "Stop")}>Stop</button>
-      <button type="button" disabled=${busy || inst.status !== "stopped"} onClick=${() => act("start", "Start")}>Start</button>
-      <button type="button" disabled=${busy || !running} onClick=${() => act("restart", "Restart")}>Restart</button>
-      <button type="button" disabled=${busy || !running} onClick=${() => act("rotate-password", "Password rotation", {})}>
-        Rotate password</button>
+      <button type="button" disabled=${busy || !running} onClick=${() => setAsking("stop")}>Stop…</button>
+      <button type="button" disabled=${busy || inst.status !== "stopped"} onClick=${() => run("start", "Start")}>Start</button>
+      <button type="button" disabled=${busy || !running} onClick=${() => setAsking("restart")}>Restart…</button>
+      <button type="button" disabled=${busy || !running} onClick=${() => setAsking("rotate")}>Rotate password…</button>
       ${inst.connection && inst.connection.tls && inst.connection.tls.mode !== "off"
         ? html`<button type="button" disabled=${busy || !running}
-            onClick=${() => act("rotate-certificate", "Certificate rotation")}>Rotate certificate</button>`
+            onClick=${() => run("rotate-certificate", "Certificate rotation")}>Rotate certificate</button>`
         : null}
     </div>
     <${ErrorText} error=${error} />
-  </section>`;
-}
-
-function SettingsForm({ inst, reload }) {
-  const [doc, setDoc] = useState(null);
-  const [values, setValues] = useState({});
-  const [errors, setErrors] = useState({});
-  const [error, setError] = useState("");
-  useEffect(() => {
-    openapi().then(setDoc, (err) => setError(err.message));
-  }, []);
-  const fields = doc ? fieldsOf(settingsSchema(doc, inst.engine)) : [];
-  const initial = initialValues(fields, inst.settings);
-  useEffect(() => {
-    if (doc) setValues(initialValues(fieldsOf(settingsSchema(doc, inst.engine)), inst.settings));
-  }, [doc, inst.updated_at]);
-  async function submit(e) {
-    e.preventDefault();
-    setErrors({});
-    setError("");
-    const settings = changedSettings(fields, values, initial);
-    if (!Object.keys(settings).length) {
-      setError("Nothing changed.");
-      return;
-    }
-    try {
-      const op = await api.patch(`/instances/${enc(inst.id)}`, { settings });
-      announce(`settings change requested for ${inst.name}`);
-      await reload();
-      const done = await follow(api, op, `Settings change of ${inst.name}`);
-      if (done && done.status === "failed") setError(`Settings change failed: ${done.error || "unknown error"}`);
-    } catch (err) {
-      if (err instanceof ApiError) setErrors(err.fields());
-      setError(err.message);
-    }
-  }
-  if (!doc) return null;
-  return html`<section aria-labelledby="set-title" class="card">
-    <h2 id="set-title">Settings</h2>
-    <form onSubmit=${submit} class="settings" novalidate>
-      <${SchemaFields} fields=${fields} values=${values} setValues=${setValues} errors=${errors} prefix="edit" />
-      <${ErrorText} error=${error} />
-      <button type="submit" disabled=${inst.status !== "running"}>Apply settings</button>
-    </form>
-  </section>`;
-}
-
-async function download(inst, b) {
-  const res = await api.raw(`/backups/${enc(b.id)}/download`);
-  const blob = await res.blob();
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = `${inst.name}-${b.id}.${b.format}`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
-}
-
-function Backups({ inst, reload }) {
-  const [items, setItems] = useState(null);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const policy = inst.backup_policy;
-  const [hours, setHours] = useState(policy ? String(policy.interval_hours) : "24");
-  const [keep, setKeep] = useState(policy ? String(policy.keep) : "7");
-  const [policyErrors, setPolicyErrors] = useState({});
-  const load = useCallback(async () => {
-    try {
-      setItems((await api.get(`/instances/${enc(inst.id)}/backups?limit=50`)).items);
-    } catch (err) {
-      setError(err.message);
-    }
-  }, [inst.id]);
-  useEffect(() => {
-    load();
-  }, [load]);
-  useEffect(() => {
-    // A backup in progress: look again until it is done.
-    if (!items || !items.some((b) => b.status === "pending" || b.status === "running")) return undefined;
-    const t = setTimeout(load, 1000);
-    return () => clearTimeout(t);
-  }, [items]);
-  async function run(fn, done) {
-    setBusy(true);
-    setError("");
-    try {
-      await fn();
-      if (done) announce(done);
-      await load();
-    } catch (err) {
-      setError(err.message);
-    } finally {
-      setBusy(false);
-    }
-  }
-  async function savePolicy(e, off) {
-    e.preventDefault();
-    setPolicyErrors({});
-    const body = off ? { backup_policy: null } : { backup_policy: { interval_hours: Number(hours), keep: Number(keep) } };
-    try {
-      await api.patch(`/instances/${enc(inst.id)}`, body);
-      announce(off ? "backup schedule off" : "backup schedule saved");
-      await reload();
-    } catch (err) {
-      if (err instanceof ApiError) setPolicyErrors(err.fields());
-      setError(err.message);
-    }
-  }
-  const running = inst.status === "running";
-  return html`<section aria-labelledby="bak-title" class="card wide">
-    <h2 id="bak-title">Backups</h2>
-    <button type="button" disabled=${busy || !running}
-      onClick=${() => run(() => api.postEmpty(`/instances/${enc(inst.id)}/backups`), "backup started")}>Back up now</button>
-    <${ErrorText} error=${error} />
-    ${items && items.length
-      ? html`<table class="backups"><thead><tr><th scope="col">Backup</th><th scope="col">Status</th>
-          <th scope="col">Size</th><th scope="col">Taken</th><th scope="col">Actions</th></tr></thead>
-          <tbody>${items.map((b) => html`<tr data-id=${b.id}>
-            <td>${b.id}${b.scheduled ? " (scheduled)" : ""}</td>
-            <td class="status">${b.status}${b.error ? `: ${b.error}` : ""}</td>
-            <td>${bytes(b.size_bytes)}</td><td>${when(b.finished_at || b.created_at)}</td>
-            <td>${b.status === "completed"
-              ? html`<button type="button" class="small" onClick=${() => run(() => download(inst, b), "download started")}>
-                  Download</button>
-                <button type="button" class="small" disabled=${busy || !running}
-                  onClick=${() => run(async () => {
-                    announce(`restore of ${b.id} started`);
-                    const op = await api.post(`/instances/${enc(inst.id)}/restore`, { backup_id: b.id });
-                    const done = await follow(api, op, `Restore of ${b.id}`);
-                    if (done && done.status === "failed") throw new Error(`restore failed: ${done.error || "unknown error"}`);
-                  })}>Restore</button>`
-              : null}</td></tr>`)}</tbody></table>`
-      : html`<p class="empty">${items ? "No backups yet." : "Loading…"}</p>`}
-    <form class="inline" onSubmit=${(e) => savePolicy(e, false)} aria-labelledby="sched-title">
-      <h3 id="sched-title">Schedule ${policy ? `(every ${policy.interval_hours} h, keep ${policy.keep})` : "(off)"}</h3>
-      <div class="field"><label for="sched-hours">Every (hours)</label>
-        <input id="sched-hours" type="number" min="1" max="720" value=${hours} onInput=${(e) => setHours(e.target.value)}
-          aria-describedby="sched-hours-error" />
-        <${FieldError} id="sched-hours-error" message=${policyErrors["backup_policy.interval_hours"]} /></div>
-      <div class="field"><label for="sched-keep">Keep</label>
-        <input id="sched-keep" type="number" min="1" max="100" value=${keep} onInput=${(e) => setKeep(e.target.value)}
-          aria-describedby="sched-keep-error" />
-        <${FieldError} id="sched-keep-error" message=${policyErrors["backup_policy.keep"]} /></div>
-      <button type="submit">Save schedule</button>
-      ${policy ? html`<button type="button" onClick=${(e) => savePolicy(e, true)}>Turn off</button>` : null}
-    </form>
-  </section>`;
-}
-
-function Metrics({ inst }) {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    let stop = false;
-    let timer = null;
-    async function load() {
-      try {
-        const m = await api.get(`/instances/${enc(inst.id)}/metrics?since=3600&limit=240`);
-        if (stop) return;
-        setData(seriesOf(m.items));
-        timer = setTimeout(load, Math.max(5, m.collect_interval || 15) * 1000);
-      } catch (err) {
-        if (!stop) setError(err.message);
-      }
-    }
-    load();
-    return () => {
-      stop = true;
-      clearTimeout(timer);
-    };
-  }, [inst.id]);
-  return html`<section aria-labelledby="met-title" class="card wide">
-    <h2 id="met-title">Metrics (last hour)</h2>
-    <${ErrorText} error=${error} />
-    ${data
-      ? html`<div class="charts">
-          <${Chart} title="Memory" xs=${data.xs} ys=${data.memory} unit="MiB" />
-          <${Chart} title="Connections" xs=${data.xs} ys=${data.connections} />
-          <${Chart} title="Restarts" xs=${data.xs} ys=${data.restarts} />
-        </div>`
-      : html`<p class="loading">Loading…</p>`}
+    ${ask
+      ? html`<${Confirm} title=${ask.title} confirmLabel=${ask.label} onClose=${() => setAsking(null)}
+          onConfirm=${() => run(asking, asking === "stop" ? "Stop" : "Restart")}>${ask.body}<//>`
+      : null}
+    ${asking === "rotate" ? html`<${RotateDialog} inst=${inst} onClose=${() => setAsking(null)} run=${run} />` : null}
   </section>`;
 }
 
@@ -295,29 +126,38 @@ function Alerts({ inst, reload }) {
 }
 
 function Delete({ inst, onGone }) {
-  const [typed, setTyped] = useState("");
-  const [error, setError] = useState("");
-  async function submit(e) {
-    e.preventDefault();
-    if (typed !== inst.name) return;
-    try {
-      await api.del(`/instances/${enc(inst.id)}`);
-      announce(`${inst.name} is being deleted`);
-      onGone();
-      location.hash = "#/";
-    } catch (err) {
-      setError(err.message);
-    }
-  }
+  const [asking, setAsking] = useState(false);
+  const [finalBackup, setFinalBackup] = useState(true);
   return html`<section aria-labelledby="del-title" class="card danger">
     <h2 id="del-title">Delete</h2>
-    <form onSubmit=${submit}>
-      <div class="field"><label for="delete-confirm">Type <strong>${inst.name}</strong> to delete this instance and its data</label>
-        <input id="delete-confirm" autocomplete="off" value=${typed} onInput=${(e) => setTyped(e.target.value)} /></div>
-      <${ErrorText} error=${error} />
-      <button type="submit" class="danger" disabled=${typed !== inst.name}>Delete instance</button>
-    </form>
+    <p>The container, its data and its port go; the backups stay (and keep counting against your quota).</p>
+    <button type="button" class="danger" onClick=${() => setAsking(true)}>Delete instance…</button>
+    ${asking
+      ? html`<${Confirm} title=${`Delete ${inst.name}?`} confirmLabel="Delete instance" typed=${inst.name}
+          onClose=${() => setAsking(false)}
+          onConfirm=${async () => {
+            const can = finalBackup && (inst.status === "running" || inst.status === "stopped");
+            await api.del(`/instances/${enc(inst.id)}${can ? "?final_backup=true" : ""}`);
+            announce(`${inst.name} is being deleted`);
+            setAsking(false);
+            onGone();
+            location.hash = "#/";
+          }}>
+          <p><strong>${inst.name} and all its data are deleted</strong>: every application using it breaks, its
+            credentials stop working and its port is given away. This cannot be undone.</p>
+          <div class="field check"><label for="delete-final">Take a final backup first (kept; restore it into a new
+            instance from All backups)</label>
+            <input id="delete-final" type="checkbox" checked=${finalBackup}
+              onChange=${(e) => setFinalBackup(e.target.checked)} /></div>
+        <//>`
+      : null}
   </section>`;
+}
+
+function health(inst) {
+  if (inst.status !== "running") return "";
+  const state = (inst.health && inst.health.state) || "unknown";
+  return ` · health ${state}`;
 }
 
 export function InstancePage({ id, onGone }) {
@@ -339,20 +179,21 @@ export function InstancePage({ id, onGone }) {
   }, [id]);
   if (error) return html`<${ErrorText} error=${error} />`;
   if (!inst) return html`<p class="loading">Loading…</p>`;
-  const health = inst.health || {};
   return html`<article aria-labelledby="inst-title" class="instance">
     <div class="row"><h1 id="inst-title">${inst.name}</h1>
       <span class="inst-status" id="inst-status"><${StatusBadge} status=${inst.status} /></span>
-      <span class="meta">${inst.engine} · ${inst.id} · health ${health.state || "unknown"}
-        ${inst.facts && inst.facts.server_version ? ` · ${inst.facts.server_version}` : ""}</span></div>
+      <span class="meta" id="inst-meta">${inst.engine} · ${inst.plan ? `plan ${inst.plan} · ` : ""}${mib(inst.memory_mb)}${health(inst)}
+        ${inst.facts && inst.facts.server_version ? ` · ${inst.facts.server_version}` : ""} · <code>${inst.id}</code></span></div>
     ${inst.error ? html`<p class="error">${inst.error}</p>` : null}
     <div class="grid">
       <${Connection} inst=${inst} />
       <${Actions} inst=${inst} reload=${load} />
-      <${Alerts} inst=${inst} reload=${load} />
       <${SettingsForm} inst=${inst} reload=${load} />
+      <${Alerts} inst=${inst} reload=${load} />
       <${Metrics} inst=${inst} />
-      <${Backups} inst=${inst} reload=${load} />
+      <${InstanceBackups} inst=${inst} reload=${load} />
+      <${Credentials} inst=${inst} />
+      <${Activity} inst=${inst} />
       <${Delete} inst=${inst} onGone=${onGone} />
     </div>
   </article>`;

@@ -1,9 +1,10 @@
-// The instance list (kept live by the event stream in main.js) and the create form.
+// The instance list (kept live by the event stream in main.js: search, filters, sorting)
+// and the create form.
 import { html } from "htm/preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError } from "./api.js";
 import { changedSettings, fieldsOf, FieldError, initialValues, SchemaFields } from "./schema.js";
-import { announce, ErrorText } from "./ui.js";
+import { announce, bytes, ErrorText, mib, Table, when } from "./ui.js";
 
 let documentPromise = null;
 export function openapi() {
@@ -14,6 +15,15 @@ export function openapi() {
   return documentPromise;
 }
 
+let plansPromise = null;
+export function plans() {
+  plansPromise = plansPromise || api.get("/plans").then((b) => b.items);
+  plansPromise.catch(() => {
+    plansPromise = null;
+  });
+  return plansPromise;
+}
+
 export function settingsSchema(doc, engine) {
   const name = `${engine.charAt(0).toUpperCase()}${engine.slice(1)}Settings`;
   return doc.components.schemas[name];
@@ -22,44 +32,94 @@ export function settingsSchema(doc, engine) {
 export function summary(inst) {
   const s = inst.settings || {};
   if (inst.engine === "redis") {
-    const mem = typeof s.maxmemory === "number" ? `${Math.round(s.maxmemory / 1048576)} MiB` : s.maxmemory;
+    const mem = typeof s.maxmemory === "number" ? bytes(s.maxmemory) : s.maxmemory;
     return `maxmemory ${mem}, ${s.maxmemory_policy}${s.appendonly ? ", AOF" : ""}`;
   }
-  if (inst.engine === "mysql") return `${s.memory_mb} MB, ${s.charset}, ${s.max_connections} connections`;
-  return `${inst.memory_mb} MB`;
+  if (inst.engine === "mysql") return `${mib(s.memory_mb)}, ${s.charset}, ${s.max_connections} connections`;
+  return mib(inst.memory_mb);
 }
 
 export function StatusBadge({ status }) {
   return html`<span class=${`badge ${status}`}>${status}</span>`;
 }
 
+// What the list says of a running instance's reachability; nothing for the others.
+export function reach(i) {
+  if (i.status !== "running") return "—";
+  return i.reachable ? "reachable" : "host not answering";
+}
+
+const SORTS = {
+  newest: ["newest first", (a, b) => (a.created_at < b.created_at ? 1 : -1)],
+  oldest: ["oldest first", (a, b) => (a.created_at < b.created_at ? -1 : 1)],
+  name: ["name", (a, b) => a.name.localeCompare(b.name)],
+  status: ["status", (a, b) => a.status.localeCompare(b.status) || a.name.localeCompare(b.name)],
+  memory: ["memory, largest first", (a, b) => b.memory_mb - a.memory_mb || a.name.localeCompare(b.name)],
+};
+
 export function InstanceList({ items, error, me }) {
+  const [query, setQuery] = useState("");
+  const [engine, setEngine] = useState("");
+  const [status, setStatus] = useState("");
+  const [plan, setPlan] = useState("");
+  const [sort, setSort] = useState("newest");
+  const shown = useMemo(() => {
+    if (!items) return [];
+    const q = query.trim().toLowerCase();
+    return items
+      .filter((i) => !q || i.name.toLowerCase().includes(q) || i.id.includes(q))
+      .filter((i) => !engine || i.engine === engine)
+      .filter((i) => !status || i.status === status)
+      .filter((i) => !plan || (plan === "-" ? !i.plan : i.plan === plan))
+      .sort(SORTS[sort][1]);
+  }, [items, query, engine, status, plan, sort]);
   if (error) return html`<${ErrorText} error=${error} />`;
   if (!items) return html`<p class="loading">Loading instances…</p>`;
+  const planNames = [...new Set(items.map((i) => i.plan).filter(Boolean))].sort();
+  const columns = [
+    { label: "Name", cell: (i) => html`<a href=${`#/i/${i.id}`}>${i.name}</a>` },
+    { label: "Engine", cell: (i) => i.engine },
+    { label: "Size", cell: (i) => html`${i.plan ? html`<span class="plan">${i.plan}</span> · ` : null}${summary(i)}` },
+    { label: "Status", cls: "status", cell: (i) => html`<${StatusBadge} status=${i.status} />` },
+    { label: "Reachable", cls: "reach", cell: reach },
+    { label: "Created", cell: (i) => when(i.created_at) },
+    ...(me.is_admin ? [{ label: "Owner", cell: (i) => i.owner }] : []),
+  ];
   return html`<section aria-labelledby="list-title">
     <div class="row"><h1 id="list-title">Instances</h1><a class="button" href="#/new">New instance</a></div>
+    <form class="inline filters" role="search" aria-label="Find instances" onSubmit=${(e) => e.preventDefault()}>
+      <div class="field"><label for="f-search">Search by name</label>
+        <input id="f-search" type="search" value=${query} onInput=${(e) => setQuery(e.target.value)} /></div>
+      <div class="field"><label for="f-engine">Engine</label>
+        <select id="f-engine" value=${engine} onChange=${(e) => setEngine(e.target.value)}>
+          <option value="">any</option><option value="mysql">mysql</option><option value="redis">redis</option>
+        </select></div>
+      <div class="field"><label for="f-status">Status</label>
+        <select id="f-status" value=${status} onChange=${(e) => setStatus(e.target.value)}>
+          ${["", "provisioning", "running", "stopped", "failed", "deleting"].map(
+            (s) => html`<option value=${s}>${s || "any"}</option>`)}
+        </select></div>
+      <div class="field"><label for="f-plan">Plan</label>
+        <select id="f-plan" value=${plan} onChange=${(e) => setPlan(e.target.value)}>
+          <option value="">any</option><option value="-">custom settings</option>
+          ${planNames.map((p) => html`<option value=${p}>${p}</option>`)}
+        </select></div>
+      <div class="field"><label for="f-sort">Sort by</label>
+        <select id="f-sort" value=${sort} onChange=${(e) => setSort(e.target.value)}>
+          ${Object.entries(SORTS).map(([k, [label]]) => html`<option value=${k}>${label}</option>`)}
+        </select></div>
+    </form>
+    <p class="meta" id="list-count">${shown.length} of ${items.length} instance${items.length === 1 ? "" : "s"}</p>
     ${items.length === 0
       ? html`<p class="empty">No instances yet.</p>`
-      : html`<table class="instances">
-          <thead><tr><th scope="col">Name</th><th scope="col">Engine</th><th scope="col">Settings</th>
-            <th scope="col">Status</th><th scope="col">Health</th>
-            ${me.is_admin ? html`<th scope="col">Owner</th>` : null}</tr></thead>
-          <tbody>${items.map((i) => html`<tr data-id=${i.id}>
-            <td><a href=${`#/i/${i.id}`}>${i.name}</a></td>
-            <td>${i.engine}</td>
-            <td>${i.plan ? html`<span class="plan">${i.plan}</span> · ` : null}${summary(i)}</td>
-            <td class="status"><${StatusBadge} status=${i.status} /></td>
-            <td>${i.status === "running" ? (i.reachable ? "reachable" : "host not answering") : "—"}</td>
-            ${me.is_admin ? html`<td>${i.owner}</td>` : null}
-          </tr>`)}</tbody>
-        </table>`}
+      : html`<${Table} cls="instances" caption="Instances" columns=${columns} rows=${shown} rowKey=${(i) => i.id} />`}
   </section>`;
 }
 
 export function CreateInstance({ onCreated }) {
   const [doc, setDoc] = useState(null);
   const [engine, setEngine] = useState("redis");
-  const [plans, setPlans] = useState([]);
+  const [offer, setOffer] = useState([]);
   const [planName, setPlanName] = useState("");
   const [name, setName] = useState("");
   const [values, setValues] = useState({});
@@ -69,10 +129,10 @@ export function CreateInstance({ onCreated }) {
 
   useEffect(() => {
     openapi().then(setDoc, (err) => setError(err.message));
-    api.get("/plans").then((body) => setPlans(body.items), (err) => setError(err.message));
+    plans().then(setOffer, (err) => setError(err.message));
   }, []);
   const engines = doc ? doc.components.schemas.CreateInstanceRequest.properties.engine.enum : [];
-  const offered = plans.filter((p) => p.engine === engine && p.available);
+  const offered = offer.filter((p) => p.engine === engine && p.available);
   const plan = offered.find((p) => p.name === planName) || null;
   // On a plan only its settable keys are fields, with its bounds and defaults (the API's schema).
   const schemaFor = (d, en, pl) => (pl ? pl.parameters_schema : settingsSchema(d, en));
@@ -118,7 +178,7 @@ export function CreateInstance({ onCreated }) {
         <select id="new-plan" value=${planName} aria-describedby="new-plan-hint new-plan-error"
           aria-invalid=${errors.plan ? "true" : undefined} onChange=${(e) => setPlanName(e.target.value)}>
           <option value="">custom settings</option>
-          ${offered.map((p) => html`<option value=${p.name}>${p.name}: ${p.description}</option>`)}
+          ${offered.map((p) => html`<option value=${p.name}>${p.name}: ${mib(p.memory_mb)} — ${p.description}</option>`)}
         </select>
         <p class="hint" id="new-plan-hint">a plan fixes the size; only its other settings can be chosen</p>
         <${FieldError} id="new-plan-error" message=${errors.plan} />

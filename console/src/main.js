@@ -1,5 +1,6 @@
 // The dbvend console: a single page on the public API (see api.js). Views by location hash:
-// #/ (instances), #/new, #/i/ID, #/admin/users|hosts|rules|alerts.
+// #/ (instances), #/new, #/i/ID, #/backups, #/webhooks, #/account,
+// #/admin/users|hosts|rules|alerts.
 import { html, render } from "htm/preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api, login, logout, token, whenUnauthorized } from "./api.js";
@@ -7,6 +8,9 @@ import { openEvents } from "./events.js";
 import { InstanceList, CreateInstance } from "./instances.js";
 import { InstancePage } from "./instance.js";
 import { AdminUsers, AdminHosts, AdminRules, AdminAlerts } from "./admin.js";
+import { AccountPage } from "./account.js";
+import { AllBackups } from "./backups.js";
+import { WebhooksPage } from "./webhooks.js";
 import { bus, announce, LiveRegion } from "./ui.js";
 import "./style.css";
 
@@ -54,20 +58,24 @@ function Login({ onIn }) {
   </main>`;
 }
 
-function Nav({ me, live, onOut }) {
+function Nav({ me, live, onOut, hash }) {
+  const link = (href, text) => html`<a href=${href} aria-current=${hash === href ? "page" : undefined}>${text}</a>`;
   return html`<header class="top">
     <a class="brand" href="#/">dbvend</a>
     <nav aria-label="Main">
-      <a href="#/">Instances</a>
-      <a href="#/new">New instance</a>
+      ${link("#/", "Instances")}${link("#/new", "New instance")}${link("#/backups", "Backups")}
+      ${link("#/webhooks", "Webhooks")}
       ${me.is_admin
-        ? html`<a href="#/admin/users">Users</a><a href="#/admin/hosts">Hosts</a>
-            <a href="#/admin/rules">Rules</a><a href="#/admin/alerts">Alerts</a>`
+        ? html`${link("#/admin/users", "Users")}${link("#/admin/hosts", "Hosts")}
+            ${link("#/admin/rules", "Rules")}${link("#/admin/alerts", "Alerts")}`
         : null}
     </nav>
-    <span class=${`live ${live}`} title="event stream">${live === "live" ? "● live" : "○ offline"}</span>
-    <span class="who">${me.username}${me.is_admin ? " (admin)" : ""}</span>
-    <button type="button" onClick=${onOut}>Log out</button>
+    <div class="session">
+      <span class=${`live ${live}`} title="event stream">${live === "live" ? "● live" : "○ offline"}</span>
+      <a class="who" href="#/account" aria-current=${hash === "#/account" ? "page" : undefined}><span
+        class="sr-only">Account: </span>${me.username}${me.is_admin ? " (admin)" : ""}</a>
+      <button type="button" onClick=${onOut}>Log out</button>
+    </div>
   </header>`;
 }
 
@@ -127,12 +135,15 @@ function Shell({ onOut }) {
   const m = hash.match(/^#\/i\/([a-z0-9-]{1,64})$/);
   if (m) view = html`<${InstancePage} id=${m[1]} onGone=${loadList} />`;
   else if (hash === "#/new") view = html`<${CreateInstance} onCreated=${loadList} />`;
+  else if (hash === "#/backups") view = html`<${AllBackups} />`;
+  else if (hash === "#/webhooks") view = html`<${WebhooksPage} />`;
+  else if (hash === "#/account") view = html`<${AccountPage} />`;
   else if (me.is_admin && hash === "#/admin/users") view = html`<${AdminUsers} />`;
   else if (me.is_admin && hash === "#/admin/hosts") view = html`<${AdminHosts} />`;
   else if (me.is_admin && hash === "#/admin/rules") view = html`<${AdminRules} />`;
   else if (me.is_admin && hash === "#/admin/alerts") view = html`<${AdminAlerts} />`;
   else view = html`<${InstanceList} items=${instances} error=${listError} me=${me} />`;
-  return html`<${Nav} me=${me} live=${live} onOut=${onOut} /><main id="main">${view}</main>`;
+  return html`<${Nav} me=${me} live=${live} onOut=${onOut} hash=${hash} /><main id="main">${view}</main>`;
 }
 
 function App() {

@@ -1,6 +1,9 @@
 // Form fields generated from a JSON schema of the OpenAPI document (the engines' settings
-// models): one declaration of each setting, in the service; nothing re-typed here.
+// models): one declaration of each setting, in the service; nothing re-typed here. The
+// schema also says what a change of each costs (x-restart-required, x-restart-when), which
+// settings a create fixes (x-create-only) and the unit of a number (x-unit).
 import { html } from "htm/preact";
+import { withUnit } from "./ui.js";
 
 // The one non-null branch of an `X | None` property.
 function plain(prop) {
@@ -9,6 +12,15 @@ function plain(prop) {
     if (kept.length === 1) return { ...kept[0], ...prop, anyOf: undefined, nullable: true };
   }
   return prop;
+}
+
+const MIB = 1048576;
+// A byte count as a size the API reads back ("128mb", "1gb"), or the bytes.
+export function sizeText(n) {
+  if (typeof n !== "number") return n === null || n === undefined ? "" : String(n);
+  if (n % (1024 * MIB) === 0) return `${n / (1024 * MIB)}gb`;
+  if (n % MIB === 0) return `${n / MIB}mb`;
+  return String(n);
 }
 
 export function fieldsOf(schema) {
@@ -32,6 +44,10 @@ export function fieldsOf(schema) {
       maxLength: p.maxLength,
       nullable: !!p.nullable,
       dflt: p.default,
+      unit: p["x-unit"] || null,
+      restart: !!p["x-restart-required"],
+      restartWhen: p["x-restart-when"] || null,
+      createOnly: !!p["x-create-only"],
     };
   });
 }
@@ -40,7 +56,9 @@ export function initialValues(fields, current) {
   const out = {};
   for (const f of fields) {
     const v = current && f.name in current ? current[f.name] : f.dflt;
-    out[f.name] = f.kind === "checkbox" ? !!v : v === null || v === undefined ? "" : String(v);
+    if (f.kind === "checkbox") out[f.name] = !!v;
+    else if (f.kind === "size") out[f.name] = sizeText(v);
+    else out[f.name] = v === null || v === undefined ? "" : String(v);
   }
   return out;
 }
@@ -64,9 +82,33 @@ export function changedSettings(fields, values, initial) {
   return out;
 }
 
+// The changed settings whose change restarts the server (what the schema says of each).
+export function restarting(fields, changed, current) {
+  return fields.filter((f) => {
+    if (!(f.name in changed) || !f.restart) return false;
+    if (f.restartWhen === "null_toggled") {
+      const before = current ? current[f.name] : null;
+      return (before === null || before === undefined) !== (changed[f.name] === null);
+    }
+    if (f.restartWhen === "off_toggled") {
+      const before = current ? current[f.name] : "off";
+      return (before === "off" || before === undefined) !== (changed[f.name] === "off");
+    }
+    return true;
+  });
+}
+
 export function FieldError({ id, message }) {
   if (!message) return null;
   return html`<p class="field-error" id=${id} role="alert">${message}</p>`;
+}
+
+// Settings shown, not editable (fixed by a plan, or chosen at create), in human units.
+export function FixedSettings({ fields, values, why }) {
+  if (!fields.length) return null;
+  return html`<div class="fixed"><p class="hint">${why}</p><dl class="kv">${fields.map(
+    (f) => html`<dt>${f.label}</dt><dd data-setting=${f.name}>${withUnit(values[f.name], f.unit)}</dd>`,
+  )}</dl></div>`;
 }
 
 export function SchemaFields({ fields, values, setValues, errors, prefix, path = "settings" }) {
@@ -76,7 +118,10 @@ export function SchemaFields({ fields, values, setValues, errors, prefix, path =
     const err = errors[`${path}.${f.name}`];
     const errId = `${id}-error`;
     const hintId = `${id}-hint`;
-    const described = [f.description ? hintId : null, err ? errId : null].filter(Boolean).join(" ") || undefined;
+    const hint = [f.description, f.restart ? (f.restartWhen
+      ? "switching it on or off restarts the server" : "a change restarts the server") : ""]
+      .filter(Boolean).join("; ");
+    const described = [hint ? hintId : null, err ? errId : null].filter(Boolean).join(" ") || undefined;
     const common = { id, name: f.name, "aria-invalid": err ? "true" : undefined, "aria-describedby": described };
     let input;
     if (f.kind === "select") {
@@ -92,9 +137,9 @@ export function SchemaFields({ fields, values, setValues, errors, prefix, path =
         onInput=${(e) => set(f.name, e.target.value)} />`;
     }
     return html`<div class=${`field ${f.kind === "checkbox" ? "check" : ""}`}>
-      <label for=${id}>${f.label}</label>
+      <label for=${id}>${f.label}${f.unit && f.kind === "number" ? ` (${f.unit})` : ""}</label>
       ${input}
-      ${f.description ? html`<p class="hint" id=${hintId}>${f.description}</p>` : null}
+      ${hint ? html`<p class="hint" id=${hintId}>${hint}</p>` : null}
       <${FieldError} id=${errId} message=${err} />
     </div>`;
   });

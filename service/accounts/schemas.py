@@ -48,6 +48,38 @@ class ChangePasswordRequest(Body):
     new_password: str = Field(min_length=12, max_length=1024)
 
 
+# A script's token: at most a year, and a day at least.
+MAX_TOKEN_DAYS = 365
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"  # pydantic (Rust regex): `$` is the end
+
+
+class CreateTokenRequest(Body):
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=LABEL_PATTERN,
+        description="your name for it (what it is for): letters, digits, spaces, '.', '_', '-'",
+        examples=["ci-deploy"],
+    )
+    expires_in_days: StrictInt = Field(default=90, ge=1, le=MAX_TOKEN_DAYS)
+
+
+class TokenView(Out):
+    id: int
+    name: str | None = Field(description="the name it was made with; null: a login's token")
+    created_at: datetime
+    expires_at: datetime
+    current: bool = Field(description="the token of this request")
+
+
+class TokenList(Out):
+    items: list[TokenView]
+
+
+class NewToken(TokenView):
+    token: str = Field(description="the bearer token: shown in this answer only")
+
+
 class Token(Out):
     token: str
     token_type: Literal["Bearer"]

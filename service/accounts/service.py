@@ -17,6 +17,7 @@ from datetime import datetime
 from .. import crypto
 from ..context import Context
 from ..db import tokens, users
+from ..db.tokens import TokenInfo
 from ..db.users import Account, Credentials, User
 from ..errors import Conflict, NotFound
 from ..operations.quota import QuotaDefaults
@@ -96,6 +97,27 @@ class AccountService:
             password_hash=found.password_hash,
         )
         return (token, expires_at) if expires_at is not None else None
+
+    async def make_token(self, user: User, name: str, ttl_seconds: int) -> tuple[str, TokenInfo]:
+        """A named token for scripts (shown to its owner once); Conflict when the account was
+        disabled meanwhile."""
+        token = crypto.new_token()
+        digest = crypto.token_digest(token)
+        if await tokens.create(self.ctx.pool, digest, user.id, ttl_seconds, name=name) is None:
+            raise Conflict("the account is disabled")
+        made = await tokens.info(self.ctx.pool, digest)
+        assert made is not None
+        return token, made
+
+    async def tokens_of(self, user: User) -> list[TokenInfo]:
+        return await tokens.live_of(self.ctx.pool, user.id)
+
+    async def revoke_token(self, user: User, token_id: int) -> None:
+        """One of the user's live tokens, by id (NotFound for any other)."""
+        digest = await tokens.revoke_by_id(self.ctx.pool, user.id, token_id)
+        if digest is None:
+            raise NotFound("token")
+        self.tokens.drop(digest)
 
     async def revoke(self, token: str) -> None:
         digest = crypto.token_digest(token)

@@ -46,6 +46,8 @@ def backup_view(b: BackupRow) -> dict[str, Any]:
         "started_at": b.started_at,
         "finished_at": b.finished_at,
         "operation_id": b.operation_id,
+        "instance_name": b.instance_name,
+        "instance_deleted": b.instance_deleted,
     }
 
 

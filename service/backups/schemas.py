@@ -30,6 +30,12 @@ class Backup(Out):
     started_at: datetime | None
     finished_at: datetime | None
     operation_id: str | None = Field(description="the operation that makes it")
+    instance_name: str | None = Field(
+        description="the name of the instance it was taken of (kept after a delete)"
+    )
+    instance_deleted: bool = Field(
+        description="that instance was deleted (its backups restore into a new one: a clone)"
+    )
 
 
 class BackupPage(Out):

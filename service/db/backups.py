@@ -39,11 +39,16 @@ class Backup:
     # Where the file is when it is not in the local store: an inventory host and directory.
     store_host: str | None = None
     store_dir: str | None = None
+    # The instance as it is now: its name (kept after a delete) and whether it was deleted.
+    instance_name: str | None = None
+    instance_deleted: bool = False
 
 
 _SELECT = (
     "SELECT b.*, (SELECT o.id FROM operations o WHERE o.kind = 'backup' AND o.params ? 'backup_id'"
-    " AND o.params->>'backup_id' = b.id ORDER BY o.created_at DESC LIMIT 1) AS operation_id FROM backups b"
+    " AND o.params->>'backup_id' = b.id ORDER BY o.created_at DESC LIMIT 1) AS operation_id,"
+    " i.name AS instance_name, i.deleted_at IS NOT NULL AS instance_deleted"
+    " FROM backups b LEFT JOIN instances i ON i.id = b.instance_id"
 )
 
 
@@ -68,6 +73,8 @@ def _backup(r: Record) -> Backup:
         operation_id=r["operation_id"],
         store_host=r["store_host"],
         store_dir=r["store_dir"],
+        instance_name=r.get("instance_name"),
+        instance_deleted=bool(r.get("instance_deleted")),
     )
 
 

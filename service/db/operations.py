@@ -308,3 +308,19 @@ async def expire_leases_of(db: Executor, owners: list[str]) -> int:
         owners,
     )
     return int(result.split()[-1])
+
+
+async def page_of_instance(
+    db: Executor, instance_id: str, *, limit: int, after: tuple[datetime, str] | None
+) -> list[Operation]:
+    """An instance's operations, newest first, keyset-paginated on (created_at, id)."""
+    rows = await db.fetch(
+        "SELECT * FROM operations WHERE instance_id = $1"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))"
+        " ORDER BY created_at DESC, id DESC LIMIT $4",
+        instance_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_operation(r) for r in rows]

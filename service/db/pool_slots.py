@@ -107,25 +107,27 @@ async def warmed(db: Executor, slot_id: str, owner: str, facts: dict[str, Any]) 
 async def take(
     db: Executor,
     engine: str,
-    memory_mb: int,
+    classes: list[int],
     hosts: list[str],
     owner: str,
     lease_seconds: float,
     *,
     tls: str = "off",
 ) -> Slot | None:
-    """One ready slot of this engine, class and TLS mode, on the first of `hosts` (least
-    loaded first) that has one, marked claiming for `owner`; rows other claims hold are
-    skipped."""
+    """One ready slot of this engine and TLS mode, of the smallest of `classes` that has one,
+    on the first of `hosts` (least loaded first) that has one, marked claiming for `owner`;
+    rows other claims hold are skipped."""
     row = await db.fetchrow(
         "UPDATE pool_slots s SET status = 'claiming', lease_owner = $4,"
         " lease_expires_at = now() + make_interval(secs => $5)"
         " WHERE s.id = (SELECT c.id FROM pool_slots c WHERE c.status = 'ready' AND c.engine = $1"
-        "   AND c.memory_mb = $2 AND c.host = ANY($3::text[]) AND coalesce(c.settings->>'tls', 'off') = $6"
-        "   ORDER BY array_position($3::text[], c.host), c.ready_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        "   AND c.memory_mb = ANY($2::int[]) AND c.host = ANY($3::text[])"
+        "   AND coalesce(c.settings->>'tls', 'off') = $6"
+        "   ORDER BY c.memory_mb, array_position($3::text[], c.host), c.ready_at LIMIT 1"
+        "   FOR UPDATE SKIP LOCKED)"
         " RETURNING s.*",
         engine,
-        memory_mb,
+        classes,
         hosts,
         owner,
         float(lease_seconds),

@@ -116,3 +116,47 @@ async def recent(db: Executor, instance_id: str, *, since_seconds: float, limit:
         limit,
     )
     return [_sample(r) for r in rows]
+
+
+# What every engine's probe reports its client connections as (engines/base.py CONNECTIONS).
+CONNECTIONS_METRIC = "connections"
+
+
+async def history(
+    db: Executor,
+    instance_id: str,
+    *,
+    since_seconds: int,
+    step_seconds: int,
+    engine_memory: tuple[str, str] | None,
+    connection_limit: str | None,
+) -> list[dict[str, Any]]:
+    """The instance's samples of the last `since_seconds` in buckets of `step_seconds`
+    (oldest first): averages of what varies, the largest limit and disk use, up only when
+    every sample of the bucket was. `engine_memory` (used, limit) and `connection_limit`
+    name the engine's own probe metrics (Engine.memory_metrics, connection_limit_metric)."""
+    used_key, limit_key = engine_memory or (None, None)
+
+    def number(key: str) -> str:  # a metric of the engine's probe, when it is a number
+        return f"CASE WHEN jsonb_typeof(engine -> {key}) = 'number' THEN (engine ->> {key})::float8 END"
+
+    rows = await db.fetch(
+        "SELECT date_bin(make_interval(secs => $3), at, timestamptz 'epoch') AS at, count(*) AS samples,"
+        " bool_and(up) AS up, avg(cpu_percent) AS cpu_percent, avg(memory_bytes)::bigint AS memory_bytes,"
+        " max(memory_limit_bytes) AS memory_limit_bytes,"
+        f" avg({number('$4::text')})::bigint AS engine_memory_bytes,"
+        f" max({number('$5::text')})::bigint AS engine_memory_limit_bytes,"
+        f" avg({number('$7::text')}) AS connections,"
+        f" max({number('$6::text')})::bigint AS connection_limit,"
+        " max(disk_bytes) AS disk_bytes"
+        " FROM samples WHERE instance_id = $1 AND at > now() - make_interval(secs => $2)"
+        " GROUP BY 1 ORDER BY 1",
+        instance_id,
+        since_seconds,
+        step_seconds,
+        used_key,
+        limit_key,
+        connection_limit,
+        CONNECTIONS_METRIC,
+    )
+    return [dict(r) for r in rows]

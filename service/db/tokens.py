@@ -2,32 +2,86 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .users import User
 
 if TYPE_CHECKING:
+    from asyncpg import Record
+
     from . import Executor
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """A live token as its owner sees it: never the token, never its digest."""
+
+    id: int
+    name: str | None  # None: a login's token
+    created_at: datetime
+    expires_at: datetime
+    digest: bytes  # to tell the caller's own token; not shown
+
+
 async def create(
-    db: Executor, digest: bytes, user_id: int, ttl_seconds: int, *, password_hash: str | None = None
+    db: Executor,
+    digest: bytes,
+    user_id: int,
+    ttl_seconds: int,
+    *,
+    password_hash: str | None = None,
+    name: str | None = None,
 ) -> datetime | None:
     """The new token's expiry, or None when the user is disabled — or, given the hash the
     caller verified, when the password changed since: a login that raced a disable or a
     password change gets no token that would outlive it."""
     expires: datetime | None = await db.fetchval(
-        "INSERT INTO api_tokens (token_hash, user_id, expires_at)"
-        " SELECT $1, u.id, now() + make_interval(secs => $3) FROM users u"
+        "INSERT INTO api_tokens (token_hash, user_id, expires_at, name)"
+        " SELECT $1, u.id, now() + make_interval(secs => $3), $5 FROM users u"
         " WHERE u.id = $2 AND u.disabled_at IS NULL AND ($4::text IS NULL OR u.password_hash = $4)"
         " RETURNING expires_at",
         digest,
         user_id,
         ttl_seconds,
         password_hash,
+        name,
     )
     return expires
+
+
+def _info(r: Record) -> TokenInfo:
+    return TokenInfo(r["id"], r["name"], r["created_at"], r["expires_at"], bytes(r["token_hash"]))
+
+
+async def live_of(db: Executor, user_id: int) -> list[TokenInfo]:
+    """The user's tokens that still work, newest first."""
+    rows = await db.fetch(
+        "SELECT id, name, created_at, expires_at, token_hash FROM api_tokens"
+        " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC, id DESC",
+        user_id,
+    )
+    return [_info(r) for r in rows]
+
+
+async def info(db: Executor, digest: bytes) -> TokenInfo | None:
+    row = await db.fetchrow(
+        "SELECT id, name, created_at, expires_at, token_hash FROM api_tokens WHERE token_hash = $1", digest
+    )
+    return _info(row) if row else None
+
+
+async def revoke_by_id(db: Executor, user_id: int, token_id: int) -> bytes | None:
+    """Revoke one live token of the user by its id; its digest (for the token cache), or
+    None when the user has no such live token."""
+    digest: bytes | None = await db.fetchval(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2"
+        " AND revoked_at IS NULL AND expires_at > now() RETURNING token_hash",
+        token_id,
+        user_id,
+    )
+    return bytes(digest) if digest is not None else None
 
 
 async def user_for(db: Executor, digest: bytes) -> User | None:

@@ -171,9 +171,25 @@ async def record(
     )
 
 
+async def queue_one(
+    db: Executor, webhook_id: int, target: str, payload: dict[str, Any], *, max_attempts: int
+) -> int:
+    """One delivery to one webhook, due now; its id."""
+    delivery_id: int = await db.fetchval(
+        "INSERT INTO deliveries (webhook_id, target, payload, max_attempts)"
+        " VALUES ($1, $2, $3, $4) RETURNING id",
+        webhook_id,
+        target,
+        payload,
+        max_attempts,
+    )
+    return delivery_id
+
+
 async def recent_for(db: Executor, webhook_id: int, limit: int = 20) -> list[dict[str, Any]]:
     rows = await db.fetch(
-        "SELECT id, status, attempts, response_status, error, created_at, delivered_at,"
+        "SELECT id, status, attempts, max_attempts, response_status, error, created_at, delivered_at,"
+        " next_attempt_at,"
         " coalesce(payload->>'type', payload->>'status') AS payload_status"
         " FROM deliveries WHERE webhook_id = $1"
         " ORDER BY id DESC LIMIT $2",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from ..errors import FieldError, SettingsError
-from .base import Credentials, Engine, Rekey, RekeyFailed, SettingsChange
+from .base import Credentials, Engine, Rekey, RekeyFailed, Restart, SettingsChange
 from .mysql import MysqlEngine
 from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine
@@ -53,6 +53,7 @@ __all__ = [
     "ProbeResult",
     "Rekey",
     "RekeyFailed",
+    "Restart",
     "SettingsChange",
     "SettingsError",
     "get_engine",

@@ -9,16 +9,13 @@ import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import FieldError, SettingsError
 from .probe import ProbeResult
-
-# An engine's settings model (MysqlSettings, RedisSettings): Engine is generic over it, so
-# each engine's methods take its own model and none needs to check which one it got.
-S = TypeVar("S", bound=BaseModel)
 
 _ALPHANUM = string.ascii_letters + string.digits
 _LOWER = string.ascii_lowercase + string.digits
@@ -84,6 +81,68 @@ def pydantic_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
         field = f"{prefix}.{loc}" if prefix and loc else (loc or prefix or "body")
         errors.append(FieldError(field, message))
     return errors
+
+
+class Restart(StrEnum):
+    """What a change of one setting costs the running server (each settings model's
+    `restart` map names one for every field; the JSON schemas carry it, restart_schema)."""
+
+    NEVER = "never"  # applied live (SET GLOBAL, CONFIG SET, Docker's update, ALTER DATABASE)
+    ALWAYS = "always"  # one restart of the server
+    NULL_TOGGLED = "null_toggled"  # a restart only when it changes between null and a value
+    OFF_TOGGLED = "off_toggled"  # a restart only when it changes between "off" and another value
+
+
+# The annotations every settings property carries in the settings schemas (OpenAPI's
+# MysqlSettings/RedisSettings, GET /plans' parameters_schema): whether a change of it can
+# restart the server, and, where only some changes do, which (a Restart value).
+RESTART_REQUIRED = "x-restart-required"
+RESTART_WHEN = "x-restart-when"
+# A setting that is chosen at create and never changes after (the API refuses a change).
+CREATE_ONLY = "x-create-only"
+# The unit of a number the API keeps as is (bytes, MiB, seconds): clients show it in human units.
+UNIT = "x-unit"
+
+
+def restart_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """pydantic's json_schema_extra of a settings model: each property annotated from the
+    model's `restart` map (and `create_only` set)."""
+    assert issubclass(model, EngineSettings)
+    for name, prop in schema.get("properties", {}).items():
+        rule = model.restart[name]  # every field has one (tests/engines check it)
+        prop[RESTART_REQUIRED] = rule is not Restart.NEVER
+        if rule in (Restart.NULL_TOGGLED, Restart.OFF_TOGGLED):
+            prop[RESTART_WHEN] = rule.value
+        if name in model.create_only:
+            prop[CREATE_ONLY] = True
+
+
+class EngineSettings(BaseModel):
+    """The base of an engine's settings model: what changing each field costs the running
+    server is declared beside the fields, and its JSON schema says so."""
+
+    model_config = ConfigDict(json_schema_extra=restart_schema)
+
+    # Every field -> what changing it costs (Restart).
+    restart: ClassVar[Mapping[str, Restart]] = {}
+    # Fields a create chooses and no change may touch (refused by the engine's check_change).
+    create_only: ClassVar[frozenset[str]] = frozenset()
+
+
+# An engine's settings model (MysqlSettings, RedisSettings): Engine is generic over it, so
+# each engine's methods take its own model and none needs to check which one it got.
+S = TypeVar("S", bound=EngineSettings)
+
+
+def restarts(rule: Restart, before: object, after: object) -> bool:
+    """Whether changing a setting of this rule from `before` to `after` restarts the server."""
+    if before == after or rule is Restart.NEVER:
+        return False
+    if rule is Restart.NULL_TOGGLED:
+        return (before is None) != (after is None)
+    if rule is Restart.OFF_TOGGLED:
+        return (before == "off") != (after == "off")
+    return True
 
 
 @dataclass(frozen=True)
@@ -179,8 +238,6 @@ class Engine(ABC, Generic[S]):
     name: ClassVar[str]
     default_port: ClassVar[int]
     settings_model: type[S]
-    # Settings the running server changes without a restart (the rest take one restart).
-    live_settings: ClassVar[frozenset[str]] = frozenset()
     # Whether rotate-password can keep the old password valid for a grace period.
     password_grace: ClassVar[bool] = False
     # What connection() returns, as the API documents it.
@@ -192,6 +249,11 @@ class Engine(ABC, Generic[S]):
     counter_metrics: ClassVar[Mapping[str, str]] = {}
     # The per-instance gauges of /metrics the engine's probe gives (service/monitoring/exposition.py).
     gauges: ClassVar[tuple[Gauge, ...]] = ()
+    # An instance's metrics history (GET /instances/{id}/metrics/history): the probe metrics of
+    # the server's own memory use and its limit (None: the container's memory is all there is),
+    # and of its connection limit.
+    memory_metrics: ClassVar[tuple[str, str] | None] = None
+    connection_limit_metric: ClassVar[str | None] = None
     # A backup (service/backups): the file's format, as its name ends, and its media type.
     backup_format: ClassVar[str]
     backup_media_type: ClassVar[str]
@@ -225,8 +287,12 @@ class Engine(ABC, Generic[S]):
     def check_change(self, before: S, after: S, *, convert: bool) -> None:
         """Raise SettingsError for a change the engine refuses (e.g. renaming a database)."""
 
+    def restart_rule(self, name: str) -> Restart:
+        """What changing this setting costs: the settings model's `restart` map says it."""
+        return self.settings_model.restart[name]
+
     def applies_live(self, name: str, before: S, after: S) -> bool:
-        return name in self.live_settings
+        return not restarts(self.restart_rule(name), getattr(before, name), getattr(after, name))
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
         """Extra variables for playbooks/reconfigure.yml, next to role_vars(change.after, ...)."""
@@ -290,10 +356,12 @@ class Engine(ABC, Generic[S]):
         return self.connection(settings, credentials, address, port)
 
     def claimable(self, slot: S, wanted: S) -> bool:
-        """Whether a claim can turn a slot deployed with `slot` into `wanted` without Docker
-        or a restart: same container size and TLS mode (the slot's certificate is already
-        the instance's), and every other difference applied live."""
-        if self.memory_mb(slot) != self.memory_mb(wanted) or tls_mode(slot) != tls_mode(wanted):
+        """Whether a claim can turn a slot deployed with `slot` into `wanted` without a
+        restart: the same TLS mode (the slot's certificate is already the instance's), a
+        container at least as big (the claim sets the server's own limits to the smaller size
+        live, converge.yml the container's through Docker's update) and every other
+        difference applied live."""
+        if self.memory_mb(slot) < self.memory_mb(wanted) or tls_mode(slot) != tls_mode(wanted):
             return False
         fields = type(wanted).model_fields
         return all(

@@ -17,11 +17,14 @@ from .base import (
     CA_FILE,
     CONNECTIONS,
     LIMIT_HELP,
+    UNIT,
     Credentials,
     Engine,
+    EngineSettings,
     Gauge,
     Rekey,
     RekeyFailed,
+    Restart,
     SettingsChange,
     TlsDetails,
     cpus_for_memory,
@@ -56,12 +59,32 @@ def reserved_database(name: str) -> bool:
     return folded in RESERVED_DATABASES or folded.startswith(_LEGACY_PREFIX)
 
 
-class MysqlSettings(BaseModel):
+class MysqlSettings(EngineSettings):
     model_config = ConfigDict(extra="forbid", strict=True)
+    # What MariaDB 10.11 changes on a running server: max_connections, innodb_buffer_pool_size
+    # (memory_mb: resized online, in chunks), binlog_format, binlog_expire_logs_seconds,
+    # character_set_server/collation_server are dynamic (SET GLOBAL; the memory limit through
+    # Docker's update, ALTER DATABASE with convert). log_bin is read at start only: switching
+    # binary logging on or off (binlog_format between null and a format) takes one restart.
+    restart: ClassVar[Mapping[str, Restart]] = {
+        "charset": Restart.NEVER,
+        "collation": Restart.NEVER,
+        "memory_mb": Restart.NEVER,
+        "max_connections": Restart.NEVER,
+        "database": Restart.NEVER,
+        "binlog_format": Restart.NULL_TOGGLED,
+        "binlog_expire_logs_seconds": Restart.NEVER,
+        # mariadbd loads its first certificate at start: off <-> on takes a restart;
+        # optional <-> required is require_secure_transport (SET GLOBAL).
+        "tls": Restart.OFF_TOGGLED,
+    }
+    create_only: ClassVar[frozenset[str]] = frozenset({"database"})
 
     charset: str = Field(default="utf8mb4", max_length=32)
     collation: str | None = Field(default=None, max_length=64)
-    memory_mb: int = Field(default=256, ge=192, le=65536)
+    memory_mb: int = Field(
+        default=256, ge=192, le=65536, description="the container's memory", json_schema_extra={UNIT: "MiB"}
+    )
     max_connections: int = Field(default=100, ge=10, le=10000)
     database: str | None = Field(
         default=None, max_length=64, description="database name; default from the instance name"
@@ -71,7 +94,9 @@ class MysqlSettings(BaseModel):
         max_length=16,
         description="ROW, STATEMENT or MIXED: binary logging on in that format; null: off",
     )
-    binlog_expire_logs_seconds: int = Field(default=604800, ge=3600, le=7776000)
+    binlog_expire_logs_seconds: int = Field(
+        default=604800, ge=3600, le=7776000, json_schema_extra={UNIT: "seconds"}
+    )
     # off: plain only; optional: TLS offered, plain taken; required: require_secure_transport
     # (a plain client is refused). A create without it gets DBVEND_TLS_DEFAULT; a record
     # made before TLS existed reads as off.
@@ -128,6 +153,14 @@ def mysql_native_password(password: str) -> str:
     return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
 
 
+def buffer_pool_bytes(memory_mb: int) -> int:
+    """innodb_buffer_pool_size for a container of memory_mb: half of it, 32 MiB at least
+    (templates/dbvend.cnf.j2 and vars/main.yml __mysql_want say the same). The one server
+    setting that follows the container's size; dynamic in MariaDB 10.11 (SET GLOBAL resizes
+    it online)."""
+    return max(32, memory_mb // 2) * 1024 * 1024
+
+
 def database_from_name(name: str) -> str:
     """An instance named "mysql" or "performance-schema" must not get that database."""
     database = re.sub(r"[^A-Za-z0-9_]", "_", name)[:64] or "db"
@@ -176,21 +209,10 @@ class MysqlEngine(Engine[MysqlSettings]):
         CONNECTIONS,
         Gauge("dbvend_instance_max_connections", LIMIT_HELP, "max_connections"),
     )
+    connection_limit_metric: ClassVar[str | None] = "max_connections"
     # mariadb-dump's SQL, gzip'd (roles/mysql/tasks/backup.yml).
     backup_format: ClassVar[str] = "sql.gz"
     backup_media_type: ClassVar[str] = "application/gzip"
-    # SET GLOBAL, Docker's update of the memory limit, ALTER DATABASE (with convert).
-    # binlog_format is live only while binary logging stays on (applies_live).
-    live_settings: ClassVar[frozenset[str]] = frozenset(
-        {
-            "max_connections",
-            "memory_mb",
-            "binlog_format",
-            "binlog_expire_logs_seconds",
-            "charset",
-            "collation",
-        }
-    )
     # MariaDB has no dual passwords (MySQL 8's RETAIN CURRENT PASSWORD).
     password_grace: ClassVar[bool] = False
 
@@ -213,16 +235,6 @@ class MysqlEngine(Engine[MysqlSettings]):
                     errors.append(FieldError(f"settings.{name}", CONVERT_NEEDED))
         if errors:
             raise SettingsError(errors)
-
-    def applies_live(self, name: str, before: MysqlSettings, after: MysqlSettings) -> bool:
-        if name == "binlog_format":
-            # Switching binary logging on or off takes a restart; the format alone is SET GLOBAL.
-            return getattr(before, name) is not None and getattr(after, name) is not None
-        if name == "tls":
-            # mariadbd loads its first certificate at start: off <-> on takes a restart;
-            # optional <-> required is require_secure_transport (SET GLOBAL).
-            return before.tls != "off" and after.tls != "off"
-        return name in self.live_settings
 
     def reconfigure_vars(self, change: SettingsChange) -> dict[str, Any]:
         return {"mysql_convert": change.convert}
@@ -281,10 +293,11 @@ class MysqlEngine(Engine[MysqlSettings]):
         return self.complete(settings, instance_name=SLOT_DATABASE)
 
     def claimable(self, slot: MysqlSettings, wanted: MysqlSettings) -> bool:
-        """Same container size and TLS mode (the slot's certificate is the instance's); binary
-        logging on or off alike (log-bin is read at start); the rest a claim makes (database,
-        its charset) or sets live (SET GLOBAL)."""
-        if self.memory_mb(slot) != self.memory_mb(wanted) or slot.tls != wanted.tls:
+        """The same TLS mode (the slot's certificate is the instance's) and a container at least
+        as big (the claim shrinks innodb_buffer_pool_size live, converge.yml the container's
+        limit); binary logging on or off alike (log-bin is read at start); the rest a claim
+        makes (database, its charset) or sets live (SET GLOBAL)."""
+        if self.memory_mb(slot) < self.memory_mb(wanted) or slot.tls != wanted.tls:
             return False
         return all(
             name in _CLAIM_MADE or self.applies_live(name, slot, wanted)
@@ -307,6 +320,11 @@ class MysqlEngine(Engine[MysqlSettings]):
             max_connections=settings.max_connections,
             binlog_format=settings.binlog_format,
             binlog_expire_logs_seconds=settings.binlog_expire_logs_seconds,
+            buffer_pool_bytes=(
+                buffer_pool_bytes(settings.memory_mb)
+                if settings.memory_mb != target.slot_settings.memory_mb
+                else None
+            ),
         )
         await mysql_rekey.rekey(target, tenant, limit, tls_ca=target.tls_ca)
 

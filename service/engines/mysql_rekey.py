@@ -4,8 +4,10 @@ database and account from a password hash and apply the live settings. Two round
 after the handshake: one query lists what to drop, one multi-statement batch does the rest.
 
 Only the claim account (roles/mysql, `dbvend_pool_slot`) can do this; converge.yml drops it.
-The server's own character set (character_set_server) needs SUPER, which the claim account
-does not get: converge sets it as root over the socket, together with the conf.d file."""
+The server's own character set (character_set_server) is left to converge, which sets it as
+root over the socket, together with the conf.d file. innodb_buffer_pool_size (a slot of a
+bigger class claimed for a smaller instance) needs SUPER, which the claim account does not
+have: a procedure of root's does that one thing (RESIZE_PROCEDURE), dropped by converge."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ from .probe import describe
 # roles/mysql defaults/main.yml mysql_claim_username.
 CLAIM_ACCOUNT = "dbvend_claim"
 # Accounts a claim never drops: the image's, the role's own (monitor, claim).
+# roles/mysql vars/main.yml __mysql_resize_procedure: SET GLOBAL innodb_buffer_pool_size as
+# root (it needs SUPER, which the claim account does not have), made with a slot's claim account.
+RESIZE_PROCEDURE = "mysql.dbvend_resize_buffer_pool"
 KEEP_ACCOUNTS = frozenset({"root", "mariadb.sys", "mysql", "healthcheck", "dbvend_monitor", CLAIM_ACCOUNT})
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
@@ -50,6 +55,10 @@ class Tenant:
     max_connections: int
     binlog_format: str | None
     binlog_expire_logs_seconds: int
+    # innodb_buffer_pool_size for the instance's memory when it differs from the slot's (a
+    # slot of a bigger class serves a smaller instance: the pool shrinks online; the
+    # container's limit follows in converge); None: the slot's size is the instance's.
+    buffer_pool_bytes: int | None
 
     def __post_init__(self) -> None:
         if not _DATABASE.fullmatch(self.database) or self.database.lower() in SYSTEM_DATABASES:
@@ -104,6 +113,9 @@ def _statements(tenant: Tenant, leftovers: list[tuple[str, str]], conn: Any) -> 
     if tenant.binlog_format:
         settings.append(f"binlog_format = '{tenant.binlog_format}'")
     steps.append(("applying the settings", "SET GLOBAL " + ", ".join(settings)))
+    if tenant.buffer_pool_bytes is not None:
+        size = int(tenant.buffer_pool_bytes)
+        steps.append(("sizing the buffer pool", f"CALL {RESIZE_PROCEDURE}({size})"))
     return steps
 
 

@@ -16,10 +16,13 @@ from .base import (
     CA_FILE,
     CONNECTIONS,
     LIMIT_HELP,
+    UNIT,
     Credentials,
     Engine,
+    EngineSettings,
     Gauge,
     Rekey,
+    Restart,
     SettingsChange,
     TlsDetails,
     cpus_for_memory,
@@ -58,13 +61,23 @@ def parse_size(value: int | str) -> int:
     return int(parts[0]) * _UNITS[parts[1].lower()]
 
 
-class RedisSettings(BaseModel):
+class RedisSettings(EngineSettings):
     model_config = ConfigDict(extra="forbid")
+    # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
+    # update (roles/redis/tasks/reconfigure.yml orders the two).
+    restart: ClassVar[Mapping[str, Restart]] = {
+        "maxmemory": Restart.NEVER,
+        "maxmemory_policy": Restart.NEVER,
+        "appendonly": Restart.NEVER,
+        "appendfsync": Restart.NEVER,
+        "maxclients": Restart.NEVER,
+        "tls": Restart.NEVER,  # CONFIG SET port/tls-port switches the listener both ways
+    }
 
     maxmemory: int = Field(
         default=128 * MIB,
         description="bytes, or a size such as '256mb' or '1gb' (stored as bytes)",
-        json_schema_extra={"examples": [268435456, "256mb", "1gb"]},
+        json_schema_extra={"examples": [268435456, "256mb", "1gb"], UNIT: "bytes"},
     )
     maxmemory_policy: Policy = "noeviction"
     appendonly: StrictBool = False
@@ -137,15 +150,11 @@ class RedisEngine(Engine[RedisSettings]):
         Gauge("dbvend_instance_engine_memory_bytes", "Redis used_memory.", "used_memory"),
         Gauge("dbvend_instance_engine_maxmemory_bytes", "Redis maxmemory.", "maxmemory"),
     )
+    memory_metrics: ClassVar[tuple[str, str] | None] = ("used_memory", "maxmemory")
+    connection_limit_metric: ClassVar[str | None] = "maxclients"
     # The RDB file redis-server writes (roles/redis/tasks/backup.yml).
     backup_format: ClassVar[str] = "rdb"
     backup_media_type: ClassVar[str] = "application/octet-stream"
-    # All CONFIG SET-able; the container's memory limit follows maxmemory through Docker's
-    # update (roles/redis/tasks/reconfigure.yml orders the two).
-    # tls too: CONFIG SET port/tls-port switches the listener both ways (roles/redis).
-    live_settings: ClassVar[frozenset[str]] = frozenset(
-        {"maxmemory", "maxmemory_policy", "maxclients", "appendonly", "appendfsync", "tls"}
-    )
     # Redis users can hold several passwords at once (ACL SETUSER #<hash> #<hash>).
     password_grace: ClassVar[bool] = True
 

@@ -124,9 +124,10 @@ for _kind, (_summary_text, _description) in _LIFECYCLE.items():
 def _summary(accepted: ActionAccepted) -> dict[str, Any]:
     change = accepted.change
     if change is None:  # a backup schedule alone
-        return {"changes": {"live": [], "restart": [], "convert": False}}
+        return {"changes": {"live": [], "restart": [], "convert": False}, "restart_required": False}
     return {
-        "changes": {"live": list(change.live), "restart": list(change.restart), "convert": change.convert}
+        "changes": {"live": list(change.live), "restart": list(change.restart), "convert": change.convert},
+        "restart_required": bool(change.restart),
     }
 
 
@@ -142,7 +143,9 @@ def _policy(body: ReconfigureRequest) -> dict[str, Any] | Keep | None:
     description="`backup_policy` (`{interval_hours: 1..720, keep: 1..100}`, or null to switch it off)"
     " alone records no operation and answers 200 with the instance; with `settings` both apply."
     " Settings are validated as a create's (422 naming the field; unknown keys rejected);"
-    " the answer's `changes` says which settings are applied live and which by one restart."
+    " the answer's `changes` says which settings are applied live and which by one restart, and"
+    " `restart_required` whether the server restarts (the settings schemas say so beforehand:"
+    " x-restart-required, x-restart-when)."
     " With `plan` the instance moves to that plan of its engine (the plan's settings replace the"
     " ones the old plan fixed; settable ones keep their values); on a plan only its settable keys"
     " may be changed, within their bounds (422 naming the field)."

@@ -13,8 +13,14 @@ from ..web.identity import current_user, owner_filter
 from ..web.operations import Operation, operation_view, removal_answer, wait_seconds
 from ..web.queries import WaitQuery
 from ..web.schemas import parse
-from .requests import SETTINGS_SCHEMAS, CreateInstanceRequest, DeleteQuery, InstanceListQuery
-from .schemas import AcceptedInstance, InstanceDetail, InstancePage
+from .requests import (
+    SETTINGS_SCHEMAS,
+    CreateInstanceRequest,
+    DeleteQuery,
+    InstanceListQuery,
+    OperationListQuery,
+)
+from .schemas import AcceptedInstance, InstanceDetail, InstancePage, OperationPage
 from .service import InstanceService
 
 SERVICE = web.AppKey("instances", InstanceService)
@@ -168,3 +174,26 @@ async def get_operation(request: web.Request) -> web.Response:
     if op is None:
         raise NotFound("operation")
     return respond(Operation, operation_view(op))
+
+
+@routes.get("/api/v1/instances/{id}/operations")
+@contract(
+    "One of your instance's operations (create, day-2 actions, backups, credentials), newest first",
+    description="Each as GET /operations/{id} shows it. Another user's instance is 404.",
+    path=_ID,
+    query=OperationListQuery,
+    responses={200: OperationPage},
+)
+async def list_instance_operations(request: web.Request) -> web.Response:
+    query = read_query(request, OperationListQuery)
+    after = decode_cursor(query.cursor) if query.cursor else None
+    found = await instances(request).operations_of(
+        request.match_info["id"],
+        owner_id=owner_filter(current_user(request)),
+        limit=query.limit + 1,
+        after=after,
+    )
+    more = len(found) > query.limit
+    found = found[: query.limit]
+    next_cursor = encode_cursor(found[-1].created_at, found[-1].id) if more and found else None
+    return respond(OperationPage, {"items": [operation_view(op) for op in found], "next_cursor": next_cursor})

@@ -107,3 +107,10 @@ class InstanceListQuery(Query):
     cursor: Annotated[str, Field(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] | None = Field(
         default=None, description="next_cursor of the previous page"
     )
+
+
+class OperationListQuery(Query):
+    limit: Whole = Field(default=50, ge=1, le=200, description="page size")
+    cursor: Annotated[str, Field(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] | None = Field(
+        default=None, description="next_cursor of the previous page"
+    )

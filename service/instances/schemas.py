@@ -68,6 +68,11 @@ class InstancePage(Out):
     next_cursor: str | None
 
 
+class OperationPage(Out):
+    items: list[Operation]
+    next_cursor: str | None
+
+
 class SettingsChangeSummary(Out):
     """How a PATCH changes the settings (from the engine's rules)."""
 
@@ -87,13 +92,21 @@ class ActionResult(Instance):
     operation_id: str | None
 
 
+RESTART_REQUIRED = (
+    "true: the change restarts the server once (the settings in changes.restart; its open connections end);"
+    " false: everything applies live"
+)
+
+
 class ReconfigureOperation(Operation):
     changes: SettingsChangeSummary
+    restart_required: bool = Field(description=RESTART_REQUIRED)
 
 
 class ReconfigureResult(Instance):
     operation_id: str | None
     changes: SettingsChangeSummary
+    restart_required: bool = Field(description=RESTART_REQUIRED)
 
 
 class RotateOperation(Operation):

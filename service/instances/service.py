@@ -149,7 +149,9 @@ class InstanceService(Service):
         """The instance's JSON; with its newest sample and open alerts, its health too."""
         shown = None
         if health is not None:
-            shown = health_view(*health, self.ctx.settings.collect_interval)
+            shown = health_view(
+                *health, self.ctx.settings.collect_interval, status=inst.status, changed_at=inst.updated_at
+            )
         return instance_view(inst, self.ctx.box, shown)
 
     def holds_for(self, sample: Sample | None) -> float:
@@ -158,6 +160,15 @@ class InstanceService(Service):
 
     async def operation(self, operation_id: str, *, owner_id: int | None = None) -> Operation | None:
         return await operations.get(self.ctx.pool, operation_id, owner_id=owner_id)
+
+    async def operations_of(
+        self, instance_id: str, *, owner_id: int | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Operation]:
+        """The caller's instance's operations, newest first; NotFound for another's."""
+        inst = await instances.get(self.ctx.reads, instance_id, owner_id=owner_id)
+        if inst is None:
+            raise NotFound("instance")
+        return await operations.page_of_instance(self.ctx.reads, inst.id, limit=limit, after=after)
 
     # -- delete ---------------------------------------------------------------------------
     async def delete(

@@ -1,5 +1,9 @@
 """A create answered from the warm pool: take a ready slot, re-key it for the new tenant
-over the engine's own protocol, check it as the tenant would, record the instance.
+over the engine's own protocol, check it as the tenant would, record the instance. A slot
+of the request's size class or of a bigger one serves it (the smallest that has a ready
+slot): the re-key sets the server's own limits to the requested size live, the converge run
+that follows moves the container's limits through Docker's update, and the instance, its
+quota and its host's committed memory count the requested size.
 
 tx1: quota and name pre-checked (without the owner's lock), one ready slot of the class taken with
 FOR UPDATE SKIP LOCKED on the least-loaded placeable host and marked claiming under this
@@ -63,14 +67,18 @@ class Claim:
     defaults: Mapping[str, Any]
 
 
-def pooled_class(engine: Engine[Any], settings: BaseModel, hosts: Mapping[str, DockerHost]) -> int | None:
-    """The size class a slot for these settings would be of, when some host pools it and
-    a slot of it can become them without Docker; None sends the create the cold way."""
-    memory_mb = engine.memory_mb(settings)
-    if not any(h.pool.get(engine.name, {}).get(memory_mb) for h in hosts.values()):
-        return None
-    slot = engine.slot_settings(memory_mb, tls=tls_mode(settings))
-    return memory_mb if slot is not None and engine.claimable(slot, settings) else None
+def pooled_classes(engine: Engine[Any], settings: BaseModel, hosts: Mapping[str, DockerHost]) -> list[int]:
+    """The size classes some host pools whose slots (deployed in the settings' TLS mode) can
+    become these settings without a restart, smallest first: the request's own size and
+    every bigger class (a claim sets the server's limits to the requested size live,
+    converge the container's). Empty: the create goes the cold way."""
+    classes = {mb for h in hosts.values() for mb, count in h.pool.get(engine.name, {}).items() if count}
+    found = []
+    for memory_mb in sorted(classes):
+        slot = engine.slot_settings(memory_mb, tls=tls_mode(settings))
+        if slot is not None and engine.claimable(slot, settings):
+            found.append(memory_mb)
+    return found
 
 
 async def claim_create(
@@ -87,14 +95,14 @@ async def claim_create(
     settings = create_settings(engine, plan, raw, instance_name=name or "i-00000000", defaults=ctx.defaults)
     if not any(h.pool.get(engine.name) for h in ctx.hosts.values()):
         return None  # no pool of this engine anywhere: nothing fell back
-    memory_mb = pooled_class(engine, settings, ctx.hosts)
-    if memory_mb is None:
+    classes = pooled_classes(engine, settings, ctx.hosts)
+    if not classes:
         metrics.FALLBACKS.labels(engine.name, "not_claimable").inc()
         return None
     reason = "empty"
     for _ in range(MAX_TRIES):
         started = time.monotonic()
-        slot = await _take(ctx, user, engine, name, memory_mb, tls_mode(settings))
+        slot = await _take(ctx, user, engine, name, engine.memory_mb(settings), classes, tls_mode(settings))
         if slot is None:
             break
         final = create_settings(engine, plan, raw, instance_name=name or slot.id, defaults=ctx.defaults)
@@ -108,8 +116,16 @@ async def claim_create(
 
 
 async def _take(
-    ctx: Claim, user: User, engine: Engine[Any], name: str | None, memory_mb: int, tls: str
+    ctx: Claim,
+    user: User,
+    engine: Engine[Any],
+    name: str | None,
+    memory_mb: int,
+    classes: list[int],
+    tls: str,
 ) -> pool_slots.Slot | None:
+    """A ready slot of the smallest of `classes` that has one; the quota counts `memory_mb`
+    (the request's size, whatever the slot's class)."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         # Without the owner's lock: tx2 checks again under it, after the re-key.
         await quota.precheck(conn, user.id, memory_mb, ctx.quotas)
@@ -120,7 +136,7 @@ async def _take(
         if not order:
             return None
         return await pool_slots.take(
-            conn, engine.name, memory_mb, order, ctx.owner, CLAIM_LEASE_SECONDS, tls=tls
+            conn, engine.name, classes, order, ctx.owner, CLAIM_LEASE_SECONDS, tls=tls
         )
 
 

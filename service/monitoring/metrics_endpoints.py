@@ -10,8 +10,8 @@ from ..web.contract import contract, read_query, respond
 from ..web.identity import current_user, owner_filter
 from . import exposition
 from .alert_endpoints import monitoring
-from .requests import MetricsQuery
-from .schemas import InstanceMetrics
+from .requests import HISTORY_POINTS, HISTORY_RANGES, MetricsHistoryQuery, MetricsQuery
+from .schemas import InstanceMetrics, MetricsHistory
 from .views import sample_view
 
 routes = web.RouteTableDef()
@@ -54,5 +54,36 @@ async def instance_metrics(request: web.Request) -> web.Response:
             "engine": inst.engine,
             "collect_interval": svc.ctx.settings.collect_interval,
             "items": [sample_view(s) for s in found],
+        },
+    )
+
+
+@routes.get("/api/v1/instances/{id}/metrics/history")
+@contract(
+    "One of your instance's metrics over a range (1h, 6h, 24h, 7d), in buckets",
+    description=f"At most {HISTORY_POINTS} points, oldest first, each the average of the samples in its"
+    " bucket (CPU, container memory with its limit, the server's own memory with its limit where the"
+    " engine reports one, connections with their limit, disk use). Samples are kept"
+    " DBVEND_RETENTION_DAYS; an unknown range is 422 naming `range`.",
+    path={"id": "instance id"},
+    query=MetricsHistoryQuery,
+    responses={200: MetricsHistory},
+)
+async def instance_metrics_history(request: web.Request) -> web.Response:
+    svc = monitoring(request)
+    inst = await svc.instance(request.match_info["id"], owner_id=owner_filter(current_user(request)))
+    window = read_query(request, MetricsHistoryQuery).window
+    since = HISTORY_RANGES[window]
+    step = since // HISTORY_POINTS
+    points = await svc.history(inst, since=since, step=step)
+    return respond(
+        MetricsHistory,
+        {
+            "instance_id": inst.id,
+            "engine": inst.engine,
+            "range": window,
+            "step_seconds": step,
+            "collect_interval": svc.ctx.settings.collect_interval,
+            "points": points,
         },
     )

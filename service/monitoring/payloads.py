@@ -143,7 +143,25 @@ def body_of(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+TEST_EVENT = "webhook.test"
+
+
+def test_payload(webhook_id: int, by: str, at: datetime, external_url: str) -> dict[str, Any]:
+    """What POST /webhooks/{id}/test sends: signed and delivered like any other payload."""
+    return {
+        "type": TEST_EVENT,
+        "webhook_id": webhook_id,
+        "requested_by": by,
+        "at": _time(at),
+        "externalURL": external_url,
+        "message": "a test delivery from dbvend: this webhook receives deliveries",
+    }
+
+
 def event_name(payload: Any) -> str:
-    """X-Dbvend-Event: the instance event's type, or `alerts` for an Alertmanager payload."""
+    """X-Dbvend-Event: the instance event's type, webhook.test for a test, or `alerts` for an
+    Alertmanager payload."""
     kind = payload.get("type") if isinstance(payload, dict) else None
+    if kind == TEST_EVENT:
+        return TEST_EVENT
     return kind if isinstance(kind, str) and kind.startswith("instance.") else "alerts"

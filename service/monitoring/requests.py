@@ -126,3 +126,16 @@ class AlertListQuery(Query):
 class MetricsQuery(Query):
     since: Whole = Field(default=3600, ge=1, le=30 * 86400, description="seconds back")
     limit: Whole = Field(default=240, ge=1, le=5000, description="at most this many samples, newest first")
+
+
+# A metrics history's ranges: each is shown in at most HISTORY_POINTS buckets.
+HISTORY_RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
+HISTORY_POINTS = 240
+
+
+class MetricsHistoryQuery(Query):
+    window: Literal["1h", "6h", "24h", "7d"] = Field(
+        default="1h",
+        alias="range",
+        description=f"how far back: 1h, 6h, 24h or 7d, in at most {HISTORY_POINTS} points",
+    )

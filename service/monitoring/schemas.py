@@ -84,6 +84,15 @@ class Delivery(Out):
     error: str | None = Field(description="why the last attempt failed: our words and the status code only")
     created_at: datetime | None
     delivered_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="when a pending delivery is tried again")
+    max_attempts: int = Field(description="attempts before it is given up (a test delivery: one)")
+
+
+class WebhookTest(Out):
+    """A test delivery queued (POST /webhooks/{id}/test): GET /webhooks/{id} shows how it went."""
+
+    delivery_id: int
+    status: Literal["pending"]
 
 
 class Webhook(Out):
@@ -142,6 +151,31 @@ class InstanceMetrics(Out):
     items: list[Sample]
 
 
+class MetricPoint(Out):
+    """One bucket of an instance's samples (averages; limits and disk at their largest)."""
+
+    at: datetime = Field(description="the bucket's start")
+    samples: int
+    up: bool = Field(description="every sample of the bucket saw the server answer")
+    cpu_percent: float | None = Field(description="of one CPU, the container's")
+    memory_bytes: int | None = Field(description="the container's memory use")
+    memory_limit_bytes: int | None = Field(description="the container's memory limit")
+    engine_memory_bytes: int | None = Field(description="the server's own memory use (Redis used_memory)")
+    engine_memory_limit_bytes: int | None = Field(description="the server's memory limit (Redis maxmemory)")
+    connections: float | None
+    connection_limit: int | None = Field(description="max_connections, maxclients")
+    disk_bytes: int | None = Field(description="the instance's directory on its host")
+
+
+class MetricsHistory(Out):
+    instance_id: str
+    engine: str
+    range: str = Field(examples=["1h", "6h", "24h", "7d"])
+    step_seconds: int = Field(description="each point's bucket")
+    collect_interval: float = Field(description="seconds between samples (0: monitoring is off)")
+    points: list[MetricPoint] = Field(description="oldest first; buckets without samples are left out")
+
+
 class OpenAlert(Out):
     id: int
     rule: str
@@ -154,7 +188,11 @@ class OpenAlert(Out):
 class Health(Out):
     """The latest monitoring sample and open alerts (instance detail only)."""
 
-    state: Literal["up", "down", "unknown"]
+    state: Literal["up", "down", "unknown", "not_running"] = Field(
+        description="up/down: the latest sample of a running instance; unknown: monitoring off, no recent"
+        " sample, or none since the instance last changed; not_running: the instance is not running"
+        " (stopped, provisioning, failed, deleting)"
+    )
     checked_at: datetime | None
     container: ContainerSample | None
     engine: dict[str, Any] | None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -17,10 +18,12 @@ from ..db import instances
 from ..db import rules as rules_repo
 from ..db import samples as samples_repo
 from ..db import webhooks as webhooks_repo
+from ..engines import get_engine
 from ..errors import Conflict, FieldError, Invalid, NotFound, QuotaExceeded
 from . import exposition, signing
 from .egress import EgressPolicy, EgressRefused
 from .health import health_holds_for, health_of, stale_after
+from .payloads import test_payload
 from .rules import rule_values
 from .schemas import Health
 from .views import health_as_view
@@ -37,10 +40,20 @@ if TYPE_CHECKING:
 __all__ = ["Health", "MonitoringService", "health_holds_for", "health_view", "stale_after"]
 
 
-def health_view(sample: Sample | None, open_alerts: list[Alert], collect_interval: float) -> dict[str, Any]:
+def health_view(
+    sample: Sample | None,
+    open_alerts: list[Alert],
+    collect_interval: float,
+    *,
+    status: str = "running",
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
     """An instance's health as its detail shows it: the latest sample (stale when older than
-    a few collection rounds) and its open alerts."""
-    return health_as_view(health_of(sample, open_alerts, collect_interval=collect_interval))
+    a few collection rounds) and its open alerts; not_running unless the instance runs."""
+    found = health_of(
+        sample, open_alerts, collect_interval=collect_interval, status=status, changed_at=changed_at
+    )
+    return health_as_view(found)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class MonitoringService:
         self.registry = registry  # the gateway's and the collector's metrics of this process
         # More of /metrics from other parts (the warm pool, the view cache): each gives bytes.
         self.exposition_parts = list(exposition_parts)
+        # Wakes this process's delivery sender (the runtime sets it once one runs).
+        self.wake_deliveries: Callable[[], None] = lambda: None
 
     # -- alerts ---------------------------------------------------------------------------
     async def alerts(
@@ -169,6 +184,17 @@ class MonitoringService:
             raise NotFound("webhook")
         return hook, await webhooks_repo.recent_for(self.ctx.pool, hook.id)
 
+    async def test_webhook(self, user: User, webhook_id: int) -> int:
+        """Queue one test delivery to one of the user's webhooks (tried once, signed like the
+        rest) and wake the sender; the delivery's id."""
+        hook, _ = await self.webhook(user, webhook_id)
+        settings = self.ctx.settings
+        external = f"http://{settings.listen_host}:{settings.listen_port}"  # as the Monitor's notifier says
+        payload = test_payload(hook.id, user.username, datetime.now(UTC), external)
+        delivery_id = await webhooks_repo.queue_one(self.ctx.pool, hook.id, hook.url, payload, max_attempts=1)
+        self.wake_deliveries()
+        return delivery_id
+
     async def delete_webhook(self, user: User, webhook_id: int) -> None:
         if not await webhooks_repo.delete(self.ctx.pool, webhook_id, user.id):
             raise NotFound("webhook")
@@ -182,6 +208,18 @@ class MonitoringService:
 
     async def samples(self, inst: Instance, *, since: int, limit: int) -> list[Sample]:
         return await samples_repo.recent(self.ctx.pool, inst.id, since_seconds=since, limit=limit)
+
+    async def history(self, inst: Instance, *, since: int, step: int) -> list[dict[str, Any]]:
+        """The instance's samples in buckets of `step` seconds over the last `since` (oldest first)."""
+        engine = get_engine(inst.engine)
+        return await samples_repo.history(
+            self.ctx.reads,
+            inst.id,
+            since_seconds=since,
+            step_seconds=step,
+            engine_memory=engine.memory_metrics,
+            connection_limit=engine.connection_limit_metric,
+        )
 
     async def exposition(self) -> bytes:
         """/metrics: this process's registry, what the store says now, and the other parts."""

@@ -96,6 +96,8 @@ def webhook_view(hook: Webhook, deliveries: list[dict[str, Any]] | None = None) 
                 "error": d["error"],
                 "created_at": _iso(d["created_at"]),
                 "delivered_at": _iso(d["delivered_at"]),
+                "next_attempt_at": _iso(d["next_attempt_at"]) if d["status"] == "pending" else None,
+                "max_attempts": d["max_attempts"],
             }
             for d in deliveries
         ]

@@ -16,7 +16,7 @@ from ..web.params import path_int
 from ..web.schemas import parse
 from .alert_endpoints import monitoring
 from .requests import CreateWebhookRequest
-from .schemas import WebhookCreated, WebhookDetail, WebhookList
+from .schemas import WebhookCreated, WebhookDetail, WebhookList, WebhookTest
 from .views import webhook_view
 
 routes = web.RouteTableDef()
@@ -70,6 +70,28 @@ async def get_webhook(request: web.Request) -> web.Response:
     webhook_id = path_int(request, "id", "webhook")
     hook, deliveries = await monitoring(request).webhook(current_user(request), webhook_id)
     return respond(WebhookDetail, webhook_view(hook, deliveries))
+
+
+@routes.post("/api/v1/webhooks/{id}/test")
+@contract(
+    "Send one of your webhooks a test delivery",
+    description="A `webhook.test` payload (X-Dbvend-Event: webhook.test), signed like every delivery,"
+    " tried once at once: GET /webhooks/{id} shows its outcome among the deliveries (status, the"
+    " receiver's HTTP status, our words for a failure). 202 with the delivery's id.",
+    responses={202: WebhookTest},
+    errors=(401, 404),
+    path=_ID,
+    tags=("monitoring",),
+)
+async def test_webhook(request: web.Request) -> web.Response:
+    webhook_id = path_int(request, "id", "webhook")
+    delivery_id = await monitoring(request).test_webhook(current_user(request), webhook_id)
+    return respond(
+        WebhookTest,
+        {"delivery_id": delivery_id, "status": "pending"},
+        status=202,
+        headers={"Location": f"/api/v1/webhooks/{webhook_id}"},
+    )
 
 
 @routes.delete("/api/v1/webhooks/{id}")

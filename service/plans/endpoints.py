@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..engines import get_engine
+from ..engines import Restart, get_engine
 from ..web.body import read_json
 from ..web.contract import contract, respond
 from ..web.identity import require_admin
@@ -34,6 +34,10 @@ def plan_view(plan: Plan, available: bool) -> dict[str, Any]:
         "settings": engine.settings_model.model_validate(dict(plan.settings)).model_dump(mode="json"),
         "settable": {key: dict(bounds) for key, bounds in plan.settable.items()},
         "parameters_schema": plan.parameters_schema(),
+        "restart_required": {
+            name: engine.restart_rule(name) is not Restart.NEVER
+            for name in engine.settings_model.model_fields
+        },
     }
 
 

@@ -27,7 +27,14 @@ class PlanView(Out):
     settable: dict[str, dict[str, int]] = Field(
         description="the settings a user may still send, each with its bounds (minimum/maximum, may be empty)"
     )
-    parameters_schema: dict[str, Any] = Field(description="JSON Schema of the `settings` a create may send")
+    parameters_schema: dict[str, Any] = Field(
+        description="JSON Schema of the `settings` a create may send; each property carries"
+        " x-restart-required (and x-restart-when) as the engine's settings schema does"
+    )
+    restart_required: dict[str, bool] = Field(
+        description="every setting of the engine -> whether changing it can restart the server (a PATCH"
+        " or a move between plans); x-restart-when in the settings schema says when only some changes do"
+    )
 
 
 class PlanList(Out):

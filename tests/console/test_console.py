@@ -1,21 +1,53 @@
 """The web console end to end in chromium: log in, create a Redis and watch it turn running
-without a reload (the event stream), reveal and copy the password, stop/start, back up and
-download, delete with the typed name; tenancy; the 422 details by field; the headers."""
+without a reload (the event stream), reveal and copy the password; every destructive action
+asks first and sends nothing before it is confirmed (stop, rotate with Redis's grace period,
+restore into a new instance first, in place after the typed name, delete with the typed name
+and a final backup); back up and download; tenancy; the 422 details by field; the headers."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+import redis
 from playwright.async_api import expect
 
-from tests.helpers import ROOT, Api
+from tests.console.conftest import asks_first
+from tests.helpers import Api
 
 SLOW_MS = 120_000  # a cold create, a backup through Ansible
-SCREENSHOT = ROOT / "docs" / "console.png"
+
+
+def _redis(conn: dict[str, Any], password: str | None = None) -> redis.Redis:
+    return redis.Redis(
+        host=conn["host"],
+        port=int(conn["port"]),
+        username=conn["username"],
+        password=password or conn["password"],
+        socket_timeout=5,
+    )
+
+
+def _auth(conn: dict[str, Any], password: str) -> bool:
+    with _redis(conn, password) as r:
+        try:
+            return bool(r.ping())
+        except redis.AuthenticationError:
+            return False
+
+
+def _set(conn: dict[str, Any], key: str, value: str) -> None:
+    with _redis(conn) as r:
+        r.set(key, value)
+
+
+def _keys(conn: dict[str, Any]) -> set[str]:
+    with _redis(conn) as r:
+        return {k.decode() for k in r.keys("*")}
 
 
 async def _status(page: Any, status: str) -> None:
@@ -68,76 +100,154 @@ async def test_redis_lifecycle_in_the_browser(
     await expect(row.locator(".status")).to_have_text("running")
     await row.get_by_role("link", name=name).click()
 
-    if os.environ.get("DBVEND_CONSOLE_SCREENSHOT"):
-        # A few collection rounds first (every 15 s here), so the charts have lines.
-        memory = page.locator(".chart-last").first
-        await expect(memory).not_to_have_text("no samples yet", timeout=90_000)
-        await page.wait_for_timeout(35_000)
-        await page.get_by_role("link", name="Instances").first.click()
-        await row.get_by_role("link", name=name).click()
-        await expect(page.locator(".chart-last").first).not_to_have_text("no samples yet")
-        await page.screenshot(path=str(SCREENSHOT), full_page=True)
-
-    await page.get_by_role("button", name="Stop", exact=True).click()
+    # Stop asks first, says what breaks, and sends nothing before it is confirmed.
+    stop = page.get_by_role("button", name="Stop…")
+    await asks_first(web, stop, "Stop instance", "POST", f"/instances/{instance_id}/stop")
     await _status(page, "stopped")
+    # A stopped instance claims no health.
+    await expect(page.locator("#inst-meta")).not_to_contain_text("health")
     await page.get_by_role("button", name="Start", exact=True).click()
     await _status(page, "running")
 
-    # A live settings change from the pre-filled form: only maxmemory is sent.
-    await page.get_by_label("Maxmemory", exact=True).fill("96mb")
+    # A live settings change from the pre-filled form (sizes in the API's units): only
+    # maxmemory is sent, and the answer says it was applied without a restart.
+    maxmemory = page.get_by_label("Maxmemory", exact=True)
+    await expect(maxmemory).to_have_value("64mb")
+    await maxmemory.fill("96mb")
     await page.get_by_role("button", name="Apply settings").click()
-    await expect(page.get_by_label("Maxmemory", exact=True)).to_have_value(
-        str(96 * 1024 * 1024), timeout=SLOW_MS
-    )
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await expect(page.locator("#settings-result")).to_have_text("Applied live: no restart.", timeout=SLOW_MS)
+    await expect(maxmemory).to_have_value("96mb")
 
-    await page.get_by_role("button", name="Rotate password").click()
-    await expect(page.get_by_role("status")).to_have_text(
-        f"Password rotation of {name}: done", timeout=SLOW_MS
-    )
-    status, inst = await service.call(
-        "GET", f"/instances/{instance_id}", await service.login(username, password)
-    )
-    assert inst["connection"]["password"] != secret
-    await page.get_by_role("button", name="Reveal").click()
-    await expect(page.locator("#conn-password")).to_have_text(inst["connection"]["password"])
-    await page.get_by_role("button", name="Hide").click()
-
+    token = await service.login(username, password)
+    conn = inst["connection"]
+    # One key before the backup, one after it.
+    await asyncio.to_thread(_set, conn, "before", "1")
     await page.get_by_role("button", name="Back up now").click()
     backup_row = page.locator("table.backups tbody tr").first
     await expect(backup_row.locator(".status")).to_have_text("completed", timeout=SLOW_MS)
     backup_id = await backup_row.get_attribute("data-id")
+    await asyncio.to_thread(_set, conn, "after", "2")
     async with page.expect_download() as info:
         await backup_row.get_by_role("button", name="Download").click()
     download = await info.value
     target = tmp_path / download.suggested_filename
     await download.save_as(target)
     data = target.read_bytes()
-    status, backup = await service.call(
-        "GET", f"/backups/{backup_id}", await service.login(username, password)
-    )
+    status, backup = await service.call("GET", f"/backups/{backup_id}", token)
     assert status == 200, backup
     assert data.startswith(b"REDIS"), data[:16]
     assert len(data) == backup["size_bytes"]
     assert hashlib.sha256(data).hexdigest() == backup["sha256"]
     assert download.suggested_filename == f"{name}-{backup_id}.rdb"
-    await backup_row.get_by_role("button", name="Restore").click()
+
+    # Restore offers a new instance first; the source is left as it is.
+    await backup_row.get_by_role("button", name="Restore…").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_label("Into a new instance")).to_be_checked()
+    await dialog.get_by_label("Name of the new instance").fill(f"{name}-copy")
+    async with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/api/v1/instances")):
+        await dialog.get_by_role("button", name="Create the new instance").click()
+    assert not [c for c in web.changes() if c[1].startswith(f"/instances/{instance_id}/restore")]
+    await expect(page.locator("#inst-title")).to_have_text(f"{name}-copy")
+    clone_id = page.url.rsplit("/", 1)[1]
+    assert clone_id != instance_id
+    await _status(page, "running")
+    status, clone = await service.call("GET", f"/instances/{clone_id}", token)
+    assert status == 200, clone
+    assert clone["settings"]["maxmemory"] == 96 * 1024 * 1024  # the source's settings
+    assert await asyncio.to_thread(_keys, clone["connection"]) == {"before"}
+    assert await asyncio.to_thread(_keys, conn) == {"before", "after"}
+    status, source = await service.call("GET", f"/instances/{instance_id}", token)
+    assert (source["status"], source["connection"]["password"]) == ("running", secret)
+    status, _ = await service.call("DELETE", f"/instances/{clone_id}", token)
+    assert status in (202, 204)
+
+    # In place only after typing the instance's name; it says what is lost.
+    await page.goto(f"{web.base}/console/#/i/{instance_id}")
+    backup_row = page.locator(f"table.backups tr[data-id='{backup_id}']")
+    await backup_row.get_by_role("button", name="Restore…").click()
+    await dialog.get_by_label(re.compile("In place, over")).check()
+    await expect(dialog).to_contain_text(f"Everything written to {name} since")
+    replace = dialog.get_by_role("button", name="Replace the data")
+    await expect(replace).to_be_disabled()
+    await dialog.get_by_label(re.compile("to replace its data")).fill(name[:-1])
+    await expect(replace).to_be_disabled()
+    before = len(web.changes())
+    await dialog.get_by_label(re.compile("to replace its data")).fill(name)
+    assert web.changes()[before:] == []
+    async with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/restore")):
+        await replace.click()
     await expect(page.get_by_role("status")).to_have_text(f"Restore of {backup_id}: done", timeout=SLOW_MS)
+    assert await asyncio.to_thread(_keys, conn) == {"before"}
 
     await page.get_by_label("Every (hours)").fill("12")
     await page.get_by_label("Keep").fill("3")
     await page.get_by_role("button", name="Save schedule").click()
     await expect(page.get_by_role("heading", name="Schedule (every 12 h, keep 3)")).to_be_visible()
 
-    delete = page.get_by_role("button", name="Delete instance")
+    # Rotation with Redis's grace period: the old password keeps working meanwhile. (Last
+    # before the delete: the old password's expiry, due after the grace period, holds the
+    # instance's later operations back until then; the delete cancels it.)
+    rotate = page.get_by_role("button", name="Rotate password…")
+    await asks_first(web, rotate, "Rotate password", "POST", f"/instances/{instance_id}/rotate-password")
+    await expect(page.get_by_role("status")).to_have_text(
+        f"Password rotation of {name}: done", timeout=SLOW_MS
+    )
+    status, inst = await service.call("GET", f"/instances/{instance_id}", token)
+    new = inst["connection"]
+    assert new["password"] != secret
+    assert await asyncio.to_thread(_auth, new, secret), "the old password stopped at once"
+    assert await asyncio.to_thread(_auth, new, new["password"])
+    await page.get_by_role("button", name="Reveal").click()
+    await expect(page.locator("#conn-password")).to_have_text(new["password"])
+    await page.get_by_role("button", name="Hide").click()
+
+    # Delete: the typed name, and a final backup (kept) by default.
+    await page.get_by_role("button", name="Delete instance…").click()
+    dialog = page.get_by_role("dialog")
+    delete = dialog.get_by_role("button", name="Delete instance", exact=True)
+    await expect(dialog).to_contain_text("This cannot be undone")
+    await expect(dialog.get_by_label(re.compile("Take a final backup first"))).to_be_checked()
     await expect(delete).to_be_disabled()
-    await page.get_by_label(re.compile("to delete this instance")).fill(name[:-1])
+    await dialog.get_by_label(re.compile("to confirm")).fill(name[:-1])
     await expect(delete).to_be_disabled()
-    await page.get_by_label(re.compile("to delete this instance")).fill(name)
+    before = len(web.changes())
+    await dialog.get_by_label(re.compile("to confirm")).fill(name)
+    assert web.changes()[before:] == []
     await delete.click()
+    assert web.changes()[before:] == [("DELETE", f"/instances/{instance_id}?final_backup=true")]
     await expect(page.get_by_role("heading", name="Instances")).to_be_visible()
     # instance.deleted arrives over the stream and takes the row away.
     await expect(page.locator(f"tr[data-id='{instance_id}']")).to_have_count(0, timeout=SLOW_MS)
     assert await page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+
+    # Its backups stay, listed with the instance marked deleted: the final one among them.
+    await page.get_by_role("link", name="Backups").first.click()
+    rows = page.locator("table.all-backups tbody tr")
+    await expect(rows).to_have_count(2, timeout=SLOW_MS)
+    await expect(rows.filter(has_text="(final)")).to_have_count(1)
+    await expect(rows.first.locator(".badge.deleted")).to_have_text("deleted")
+    # The one taken by hand goes (it asks first); the final one becomes a new instance.
+    taken = page.locator(f"table.all-backups tr[data-id='{backup_id}']")
+    await asks_first(
+        web, taken.get_by_role("button", name="Delete…"), "Delete backup", "DELETE", f"/backups/{backup_id}"
+    )
+    await expect(rows).to_have_count(1)
+    final_id = await rows.first.get_attribute("data-id")
+    await rows.first.get_by_role("button", name="Restore into new…").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_label(re.compile("In place"))).to_have_count(0)  # nothing to restore over
+    await dialog.get_by_label("Name of the new instance").fill(f"{name}-back")
+    await dialog.get_by_role("button", name="Create the new instance").click()
+    await expect(page.locator("#inst-title")).to_have_text(f"{name}-back")
+    await _status(page, "running")
+    revived_id = page.url.rsplit("/", 1)[1]
+    status, revived = await service.call("GET", f"/instances/{revived_id}", token)
+    assert await asyncio.to_thread(_keys, revived["connection"]) == {"before"}
+    assert final_id
+    status, _ = await service.call("DELETE", f"/instances/{revived_id}", token)
+    assert status in (202, 204)
     assert web.errors == []
 
 

@@ -14,8 +14,14 @@ from ansible.template import Templar, trust_as_template
 
 from service.engines import Rekey, RekeyFailed, get_engine
 from service.engines.base import Credentials
-from service.engines.mysql import MysqlSettings, mysql_native_password
-from service.engines.mysql_rekey import KEEP_ACCOUNTS, application_grant
+from service.engines.mysql import MysqlSettings, buffer_pool_bytes, mysql_native_password
+from service.engines.mysql_rekey import (
+    KEEP_ACCOUNTS,
+    RESIZE_PROCEDURE,
+    Tenant,
+    _statements,
+    application_grant,
+)
 
 ROLE_VARS = Path(__file__).resolve().parents[2] / "roles" / "mysql" / "vars" / "main.yml"
 ROLE_DEFAULTS = ROLE_VARS.parents[1] / "defaults" / "main.yml"
@@ -59,6 +65,8 @@ def test_slot_settings_are_the_defaults_sized_to_the_class() -> None:
         ({"charset": "latin1", "collation": "latin1_bin", "database": "shop"}, True),
         ({"max_connections": 500, "binlog_expire_logs_seconds": 7200}, True),
         ({"memory_mb": 512}, False),
+        # A smaller instance: the claim shrinks the buffer pool, converge the container.
+        ({"memory_mb": 192}, True),
         # Binary logging switched on: log-bin is read at start only.
         ({"binlog_format": "ROW"}, False),
     ],
@@ -120,3 +128,28 @@ async def test_rekey_failure_names_no_secret() -> None:
     assert "127.0.0.1:1" in message
     for secret in ("secret-Password-1", "admin-Secret-2", mysql_native_password("secret-Password-1")):
         assert secret not in message
+
+
+def _tenant(buffer_pool: int | None) -> Tenant:
+    password_hash = mysql_native_password("x")
+    charset = ("utf8mb4", "utf8mb4_general_ci")
+    return Tenant("shop", *charset, "u_abc", password_hash, 100, None, 3600, buffer_pool)
+
+
+class _Escaping:
+    def escape(self, name: str) -> str:
+        return "'" + name.replace("'", "''") + "'"
+
+
+def test_a_smaller_claim_shrinks_the_buffer_pool_through_roots_procedure() -> None:
+    """SET GLOBAL innodb_buffer_pool_size needs SUPER, which the claim account lacks: the
+    claim calls the procedure the role makes for it (same name), only when the sizes differ."""
+    role = _role_template("__mysql_resize_procedure")
+    assert role.strip() == RESIZE_PROCEDURE
+    sql = _role_template("__mysql_resize_sql", __mysql_resize_procedure=RESIZE_PROCEDURE)
+    assert "SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes" in sql
+    assert buffer_pool_bytes(192) == 96 * 1024 * 1024
+    assert buffer_pool_bytes(40) == 32 * 1024 * 1024
+    steps = [s for _, s in _statements(_tenant(buffer_pool_bytes(192)), [], _Escaping())]
+    assert steps[-1] == f"CALL {RESIZE_PROCEDURE}({96 * 1024 * 1024})"
+    assert not any("CALL" in s for _, s in _statements(_tenant(None), [], _Escaping()))

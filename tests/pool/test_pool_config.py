@@ -75,6 +75,10 @@ def test_every_redis_setting_of_the_class_is_claimable() -> None:
     bigger = engine.parse_settings({"maxmemory": "256mb"}, instance_name="x")
     assert container_memory_mb(256 * 1024 * 1024) == 320
     assert not engine.claimable(slot, bigger)
+    # A smaller size: the claim sets maxmemory live, converge the container's limit.
+    smaller = engine.parse_settings({"maxmemory": "32mb", "maxclients": 5}, instance_name="x")
+    assert engine.memory_mb(smaller) == 96
+    assert engine.claimable(slot, smaller)
 
 
 def test_the_claim_and_the_role_give_the_application_account_one_rule() -> None:

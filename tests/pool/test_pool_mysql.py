@@ -1,7 +1,9 @@
 """The warm pool with MariaDB, end to end through the service: the keeper deploys a slot
-(no tenant account; the claim account answers), a create claims it and answers 201 with the
-database and character set asked for, the tenant sees only its database, and the converge
-drops the claim account while the tenant's session and data stay."""
+(no tenant account; the claim account answers), a create of a smaller size claims it and
+answers 201 with the database and character set asked for and the buffer pool of its own
+size, the tenant sees only its database, and the converge drops the claim account and its
+resize procedure and moves the container's memory limit (no restart) while the tenant's
+session and data stay; the quota counts the requested size."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pymysql
 import pytest
 
@@ -17,6 +20,7 @@ from tests.helpers import wait_until
 from tests.pool.conftest import PoolRig, call, start_rig
 
 ACCESS_DENIED = 1045
+MIB = 1024 * 1024
 
 
 def connect(conn: dict[str, Any], **kw: Any) -> pymysql.connections.Connection[Any]:
@@ -41,21 +45,26 @@ async def mysql_rig(pool_database: str, pool_root: Path) -> AsyncIterator[PoolRi
         await db.close()
 
 
-async def test_a_mysql_claim_answers_201_with_its_own_database_and_converges(mysql_rig: PoolRig) -> None:
+async def test_a_mysql_claim_answers_201_with_its_own_database_and_converges(
+    mysql_rig: PoolRig, docker_client: docker.DockerClient
+) -> None:
     rig = mysql_rig
     (slot,) = await rig.wait_ready(1, seconds=240)
     slot_admin = rig.slot_secrets(slot)["admin_password"]
     token = await rig.user()
-    body = {"engine": "mysql", "settings": {"database": "shop", "charset": "latin1", "max_connections": 150}}
+    settings = {"database": "shop", "charset": "latin1", "max_connections": 150, "memory_mb": 192}
+    body = {"engine": "mysql", "settings": settings}
     status, inst = await call(rig.svc, token, "POST", "/instances", json=body)
     assert status == 201, inst
     assert inst["id"] == slot["id"]
+    assert slot["memory_mb"] == 256  # the default class serves a 192 MB instance
+    assert inst["memory_mb"] == 192
     assert inst["status"] == "running"
     assert inst["facts"]["server_version"]
     conn = inst["connection"]
     assert conn["database"] == "shop"
 
-    def tenant_view() -> tuple[set[str], str, int]:
+    def tenant_view() -> tuple[set[str], str, int, int]:
         with connect(conn, database="shop") as c, c.cursor() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY)")
             cur.execute("INSERT IGNORE INTO orders VALUES (1)")
@@ -68,12 +77,17 @@ async def test_a_mysql_claim_answers_201_with_its_own_database_and_converges(mys
             (charset,) = cur.fetchone() or ("",)
             cur.execute("SELECT @@GLOBAL.max_connections")
             (max_connections,) = cur.fetchone() or (0,)
-        return databases, str(charset), int(max_connections)
+            cur.execute("SHOW VARIABLES LIKE 'innodb_buffer_pool_size'")
+            (_, buffer_pool) = cur.fetchone() or ("", 0)
+        return databases, str(charset), int(max_connections), int(buffer_pool)
 
-    databases, charset, max_connections = await asyncio.to_thread(tenant_view)
+    container = docker_client.containers.get(f"dbvend-{inst['id']}")
+    started = container.attrs["State"]["StartedAt"]
+    databases, charset, max_connections, buffer_pool = await asyncio.to_thread(tenant_view)
     assert databases == {"information_schema", "shop"}
     assert charset == "latin1"
     assert max_connections == 150
+    assert buffer_pool == 96 * MIB  # set at the claim, not the slot's 128 MiB
 
     async def converged() -> bool:
         row = await rig.db.fetchrow(
@@ -101,3 +115,15 @@ async def test_a_mysql_claim_answers_201_with_its_own_database_and_converges(mys
             return [int(r[0]) for r in cur.fetchall()]
 
     assert await asyncio.to_thread(orders) == [1]
+    # Docker's update moved the limit in place; the server was not restarted.
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == started
+    assert container.attrs["HostConfig"]["Memory"] == 192 * MIB
+    assert container.attrs["HostConfig"]["MemorySwap"] == 192 * MIB
+    assert (await asyncio.to_thread(tenant_view))[3] == 96 * MIB
+    query = "SELECT COUNT(*) FROM mysql.proc WHERE name = 'dbvend_resize_buffer_pool'"
+    procs = container.exec_run(["mariadb", "-uroot", "-NBe", query])
+    assert procs.output.decode().strip() == "0"
+    status, me = await call(rig.svc, token, "GET", "/me")
+    assert status == 200, me
+    assert me["quota"]["memory_mb"]["used"] == 192

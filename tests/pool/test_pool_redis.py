@@ -22,6 +22,8 @@ from tests.helpers import ROOT, create_database, drop_database, wait_until
 from tests.pool.conftest import PoolRig, call, containers_under, start_rig
 from tests.ports import port_range
 
+MIB = 1024 * 1024
+
 
 @pytest.fixture(scope="module")
 async def rig(
@@ -143,21 +145,31 @@ def slot_username(rig: PoolRig, slot_id: str) -> str:
     return next(n for n in names if n.startswith("u_"))
 
 
-async def test_converge_records_the_instance_without_a_restart(
+async def test_a_smaller_size_claims_a_bigger_slot_and_converges_without_a_restart(
     rig: PoolRig, docker_client: docker.DockerClient
 ) -> None:
-    """After the converge a direct provision.yml run, as ops would do it, changes nothing."""
-    await rig.wait_ready(1)
+    """A 32mb Redis (a 96 MB container) from a slot of the 192 MB class: maxmemory is the
+    instance's at once, the container's limit after the converge (Docker's update, same
+    container, not restarted), and the quota and the host count 96 MB. Then a direct
+    provision.yml run, as ops would do it, changes nothing."""
+    ready = await rig.wait_ready(1)
+    token = await rig.user()
+    before = await instances_mb(rig)
     status, a = await call(
         rig.svc,
-        await rig.user(),
+        token,
         "POST",
         "/instances",
-        json={"engine": "redis", "settings": {"maxclients": 77}},
+        json={"engine": "redis", "settings": {"maxmemory": "32mb", "maxclients": 77}},
     )
     assert status == 201, a
+    assert a["id"] in {r["id"] for r in ready}
+    assert a["memory_mb"] == 96
+    blob = await rig.db.fetchval("SELECT secrets FROM instances WHERE id = $1", a["id"])
+    assert admin(rig, a["connection"]["port"], blob).config_get("maxmemory") == {"maxmemory": str(32 * MIB)}
     container = docker_client.containers.get(f"dbvend-{a['id']}")
     started = container.attrs["State"]["StartedAt"]
+    assert container.attrs["HostConfig"]["Memory"] == 192 * MIB  # the slot's, until the converge
 
     async def converged() -> bool:
         row = await rig.db.fetchrow(
@@ -171,10 +183,32 @@ async def test_converge_records_the_instance_without_a_restart(
     container.reload()
     assert container.attrs["State"]["StartedAt"] == started
     assert container.id == a["facts"]["container_id"]
+    assert container.attrs["HostConfig"]["Memory"] == 96 * MIB
+    assert container.attrs["HostConfig"]["MemorySwap"] == 96 * MIB
+    assert admin(rig, a["connection"]["port"], blob).config_get("maxmemory") == {"maxmemory": str(32 * MIB)}
+    status, me = await call(rig.svc, token, "GET", "/me")
+    assert status == 200, me
+    assert me["quota"]["memory_mb"]["used"] == 96
+    # The host counts the instance's 96 MB (besides its slots' 192 MB each).
+    assert await instances_mb(rig) == before + 96
     run = await asyncio.to_thread(provision_as_ops, rig, a["id"])
     assert run.rc == 0, run.output[-3000:]
     assert run.changed() == 0, run.output[-3000:]
     assert client(a["connection"]).ping()
+
+
+async def instances_mb(rig: PoolRig) -> int:
+    """The host's committed memory (GET /hosts) less its pool slots': what its instances
+    hold. Read until two answers agree around the slots' sum (the keeper refills meanwhile)."""
+    while True:
+        first = (await rig.svc.call("GET", "/hosts"))[1]["items"][0]["committed_mb"]
+        slots = await rig.db.fetchval(
+            "SELECT coalesce(sum(s.memory_mb), 0) FROM port_claims pc JOIN pool_slots s ON s.id = pc.slot_id"
+        )
+        second = (await rig.svc.call("GET", "/hosts"))[1]["items"][0]["committed_mb"]
+        if first == second:
+            return int(first) - int(slots)
+        await asyncio.sleep(0.2)
 
 
 def provision_as_ops(rig: PoolRig, instance_id: str) -> Any:

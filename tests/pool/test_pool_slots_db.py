@@ -65,10 +65,10 @@ async def test_a_claim_is_fenced_and_recovery_returns_dead_claims(scratch_db: as
     host = await records.host(scratch_db)
     s = await slot(scratch_db, host, 31000)
     assert await pool_slots.warmed(scratch_db, s, "keeper", {"container_id": "c"})
-    taken = await pool_slots.take(scratch_db, "redis", 192, [host], "proc-1", 60)
+    taken = await pool_slots.take(scratch_db, "redis", [192], [host], "proc-1", 60)
     assert taken is not None
     assert taken.id == s
-    assert await pool_slots.take(scratch_db, "redis", 192, [host], "proc-2", 60) is None
+    assert await pool_slots.take(scratch_db, "redis", [192], [host], "proc-2", 60) is None
     # proc-1 died: its lease runs out, recovery makes the slot ready, proc-1 can no longer record it.
     await scratch_db.execute(
         "UPDATE pool_slots SET lease_expires_at = now() - interval '1 s' WHERE id = $1", s
