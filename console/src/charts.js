@@ -44,7 +44,7 @@ export function Chart({ title, xs, lines, fmt = (v) => String(v) }) {
             spanGaps: true,
           })),
         ],
-        axes: [{ size: 30 }, { size: 64, values: (_u, vals) => vals.map((v) => fmt(v)) }],
+        axes: [{ size: 30 }, { size: 76, values: (_u, vals) => vals.map((v) => fmt(v)) }],
       },
       [xs, ...lines.map((l) => l.ys)],
       box.current,

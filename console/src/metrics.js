@@ -67,7 +67,7 @@ export function Metrics({ inst }) {
         aria-pressed=${range === r ? "true" : "false"} onClick=${() => setRange(r)}>${r}</button>`)}
     </div>
     <${ErrorText} error=${error} />
-    ${data && data.collect_interval === 0 ? html`<p class="hint">Monitoring is off on this service: no samples.</p>` : null}
+    ${data && data.collect_interval === 0 ? html`<p class="hint">Monitoring is off on this service: no new samples.</p>` : null}
     ${s
       ? html`<div class="charts">
           <${Chart} title="CPU" xs=${s.xs} lines=${s.cpu} fmt=${pct} />
