@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from ..errors import FieldError, SettingsError
-from .base import Credentials, Engine, Rekey, RekeyFailed, SettingsChange
+from .base import Credentials, Engine, Rekey, RekeyFailed, SettingsChange, TlsDetails
 from .mysql import MysqlEngine
 from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine
@@ -55,5 +55,6 @@ __all__ = [
     "RekeyFailed",
     "SettingsChange",
     "SettingsError",
+    "TlsDetails",
     "get_engine",
 ]
