@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..engines import TlsDetails
 from ..web.contract import Out
 from ..web.schemas import Body
 
@@ -35,6 +36,7 @@ class CredentialConnection(Out):
     username: str
     password: str
     database: str | None = Field(description="the instance's database (mysql); null for redis")
+    tls: TlsDetails = Field(description="how to verify the server, as the instance's connection says")
 
 
 class Credential(Out):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from ..errors import FieldError, SettingsError
-from .base import Credentials, Engine, Rekey, RekeyFailed, Restart, SettingsChange
+from .base import Credentials, Engine, Rekey, RekeyFailed, Restart, SettingsChange, TlsDetails
 from .mysql import MysqlEngine
 from .probe import EngineUnavailable, ProbeResult
 from .redis import RedisEngine
@@ -56,5 +56,6 @@ __all__ = [
     "Restart",
     "SettingsChange",
     "SettingsError",
+    "TlsDetails",
     "get_engine",
 ]

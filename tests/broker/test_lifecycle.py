@@ -6,6 +6,7 @@ plan update the server takes -> deprovision -> 410."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pymysql
@@ -30,7 +31,9 @@ def redis_client(creds: dict[str, object]) -> redis.Redis:
     )
 
 
-def mysql_client(creds: dict[str, object]) -> pymysql.connections.Connection:
+def mysql_client(creds: dict[str, object], ca: Path | None = None) -> pymysql.connections.Connection:
+    """`ca`: verify the server (certificate and host name) against that CA bundle."""
+    tls: dict[str, Any] = {"ssl": {"ca": str(ca), "check_hostname": True}} if ca else {"ssl_disabled": True}
     return pymysql.connect(
         host=str(creds["host"]),
         port=int(creds["port"]),  # type: ignore[call-overload]
@@ -38,6 +41,7 @@ def mysql_client(creds: dict[str, object]) -> pymysql.connections.Connection:
         password=str(creds["password"]),
         database=str(creds["database"]),
         connect_timeout=10,
+        **tls,
     )
 
 
@@ -194,13 +198,15 @@ async def test_a_redis_service_instance_through_its_whole_life(
     assert status == 404, body
 
 
-async def test_a_mysql_binding_is_a_user_of_the_instances_database_only(service: Api) -> None:
+async def test_a_mysql_binding_is_a_user_of_the_instances_database_only(service: Api, tmp_path: Path) -> None:
+    """With tls=required (a plan's settable setting): the binding carries the CA bundle
+    (credentials.tls_ca), which is all an application needs to verify the server."""
     osb = Platform(service)
     iid = new_id()
     path = f"/service_instances/{iid}"
     small = plan_ids("mysql", "small")
     status, body = await osb.call(
-        "PUT", path, params=ASYNC, json={**small, "parameters": {"charset": "utf8mb4"}}
+        "PUT", path, params=ASYNC, json={**small, "parameters": {"charset": "utf8mb4", "tls": "required"}}
     )
     assert status == 202, body
     assert (await osb.poll(path, body["operation"]))["state"] == "succeeded"
@@ -213,7 +219,14 @@ async def test_a_mysql_binding_is_a_user_of_the_instances_database_only(service:
     one, two = creds
     assert one["database"] == two["database"]
     assert one["uri"].startswith("mysql://")
-    with mysql_client(one) as conn, conn.cursor() as cur:
+    assert one["tls"]["mode"] == "required"
+    assert one["tls_ca"] == two["tls_ca"]
+    ca = tmp_path / "ca.pem"
+    ca.write_text(one["tls_ca"])
+    assert "BEGIN CERTIFICATE" in ca.read_text()
+    with pytest.raises(pymysql.err.OperationalError):
+        mysql_client(one).close()  # plain: refused by a required server
+    with mysql_client(one, ca) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE t (v int)")
         cur.execute("INSERT INTO t VALUES (1)")
         conn.commit()
@@ -222,8 +235,8 @@ async def test_a_mysql_binding_is_a_user_of_the_instances_database_only(service:
     status, body = await osb.call("DELETE", f"{path}/service_bindings/{first}", params=small)
     assert status == 200, body  # without accepts_incomplete: answered once done
     with pytest.raises(pymysql.err.OperationalError):
-        mysql_client(one).close()
-    with mysql_client(two) as conn, conn.cursor() as cur:
+        mysql_client(one, ca).close()
+    with mysql_client(two, ca) as conn, conn.cursor() as cur:
         cur.execute("SELECT v FROM t")
         assert cur.fetchall() == ((1,),)
     status, body = await osb.call("DELETE", path, params={**ASYNC, **small})
