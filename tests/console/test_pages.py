@@ -355,3 +355,49 @@ async def test_admin_edits_a_rule_and_reloads_the_hosts(
     await expect(page.get_by_role("status")).to_have_text("inventory reloaded", timeout=SLOW_MS)
     await expect(page.locator("table.hosts tbody tr")).not_to_have_count(0)
     assert web.errors == []
+
+
+async def test_a_tls_instance_shows_its_mode_offers_the_ca_and_rotates_its_certificate(
+    open_session: Any, shared: Shared, service: Api
+) -> None:
+    """The connection card of a `required` Redis: the mode, the name to verify, a CA download
+    (public, the bundle the API serves) and a Rotate certificate action that succeeds."""
+    status, inst = await service.call(
+        "POST",
+        "/instances?wait=300",
+        shared.token,
+        json={"engine": "redis", "name": "shared-tls", "settings": {"maxmemory": "16mb", "tls": "required"}},
+    )
+    assert status == 201, inst
+    web = await open_session()
+    page = web.page
+    await web.login(shared.username, shared.password)
+    await _open(web, inst)
+    await expect(page.locator("#conn-tls")).to_have_text("required")
+    await expect(page.locator("#conn-uri")).to_contain_text("rediss://")
+    tls = inst["connection"]["tls"]
+    await expect(page.get_by_text(tls["server_name"], exact=True)).not_to_have_count(0)
+    link = page.locator("#conn-ca")
+    await expect(link).to_have_attribute("href", "/api/v1/tls/ca.pem")
+    async with page.expect_download() as download_info:
+        await link.click()
+    download = await download_info.value
+    assert download.suggested_filename == "dbvend-ca.pem"
+    status, bundle = await service.call("GET", "/tls/ca.pem")
+    assert status == 200
+    path = await download.path()
+    assert path is not None
+    assert path.read_text() == bundle
+    assert "BEGIN CERTIFICATE" in bundle
+    assert "PRIVATE KEY" not in bundle
+
+    async with page.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith(f"/instances/{inst['id']}/rotate-certificate")
+    ):
+        await page.get_by_role("button", name="Rotate certificate").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        f"Certificate rotation of {inst['name']}: done", timeout=SLOW_MS
+    )
+    status, _ = await service.call("DELETE", f"/instances/{inst['id']}", shared.token)
+    assert status in (202, 204)
+    assert web.errors == []
