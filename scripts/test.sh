@@ -2,8 +2,8 @@
 # `make test`: set up like `make run`, run the linters, then the whole test suite
 # against real PostgreSQL, a real Docker engine and real MariaDB/Redis containers.
 #
-# pytest runs on DBVEND_TEST_WORKERS pytest-xdist workers (default: one per core plus one:
-# the tests spend most of their time waiting on containers and Ansible runs); the
+# pytest runs on DBVEND_TEST_WORKERS pytest-xdist workers (default: one per core; a third
+# worker on two cores made the run slower, not faster, on 2026-12-07); the
 # plan (tests/scheduling.py) is printed before the tests start. Arguments go to pytest
 # (`make test -- tests/api -k login`, or `bash scripts/test.sh tests/api`); with any
 # argument the linters are skipped unless DBVEND_TEST_LINT=1. At the end: the wall time of
@@ -49,7 +49,7 @@ if [ "$#" -eq 0 ] || [ "${DBVEND_TEST_LINT:-0}" = 1 ]; then
   phase "import contracts" "$venv/lint-imports"
   phase ansible-lint "$venv/ansible-lint" -q playbooks roles
 fi
-workers=${DBVEND_TEST_WORKERS:-$(($(nproc) + 1))}
+workers=${DBVEND_TEST_WORKERS:-$(nproc)}
 parallel=()
 if [ "$workers" -gt 1 ]; then
   parallel=(-n "$workers")
