@@ -4,7 +4,6 @@ any row."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -16,28 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from service.crypto import SecretBox
 from service.db import tls as store
 from service.db import tls_authorities as cas
-from service.db.pool import create_pool
 from service.tls import TlsSettings, verify_server
-from tests.helpers import create_database, drop_database
 
 NOW = datetime.now(UTC)
 BOX = SecretBox((Fernet.generate_key().decode(),))
 PLAIN = TlsSettings()
-
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    """A database of the test's own: the CA is one per database."""
-    url = await create_database()
-    yield url
-    await drop_database(url)
-
-
-@pytest.fixture
-async def pool(url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(url, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
 
 
 async def test_no_private_key_in_clear_in_any_row(pool: asyncpg.Pool) -> None:

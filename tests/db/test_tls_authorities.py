@@ -5,7 +5,6 @@ certificates exist), the three steps of a CA rotation, and no CA key in clear in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -17,26 +16,10 @@ from service.db import tls as certificates
 from service.db import tls_authorities as cas
 from service.db.pool import create_pool
 from service.tls import TlsSettings, make_authority
-from tests.helpers import create_database, drop_database
 
 NOW = datetime.now(UTC)
 BOX = SecretBox((Fernet.generate_key().decode(),))
 PLAIN = TlsSettings()
-
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    """A database of the test's own: the CA is one per database."""
-    url = await create_database()
-    yield url
-    await drop_database(url)
-
-
-@pytest.fixture
-async def pool(url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(url, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
 
 
 async def _issue_and_confirm(pool: asyncpg.Pool, instance_id: str) -> certificates.StoredCertificate:
