@@ -1,27 +1,10 @@
 // Administrators' pages: users (create, disable, quotas), hosts (drain/undrain, reload the
 // inventory), rules (thresholds, `for`, severity, on/off), all alerts.
 import { html } from "htm/preact";
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, ApiError, enc, q } from "./api.js";
 import { FieldError } from "./schema.js";
-import { announce, Confirm, Dialog, ErrorText, mib, seconds, Table, when } from "./ui.js";
-
-function useLoad(path) {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState("");
-  const load = useCallback(async () => {
-    try {
-      setData(await api.get(path));
-      setError("");
-    } catch (err) {
-      setError(err.message);
-    }
-  }, [path]);
-  useEffect(() => {
-    load();
-  }, [load]);
-  return [data, error, load, setError];
-}
+import { announce, Confirm, Dialog, ErrorText, mib, seconds, Table, useLoad, when } from "./ui.js";
 
 function QuotaForm({ user, reload }) {
   // A default limit is shown empty: saving it keeps following the configured default.
@@ -54,7 +37,7 @@ function QuotaForm({ user, reload }) {
 }
 
 export function AdminUsers() {
-  const [data, error, load, setError] = useLoad("/users");
+  const [data, error, load, setError] = useLoad("/users", api);
   const [form, setForm] = useState({ username: "", password: "", is_admin: false });
   const [errors, setErrors] = useState({});
   async function create(e) {
@@ -115,7 +98,7 @@ export function AdminUsers() {
 }
 
 export function AdminHosts() {
-  const [data, error, load, setError] = useLoad("/hosts");
+  const [data, error, load, setError] = useLoad("/hosts", api);
   const [draining, setDraining] = useState(null);
   const [reloading, setReloading] = useState(false);
   async function act(h, what) {
@@ -212,7 +195,7 @@ function RuleDialog({ rule, onClose, onSaved }) {
 }
 
 export function AdminRules() {
-  const [data, error, load] = useLoad("/rules");
+  const [data, error, load] = useLoad("/rules", api);
   const [editing, setEditing] = useState(null);
   const columns = [
     { label: "Rule", cell: (r) => html`${r.name}${r.builtin ? " (built-in)" : ""}<br /><small>${r.description}</small>` },
@@ -237,7 +220,7 @@ export function AdminRules() {
 
 export function AdminAlerts() {
   const [status, setStatus] = useState("");
-  const [data, error, load, setError] = useLoad(`/alerts${q({ status, limit: 200 })}`);
+  const [data, error, load, setError] = useLoad(`/alerts${q({ status, limit: 200 })}`, api);
   async function ack(a) {
     try {
       await api.post(`/alerts/${a.id}/ack`, {});
