@@ -68,10 +68,13 @@ def password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def port_is_free(port: int) -> bool:
-    """Nothing listens on (or holds) 127.0.0.1:port; TIME_WAIT leftovers do not count."""
+def port_is_free(port: int, *, strict: bool = False) -> bool:
+    """Nothing listens on (or holds) 127.0.0.1:port. TIME_WAIT leftovers of an earlier
+    test's connections do not count unless `strict`: a bind without SO_REUSEADDR fails on
+    them."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if not strict:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -111,8 +114,11 @@ class Deployer:
         self.ids.append(instance_id)
         return instance_id
 
-    def free_port(self) -> int:
-        claimed = set()
+    def free_port(self, *, strict: bool = False, exclude: tuple[int, ...] = ()) -> int:
+        """The lowest port of the range no container claims and nothing holds; `strict`
+        also skips ports with TIME_WAIT leftovers (for a test's own bind without
+        SO_REUSEADDR)."""
+        claimed = set(exclude)
         for container in self.docker.containers.list(
             all=True, ignore_removed=True, filters={"label": "dbvend.managed=true"}
         ):
@@ -120,7 +126,7 @@ class Deployer:
             if port:
                 claimed.add(int(port))
         for port in range(PORTS[0], PORTS[1] + 1):
-            if port not in claimed and port_is_free(port):
+            if port not in claimed and port_is_free(port, strict=strict):
                 return port
         raise AssertionError("no free port in the test range")
 

@@ -36,9 +36,11 @@ def listener() -> Iterator[Any]:
 
     def listen(port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sockets.append(sock)  # closed even when bind fails: a leak fails a later test
+        # As servers do: an earlier test's TIME_WAIT leftovers on the port do not stop it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         sock.listen()
-        sockets.append(sock)
         return sock
 
     yield listen
@@ -92,20 +94,17 @@ def test_port_in_use_fails_with_a_message_the_service_reads(
     """A listener is caught before the container is made; a socket that is only bound
     (invisible to that check, like a race) makes Docker fail: same message, no container."""
     instance_id = deployer.new_id("busy")
-    port = deployer.free_port()
-    if listening:
-        listener(port)
-    else:
-        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        held.bind(("127.0.0.1", port))
-    try:
+    # The bound-only socket binds as Docker would, without SO_REUSEADDR.
+    port = deployer.free_port(strict=not listening)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        if listening:
+            listener(port)
+        else:
+            held.bind(("127.0.0.1", port))
         run = deployer.playbook(
             "provision.yml",
             {"engine": "redis", "instance_id": instance_id, "port": port, "redis_password": password()},
         )
-    finally:
-        if not listening:
-            held.close()
     assert run.rc != 0
     assert f'"msg": "DBVEND_PORT_IN_USE:{port} ' in run.output
     assert ("TASK [redis : Run the container]" in run.output) is not listening
@@ -212,9 +211,7 @@ def test_instances_as_inventory_hosts_in_one_run_report_merged_facts(deployer: D
     """The service's batch: a redis and a mysql instance on one Docker host, one run."""
     redis_id, mysql_id = deployer.new_id("batch-r"), deployer.new_id("batch-m")
     redis_port = deployer.free_port()
-    with socket.socket() as hold:  # keep the two ports apart while choosing
-        hold.bind(("127.0.0.1", redis_port))
-        mysql_port = deployer.free_port()
+    mysql_port = deployer.free_port(exclude=(redis_port,))
     docker_host = {**host_vars(deployer.tmp), "dbvend_host_name": "local"}
     creds = {"redis": password(), "mysql": password(), "root": password(), "admin": password()}
     hosts = {
