@@ -370,11 +370,13 @@ class Engine(ABC, Generic[S]):
             if getattr(slot, name) != getattr(wanted, name)
         )
 
-    async def rekey(self, target: Rekey[S], limit: float) -> None:
+    async def rekey(self, target: Rekey[S], limit: float) -> str | None:
         """Claim a slot: wipe what a tenant-less slot may hold, create the new tenant's
         account from a password hash and apply its settings live and durably (the server's
         own files), within `limit` seconds. Idempotent: a retry after any failure converges.
-        Raise RekeyFailed."""
+        Returns the server's version when it also checked the tenant's account (logged in
+        as it on the same connection: one TLS handshake less per claim), None when the
+        caller must (wait_ready). Raise RekeyFailed."""
         raise RekeyFailed(f"the {self.name} engine has no warm pool")
 
     @abstractmethod

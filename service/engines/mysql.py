@@ -305,7 +305,7 @@ class MysqlEngine(Engine[MysqlSettings]):
             if getattr(slot, name) != getattr(wanted, name)
         )
 
-    async def rekey(self, target: Rekey[MysqlSettings], limit: float) -> None:
+    async def rekey(self, target: Rekey[MysqlSettings], limit: float) -> str | None:
         settings = target.settings
         if settings.database is None or settings.collation is None:
             raise RekeyFailed("the instance's settings are not complete mysql settings")
@@ -327,6 +327,7 @@ class MysqlEngine(Engine[MysqlSettings]):
             ),
         )
         await mysql_rekey.rekey(target, tenant, limit, tls_ca=target.tls_ca)
+        return None
 
     def connection(
         self, settings: MysqlSettings, credentials: Credentials, address: str, port: int

@@ -20,8 +20,8 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
-from ..tls import client_context
 from .base import Rekey, RekeyFailed
+from .mysql_client import tls_arguments
 from .probe import describe
 
 # roles/mysql defaults/main.yml mysql_claim_username.
@@ -134,8 +134,8 @@ def _rekey_sync(
             write_timeout=seconds,
             client_flag=CLIENT.MULTI_STATEMENTS,
             autocommit=True,
-            # tls_ca (the CA bundle): certificate and host name checked (mysql_client.py).
-            ssl=client_context(tls_ca) if tls_ca else None,
+            # tls_ca (the CA bundle): certificate and host name checked, else plain.
+            **tls_arguments(tls_ca),
         )
     except (pymysql.MySQLError, OSError) as exc:
         # The client's first line names the user and host, never the password.

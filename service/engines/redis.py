@@ -188,14 +188,15 @@ class RedisEngine(Engine[RedisSettings]):
                 return RedisSettings.model_validate({"maxmemory": maxmemory, "tls": tls})
         return None
 
-    async def rekey(self, target: Rekey[RedisSettings], limit: float) -> None:
+    async def rekey(self, target: Rekey[RedisSettings], limit: float) -> str | None:
         settings = target.settings
         creds = target.credentials
-        await redis_client.rekey(
+        return await redis_client.rekey(
             target.address,
             target.port,
             creds.admin_password,
             username=creds.username,
+            password=creds.password,
             password_hash=_sha256(creds.password),
             config={
                 "maxmemory": str(settings.maxmemory),

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ..tls import client_context
 from .base import RekeyFailed
@@ -39,43 +40,74 @@ async def rekey(
     admin_password: str,
     *,
     username: str,
+    password: str,
     password_hash: str,
     config: Mapping[str, str],
     limit: float,
     tls_ca: str | None = None,
-) -> None:
+) -> str:
     """A claimed slot becomes its tenant's: no data, exactly one application account (from
     a SHA-256 hash), the settings applied live, and both saved to the server's own files
-    (users.acl, redis.conf) so a restart keeps them. Every step converges on a retry."""
+    (users.acl, redis.conf) so a restart keeps them. Every step converges on a retry.
+    Then the tenant's account logs in on the same connection and reads the server's
+    version, which is returned: the readiness check without a second TLS handshake."""
     client = _client(host, port, ADMIN_ACCOUNT, admin_password, limit, tls_ca=tls_ca)
     try:
-        await asyncio.wait_for(_rekey(client, username, password_hash, config), timeout=limit)
-    except (RedisError, OSError, TimeoutError) as exc:
+        steps = _rekey(client, username, password, password_hash, config)
+        return await asyncio.wait_for(steps, timeout=limit)
+    except (RedisError, OSError, TimeoutError, RekeyFailed) as exc:
         raise RekeyFailed(f"redis on {host}:{port}: {describe(exc)}") from None
     finally:
         await client.aclose()
 
 
 async def _rekey(
-    client: aioredis.Redis, username: str, password_hash: str, config: Mapping[str, str]
-) -> None:
-    run = cast("Callable[..., Awaitable[Any]]", client.execute_command)
-    await run("FLUSHALL", "SYNC")
-    await run("SCRIPT", "FLUSH", "SYNC")
-    await run("FUNCTION", "FLUSH", "SYNC")
-    users = [u.decode() if isinstance(u, bytes) else str(u) for u in await run("ACL", "USERS")]
+    client: aioredis.Redis, username: str, password: str, password_hash: str, config: Mapping[str, str]
+) -> str:
+    # Two round trips (pipelines on one connection, in order), not one per command: over
+    # TLS each round trip costs a record each way, and a claim is on the create's clock.
+    wipe = client.pipeline(transaction=False)
+    wipe.execute_command("FLUSHALL", "SYNC")
+    wipe.execute_command("SCRIPT", "FLUSH", "SYNC")
+    wipe.execute_command("FUNCTION", "FLUSH", "SYNC")
+    wipe.execute_command("ACL", "USERS")
+    *_, listed = await _run(wipe)
+    users = [u.decode() if isinstance(u, bytes) else str(u) for u in listed]
     stale = [u for u in users if u not in _KEEP and u != username]
+    tenant = client.pipeline(transaction=False)
     if stale:
-        await run("ACL", "DELUSER", *stale)
-    await run("ACL", "SETUSER", "default", "reset")
+        tenant.execute_command("ACL", "DELUSER", *stale)
+    tenant.execute_command("ACL", "SETUSER", "default", "reset")
     # Not `reset` (it also sets sanitize-payload): the account must equal the role's line.
     clear = ("resetpass", "resetkeys", "resetchannels", "clearselectors", "-@all")
-    await run("ACL", "SETUSER", username, *clear, "on", f"#{password_hash}", "~*", "&*", *app_acl())
+    rules = (*clear, "on", f"#{password_hash}", "~*", "&*", *app_acl())
+    tenant.execute_command("ACL", "SETUSER", username, *rules)
     for key, value in config.items():
-        await run("CONFIG", "SET", key, value)
+        tenant.execute_command("CONFIG", "SET", key, value)
     # Into users.acl and redis.conf (the role's files; converge writes them in its own form).
-    await run("ACL", "SAVE")
-    await run("CONFIG", "REWRITE")
+    tenant.execute_command("ACL", "SAVE")
+    tenant.execute_command("CONFIG", "REWRITE")
+    # Last, on the same connection: the tenant's account logs in and reads the version (a
+    # reconnect, on a retry, replays the whole pipeline, so the admin never answers INFO in
+    # the tenant's place).
+    tenant.execute_command("AUTH", username, password)
+    tenant.info("server")
+    *_, info = await _run(tenant)
+    return str(info.get("redis_version", ""))
+
+
+async def _run(pipeline: Pipeline) -> list[Any]:
+    """The replies, or RekeyFailed naming the first failed command by its name only:
+    redis-py's own pipeline error quotes the whole command, password hash and password
+    included, and this message reaches the log and the slot's broken reason."""
+    # The first two words: a command and its subcommand (or AUTH's username), no secret.
+    names = [" ".join(str(a) for a in args[:2]) for args, _ in pipeline.command_stack]
+    replies: list[Any] = await pipeline.execute(raise_on_error=False)
+    for name, reply in zip(names, replies, strict=True):
+        if isinstance(reply, ResponseError):
+            reason = str(reply.args[0]) if reply.args else type(reply).__name__
+            raise RekeyFailed(f"{name}: {reason[:200]}")
+    return replies
 
 
 class _VerifiedTls(aioredis.SSLConnection):
@@ -121,6 +153,8 @@ def _client(
         password=password,
         socket_timeout=limit,
         socket_connect_timeout=limit,
+        # No CLIENT SETINFO after AUTH: a round trip less per connection (each probe and claim).
+        driver_info=None,
         **tls,
     )
     if tls_ca:  # no connection is made yet: every one will be a _VerifiedTls

@@ -16,9 +16,10 @@ lease runs out (its next claim re-keys everything)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,19 +101,38 @@ async def claim_create(
         metrics.FALLBACKS.labels(engine.name, "not_claimable").inc()
         return None
     reason = "empty"
-    for _ in range(MAX_TRIES):
+    tls = tls_mode(settings)
+    ca: str | None = None
+    for attempt in range(MAX_TRIES):
         started = time.monotonic()
-        slot = await _take(ctx, user, engine, name, engine.memory_mb(settings), classes, tls_mode(settings))
+        take = _take(ctx, user, engine, name, engine.memory_mb(settings), classes, tls)
+        if attempt == 0 and tls != "off":
+            slot, ca = await _with_bundle(ctx, take)
+        else:
+            slot = await take
         if slot is None:
             break
         final = create_settings(engine, plan, raw, instance_name=name or slot.id, defaults=ctx.defaults)
-        accepted = await _turn(ctx, user, engine, slot, name or slot.id, final, plan)
+        accepted = await _turn(ctx, user, engine, slot, name or slot.id, final, plan, ca)
         if accepted is not None:
             metrics.CLAIM_SECONDS.labels(engine.name).observe(time.monotonic() - started)
             return accepted
         reason = "broken"
     metrics.FALLBACKS.labels(engine.name, reason).inc()
     return None
+
+
+async def _with_bundle(
+    ctx: Claim, take: Coroutine[Any, Any, pool_slots.Slot | None]
+) -> tuple[pool_slots.Slot | None, str]:
+    """The slot and the CA bundle, read side by side (two connections of the pool): the
+    bundle costs a TLS claim no time of its own."""
+    slot, ca = await asyncio.gather(take, bundle_pem(ctx.pool), return_exceptions=True)
+    if isinstance(slot, BaseException):
+        raise slot
+    if isinstance(ca, BaseException):
+        raise ca
+    return slot, ca
 
 
 async def _take(
@@ -148,24 +168,26 @@ async def _turn(
     name: str,
     settings: BaseModel,
     plan: Plan | None,
+    ca: str | None,
 ) -> Accepted | None:
     """Re-key and check the slot, then record it as the instance; None when the slot
-    failed (it is broken now) or was taken back."""
+    failed (it is broken now) or was taken back. `ca`: the CA bundle when the slot serves
+    TLS."""
     host = ctx.hosts.get(slot.host)
     slot_secrets = ctx.box.open(slot.secrets)
     fresh = engine.new_credentials()
     creds = Credentials(fresh.username, fresh.password, slot_secrets["admin_password"])
     slot_settings = engine.slot_settings(slot.memory_mb, tls=str(slot.settings.get("tls", "off")))
     # The slot's certificate names its host and its id, which the instance keeps: the claim
-    # and the check verify it against the bundle as the tenant will.
-    ca = await bundle_pem(ctx.pool) if tls_mode(settings) != "off" else None
+    # and the check verify it against the bundle (`ca`) as the tenant will.
     try:
         if host is None or slot_settings is None or not engine.claimable(slot_settings, settings):
             raise RekeyFailed("the slot no longer fits the request")
         target = Rekey(host.address, slot.port, slot_settings, settings, creds, tls_ca=ca)
-        await engine.rekey(target, REKEY_SECONDS)
-        conn_info = engine.connection(settings, creds, host.address, slot.port)
-        version = await wait_ready(engine, conn_info, READY_SECONDS, tls_ca=ca)
+        version = await engine.rekey(target, REKEY_SECONDS)
+        if version is None:
+            conn_info = engine.connection(settings, creds, host.address, slot.port)
+            version = await wait_ready(engine, conn_info, READY_SECONDS, tls_ca=ca)
     except (RekeyFailed, NotReady) as exc:
         # The messages name the server and the client's error, never a password.
         log.warning("pool slot %s on %s failed its claim: %s", slot.id, slot.host, exc)
