@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from service.config import ConfigError
-from tests.broker.osb import BROKER_AUTH, Platform, basic, new_id, plan_ids
+from tests.broker.osb import BROKER_AUTH, Platform, basic, new_id, plan_ids, provision_body
 from tests.helpers import BROKER_USERNAME, Api, service_env, settings_from_env
 
 ASYNC = {"accepts_incomplete": "true"}
@@ -77,13 +77,18 @@ async def test_changes_are_asynchronous_only(service: Api, db: asyncpg.Pool) -> 
 
 async def test_bad_provision_requests_are_400_and_record_nothing(service: Api, db: asyncpg.Pool) -> None:
     osb = Platform(service)
-    small = plan_ids("redis", "small")
+    small = provision_body("redis", "small")
     mysql = plan_ids("mysql", "small")
     before = await counts(db)
     bad = [
-        {"service_id": small["service_id"], "plan_id": new_id()},
-        {"service_id": new_id(), "plan_id": small["plan_id"]},
-        {"service_id": mysql["service_id"], "plan_id": small["plan_id"]},
+        {**small, "plan_id": new_id()},
+        {**small, "service_id": new_id()},
+        {**small, "service_id": mysql["service_id"]},
+        {**small, "plan_id": mysql["plan_id"]},
+        {k: v for k, v in small.items() if k != "organization_guid"},
+        {k: v for k, v in small.items() if k != "space_guid"},
+        {**small, "space_guid": ""},
+        {**small, "organization_guid": "o" * 201},
         {**small, "parameters": {"maxmemory": "1gb"}},
         {**small, "parameters": {"maxclients": 5000}},
         {**small, "parameters": {"nope": 1}},
