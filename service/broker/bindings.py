@@ -133,7 +133,16 @@ async def fetch_binding(request: web.Request) -> web.Response:
 
 @routes.get(_PATH + "/last_operation")
 async def binding_last_operation(request: web.Request) -> web.Response:
+    """404 for a binding id the broker never made for this instance (or forgot: retention);
+    410 is only for one that is gone (see osb_state)."""
     svc = broker(request)
     osb_id, binding_id = osb_id_of(request), osb_id_of(request, "binding_id")
-    await broker_account(svc)
-    return await osb_state(svc, request, osb_id, binding_id)
+    user = await broker_account(svc)
+    existing = await repo.binding(svc.pool, binding_id)
+    if existing is None or existing.instance_osb_id != osb_id:
+        raise BrokerError(404, f"service binding {binding_id} does not exist")
+    found = await live_instance(svc, user, osb_id)
+    live = found is not None and (
+        await svc.credentials.get(found[1].id, existing.credential_name, owner_id=user.id) is not None
+    )
+    return await osb_state(svc, request, osb_id, binding_id, live=live)

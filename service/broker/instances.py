@@ -197,7 +197,13 @@ def _user_parameters(inst: Instance, plan: Plan | None) -> dict[str, Any]:
 
 @routes.get("/v2/service_instances/{instance_id}/last_operation")
 async def last_operation(request: web.Request) -> web.Response:
+    """404 for an id the broker never provisioned (or forgot: retention); 410 is only for one
+    that is gone (see osb_state)."""
     svc = broker(request)
     osb_id = osb_id_of(request)
-    await broker_account(svc)
-    return await osb_state(svc, request, osb_id, None)
+    user = await broker_account(svc)
+    mapped = await repo.instance(svc.pool, osb_id)
+    if mapped is None:
+        raise BrokerError(404, f"service instance {osb_id} does not exist")
+    live = await svc.instances.get(mapped.instance_id, owner_id=user.id) is not None
+    return await osb_state(svc, request, osb_id, None, live=live)

@@ -143,8 +143,15 @@ async def test_gone_and_missing_things(service: Api) -> None:
     assert status == 400, body  # service_id and plan_id are required
     status, body = await osb.call("GET", missing)
     assert status == 404, body
-    status, body = await osb.call("GET", f"{missing}/last_operation")
-    assert status == 410, body
+    # last_operation of what never existed is 404 (410 is for what is gone: test_conformance).
+    for params in ({}, {"operation": "op-nothing"}):
+        status, body = await osb.call("GET", f"{missing}/last_operation", params=params)
+        assert status == 404, (params, body)
+        assert body["description"], body
+        status, body = await osb.call(
+            "GET", f"{missing}/service_bindings/{new_id()}/last_operation", params=params
+        )
+        assert status == 404, (params, body)
     status, body = await osb.call("PATCH", missing, params=ASYNC, json={"service_id": small["service_id"]})
     assert status == 404, body
     status, body = await osb.call("PUT", f"{missing}/service_bindings/{new_id()}", json=small)
