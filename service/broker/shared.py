@@ -3,6 +3,7 @@ last_operation from dbvend's own operation records."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -39,6 +40,12 @@ def body_of(model: type[M], body: dict[str, Any]) -> M:
     except ValidationError as exc:
         parts = "; ".join(f"{e.field}: {e.message}" for e in pydantic_errors(exc, "")[:10])
         raise BrokerError(400, f"invalid request: {parts}") from None
+
+
+def differing(recorded: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
+    """The attributes of a repeated PUT that differ from the first request's (the 409 names
+    them). An attribute the record lacks (a row made before migration 0031) is not judged."""
+    return sorted(key for key, value in asked.items() if key in recorded and recorded[key] != value)
 
 
 async def osb_state(
