@@ -14,7 +14,7 @@ from ..db import broker as repo
 from ..db.tls_authorities import bundle_pem
 from ..web.body import read_json
 from .account import broker_account
-from .instances import instance_of_service, live_instance, osb_id_of
+from .instances import instance_of_service, live_instance, osb_id_of, plan_for
 from .models import BindRequest
 from .protocol import IDENTITY, BrokerError
 from .services import Broker, broker
@@ -58,6 +58,8 @@ async def bind(request: web.Request) -> web.Response:
         raise BrokerError(400, "a binding takes no parameters: its credentials are made by dbvend")
     user = await broker_account(svc)
     _, inst = await instance_of_service(svc, user, osb_id, body.service_id)
+    # Any plan of the instance's service (a platform may send the one before a plan update); 400 else.
+    await plan_for(svc, body.service_id, body.plan_id, new=False)
     asked = _asked(body)
     name = credential_name(binding_id)
     existing = await repo.binding(svc.pool, binding_id)

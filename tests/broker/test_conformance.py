@@ -1,7 +1,8 @@
 """OSB 2.17 to the letter where the public osb-checker suites found the broker lax (issue 27):
 organization_guid and space_guid are required (400), a repeated PUT is judged on every attribute
 of its request (identical: 200, or 202 with the same operation while in progress; different:
-409), and last_operation is 404 for what never existed and 410 only for what is gone."""
+409), a bind names a plan of the instance's service (400 else), and last_operation is 404 for
+what never existed and 410 only for what is gone."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ async def test_a_repeated_provision_or_bind_is_judged_on_every_attribute_of_its_
     assert await repeat(osb, path, old, create_op, params=ASYNC) == 200
     await conflicts(osb, path, [("plan_id", {**old, **plan_ids("redis", "medium")})], params=ASYNC)
 
+    # Bindings: a plan not in the catalog or not of the instance's service is 400, and makes nothing.
     bid = new_id()
     bpath = f"{path}/service_bindings/{bid}"
     bound = {
@@ -94,6 +96,11 @@ async def test_a_repeated_provision_or_bind_is_judged_on_every_attribute_of_its_
         "bind_resource": {"app_guid": "app-1"},
         "context": {"platform": "cloudfoundry"},
     }
+    for plan_id in (new_id(), plan_ids("mysql", "small")["plan_id"]):
+        status, answer = await osb.call("PUT", bpath, params=ASYNC, json={**bound, "plan_id": plan_id})
+        assert status == 400, (plan_id, answer)
+        assert "plan_id" in answer["description"], answer
+    assert await db.fetchval("SELECT count(*) FROM broker_bindings WHERE osb_id = $1", bid) == 0
     status, answer = await osb.call("GET", f"{bpath}/last_operation")
     assert status == 404, answer  # a binding this instance never had
 
