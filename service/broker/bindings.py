@@ -74,7 +74,7 @@ async def bind(request: web.Request) -> web.Response:
             await repo.forget_binding(svc.pool, binding_id)  # gone or failed: made anew below
         elif current.status == "active":
             return await _credentials(svc, inst.id, name, user.id, status=200)
-    credential, _ = await svc.credentials.request(user, inst.id, name, owner_id=user.id)
+    credential, made = await svc.credentials.request(user, inst.id, name, owner_id=user.id)
     bound = repo.BrokerBinding(
         osb_id=binding_id,
         instance_osb_id=osb_id,
@@ -94,7 +94,8 @@ async def bind(request: web.Request) -> web.Response:
     if op is None or op.status != "succeeded":
         reason = op.error if op is not None and op.error else "it did not finish in time"
         raise BrokerError(502, f"the binding could not be made: {reason}")
-    return await _credentials(svc, inst.id, name, user.id, status=201)
+    # 201 only when this request made it; an identical repeat that waited for it is 200.
+    return await _credentials(svc, inst.id, name, user.id, status=201 if made else 200)
 
 
 async def _credentials(
