@@ -21,7 +21,7 @@ from .catalog import catalog_document
 from .models import ProvisionRequest, UpdateRequest
 from .protocol import IDENTITY, OSB_ID, BrokerError
 from .services import Broker, broker
-from .shared import async_required, body_of, osb_state
+from .shared import async_required, body_of, differing, osb_state
 
 routes = web.RouteTableDef()
 
@@ -77,6 +77,28 @@ async def catalog(request: web.Request) -> web.Response:
     return web.json_response(catalog_document(svc.plans.catalog, await svc.plans.open_plans()))
 
 
+def _asked(body: ProvisionRequest) -> dict[str, Any]:
+    """Every attribute of a provision, as a repeat of it is judged (absent maps are empty)."""
+    return {
+        "service_id": body.service_id,
+        "plan_id": body.plan_id,
+        "parameters": body.parameters or {},
+        "organization_guid": body.organization_guid,
+        "space_guid": body.space_guid,
+        "context": body.context or {},
+    }
+
+
+def _recorded(mapped: repo.BrokerInstance) -> dict[str, Any]:
+    """What the first request recorded (the columns of migration 0031 only when they are set)."""
+    rest = {
+        "organization_guid": mapped.organization_guid,
+        "space_guid": mapped.space_guid,
+        "context": mapped.context,
+    }
+    return {**mapped.request, **{key: value for key, value in rest.items() if value is not None}}
+
+
 @routes.put("/v2/service_instances/{instance_id}")
 async def provision(request: web.Request) -> web.Response:
     svc = broker(request)
@@ -84,30 +106,41 @@ async def provision(request: web.Request) -> web.Response:
     async_required(request)
     body = body_of(ProvisionRequest, await read_json(request))
     user = await broker_account(svc)
-    asked = {"service_id": body.service_id, "plan_id": body.plan_id, "parameters": body.parameters or {}}
+    asked = _asked(body)
     found = await live_instance(svc, user, osb_id)
     if found is not None:
         mapped, inst = found
-        if mapped.request != asked:
-            raise BrokerError(409, f"service instance {osb_id} exists with other attributes")
+        other = differing(_recorded(mapped), asked)
+        if other:
+            raise BrokerError(409, f"service instance {osb_id} exists with other {', '.join(other)}")
         if inst.status == "provisioning":
             last = await repo.last_operation(svc.pool, osb_id, None)
             return web.json_response({"operation": last} if last else {}, status=202)
         return web.json_response({}, status=200)
     plan = await plan_for(svc, body.service_id, body.plan_id, new=True)
-    stale = await repo.instance(svc.pool, osb_id)
-    if stale is not None:  # its instance is gone: the id may be provisioned again
-        await repo.forget_instance(svc.pool, osb_id)
     name = instance_name(osb_id)
     try:
         accepted = await svc.instances.create(user, plan.engine, name, body.parameters, plan=plan)
     except Conflict:
         # The name is taken: an earlier request made this instance and did not live to map it.
         accepted = await _adopt(svc, user, name)
+    mapped = repo.BrokerInstance(
+        osb_id=osb_id,
+        instance_id=accepted.instance_id,
+        service_id=body.service_id,
+        plan_id=body.plan_id,
+        request={key: asked[key] for key in ("service_id", "plan_id", "parameters")},
+        organization_guid=body.organization_guid,
+        space_guid=body.space_guid,
+        context=asked["context"],
+    )
     async with svc.pool.acquire() as conn, conn.transaction():
-        mapped_now = await repo.add_instance(
-            conn, osb_id, accepted.instance_id, body.service_id, body.plan_id, asked, request[IDENTITY]
-        )
+        stale = await repo.instance(conn, osb_id)
+        if stale is not None and stale.instance_id != accepted.instance_id:
+            # Its instance is gone (live_instance found none): the id is provisioned again. Only
+            # now, so a refused request leaves the record of the gone one (last_operation: 410).
+            await repo.forget_instance(conn, osb_id, stale.instance_id)
+        mapped_now = await repo.add_instance(conn, mapped, request[IDENTITY])
         await repo.note_operation(conn, accepted.operation_id, osb_id, None, request[IDENTITY])
     if not mapped_now:
         raise BrokerError(409, f"service instance {osb_id} is being provisioned by another request")
@@ -197,7 +230,13 @@ def _user_parameters(inst: Instance, plan: Plan | None) -> dict[str, Any]:
 
 @routes.get("/v2/service_instances/{instance_id}/last_operation")
 async def last_operation(request: web.Request) -> web.Response:
+    """404 for an id the broker never provisioned (or forgot: retention); 410 is only for one
+    that is gone (see osb_state)."""
     svc = broker(request)
     osb_id = osb_id_of(request)
-    await broker_account(svc)
-    return await osb_state(svc, request, osb_id, None)
+    user = await broker_account(svc)
+    mapped = await repo.instance(svc.pool, osb_id)
+    if mapped is None:
+        raise BrokerError(404, f"service instance {osb_id} does not exist")
+    live = await svc.instances.get(mapped.instance_id, owner_id=user.id) is not None
+    return await osb_state(svc, request, osb_id, None, live=live)

@@ -19,8 +19,9 @@ class _Body(BaseModel):
 class ProvisionRequest(_Body):
     service_id: Id
     plan_id: Id
-    organization_guid: Id | None = None
-    space_guid: Id | None = None
+    # REQUIRED by the spec (deprecated in favour of `context`, which platforms send beside them).
+    organization_guid: Id
+    space_guid: Id
     context: dict[Key, Any] | None = Field(default=None, max_length=32)
     parameters: dict[Key, Any] | None = Field(default=None, max_length=16)
     maintenance_info: dict[Key, Any] | None = Field(default=None, max_length=8)

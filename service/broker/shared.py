@@ -3,6 +3,7 @@ last_operation from dbvend's own operation records."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -41,20 +42,36 @@ def body_of(model: type[M], body: dict[str, Any]) -> M:
         raise BrokerError(400, f"invalid request: {parts}") from None
 
 
-async def osb_state(svc: Broker, request: web.Request, osb_id: str, binding_id: str | None) -> web.Response:
-    operation_id = request.query.get("operation")
-    if operation_id is not None:
-        if not OSB_ID.fullmatch(operation_id) or not await repo.operation_of(
-            svc.pool, operation_id, osb_id, binding_id
-        ):
-            raise BrokerError(400, "operation: not an operation of this service instance or binding")
-    else:
+def differing(recorded: Mapping[str, Any], asked: Mapping[str, Any]) -> list[str]:
+    """The attributes of a repeated PUT that differ from the first request's (the 409 names
+    them). An attribute the record lacks (a row made before migration 0031) is not judged."""
+    return sorted(key for key, value in asked.items() if key in recorded and recorded[key] != value)
+
+
+async def osb_state(
+    svc: Broker, request: web.Request, osb_id: str, binding_id: str | None, *, live: bool
+) -> web.Response:
+    """last_operation of a service instance or binding the broker made (the caller answers 404
+    for one it never made): the operation asked about, else the last one the broker queued for
+    it. `live`: it still exists; one that is gone and whose operation is no longer recorded
+    (retention) is 410, which a platform polling its deprovision takes as done."""
+    asked = request.query.get("operation")
+    if asked is not None and not OSB_ID.fullmatch(asked):
+        raise BrokerError(400, "operation: not an operation of this service instance or binding")
+    if asked is None:
         operation_id = await repo.last_operation(svc.pool, osb_id, binding_id)
-        if operation_id is None:
+    else:
+        known = await repo.operation_of(svc.pool, asked, osb_id, binding_id)
+        operation_id = asked if known else None
+    op = await svc.instances.operation(operation_id) if operation_id is not None else None
+    if op is None:
+        if not live:
+            # Gone, and what it went through no longer recorded (retention): a deprovision's end.
             return web.json_response({}, status=410)
-    op = await svc.instances.operation(operation_id)
-    if op is None:  # removed by retention long after it ended
-        return web.json_response({}, status=410)
+        if asked is not None:
+            raise BrokerError(400, "operation: not an operation of this service instance or binding")
+        # Only finished operations older than the retention go; a platform polls for minutes.
+        raise BrokerError(400, "no operation of this service instance or binding is recorded any more")
     state = _STATES.get(op.status, "in progress")
     description = op.error if op.status == "failed" and op.error else f"{op.kind} {op.status}"
     return web.json_response({"state": state, "description": description})

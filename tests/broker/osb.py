@@ -33,6 +33,12 @@ def plan_ids(engine: str, plan: str) -> dict[str, str]:
     return {"service_id": CATALOG.services[engine].id, "plan_id": found.id}
 
 
+def provision_body(engine: str, plan: str) -> dict[str, str]:
+    """What every provision carries: the ids, and the platform's organization and space
+    (REQUIRED by OSB 2.17)."""
+    return {**plan_ids(engine, plan), "organization_guid": "org-1", "space_guid": "space-1"}
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

@@ -13,7 +13,7 @@ import pymysql
 import pytest
 import redis
 
-from tests.broker.osb import CATALOG, Platform, identity, new_id, plan_ids
+from tests.broker.osb import CATALOG, Platform, identity, new_id, plan_ids, provision_body
 from tests.helpers import Api, admin_password_of
 
 MIB = 1024 * 1024
@@ -76,7 +76,7 @@ async def test_a_redis_service_instance_through_its_whole_life(
     path = f"/service_instances/{iid}"
     small = plan_ids("redis", "small")
     asked = {
-        **small,
+        **provision_body("redis", "small"),
         "parameters": {"maxmemory_policy": "allkeys-lru"},
         "context": {"platform": "cloudfoundry"},
     }
@@ -206,7 +206,10 @@ async def test_a_mysql_binding_is_a_user_of_the_instances_database_only(service:
     path = f"/service_instances/{iid}"
     small = plan_ids("mysql", "small")
     status, body = await osb.call(
-        "PUT", path, params=ASYNC, json={**small, "parameters": {"charset": "utf8mb4", "tls": "required"}}
+        "PUT",
+        path,
+        params=ASYNC,
+        json={**provision_body("mysql", "small"), "parameters": {"charset": "utf8mb4", "tls": "required"}},
     )
     assert status == 202, body
     assert (await osb.poll(path, body["operation"]))["state"] == "succeeded"

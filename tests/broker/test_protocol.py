@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from service.config import ConfigError
-from tests.broker.osb import BROKER_AUTH, Platform, basic, new_id, plan_ids
+from tests.broker.osb import BROKER_AUTH, Platform, basic, new_id, plan_ids, provision_body
 from tests.helpers import BROKER_USERNAME, Api, service_env, settings_from_env
 
 ASYNC = {"accepts_incomplete": "true"}
@@ -77,13 +77,18 @@ async def test_changes_are_asynchronous_only(service: Api, db: asyncpg.Pool) -> 
 
 async def test_bad_provision_requests_are_400_and_record_nothing(service: Api, db: asyncpg.Pool) -> None:
     osb = Platform(service)
-    small = plan_ids("redis", "small")
+    small = provision_body("redis", "small")
     mysql = plan_ids("mysql", "small")
     before = await counts(db)
     bad = [
-        {"service_id": small["service_id"], "plan_id": new_id()},
-        {"service_id": new_id(), "plan_id": small["plan_id"]},
-        {"service_id": mysql["service_id"], "plan_id": small["plan_id"]},
+        {**small, "plan_id": new_id()},
+        {**small, "service_id": new_id()},
+        {**small, "service_id": mysql["service_id"]},
+        {**small, "plan_id": mysql["plan_id"]},
+        {k: v for k, v in small.items() if k != "organization_guid"},
+        {k: v for k, v in small.items() if k != "space_guid"},
+        {**small, "space_guid": ""},
+        {**small, "organization_guid": "o" * 201},
         {**small, "parameters": {"maxmemory": "1gb"}},
         {**small, "parameters": {"maxclients": 5000}},
         {**small, "parameters": {"nope": 1}},
@@ -138,8 +143,15 @@ async def test_gone_and_missing_things(service: Api) -> None:
     assert status == 400, body  # service_id and plan_id are required
     status, body = await osb.call("GET", missing)
     assert status == 404, body
-    status, body = await osb.call("GET", f"{missing}/last_operation")
-    assert status == 410, body
+    # last_operation of what never existed is 404 (410 is for what is gone: test_conformance).
+    for params in ({}, {"operation": "op-nothing"}):
+        status, body = await osb.call("GET", f"{missing}/last_operation", params=params)
+        assert status == 404, (params, body)
+        assert body["description"], body
+        status, body = await osb.call(
+            "GET", f"{missing}/service_bindings/{new_id()}/last_operation", params=params
+        )
+        assert status == 404, (params, body)
     status, body = await osb.call("PATCH", missing, params=ASYNC, json={"service_id": small["service_id"]})
     assert status == 404, body
     status, body = await osb.call("PUT", f"{missing}/service_bindings/{new_id()}", json=small)
