@@ -6,8 +6,10 @@ keeps its account and settings across a container restart; the slot's own passwo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ import docker
 import pytest
 import redis
 
+from service.engines import RekeyFailed, redis_client
 from tests.helpers import ROOT, create_database, drop_database, wait_until
 from tests.pool.conftest import PoolRig, call, containers_under, start_rig
 from tests.ports import port_range
@@ -343,3 +346,40 @@ async def test_an_empty_pool_takes_the_cold_path(pool_database: str, pool_root: 
     finally:
         await rig.svc.stop()
         await db.close()
+
+
+async def test_a_failed_rekey_says_what_failed_and_never_a_secret(rig: PoolRig) -> None:
+    """The claim's error reaches the log and the slot's broken reason. redis-py annotates a
+    pipeline's error reply with the whole command (ACL SETUSER carries the hash); the claim
+    names the command by its first two words instead. Made to fail for real, twice: a setting
+    the server refuses, and the tenant's AUTH with a password that is not the one whose hash
+    the re-key set. A later claim converges the slot again."""
+    slot = (await rig.wait_ready(1))[0]
+    admin_password = rig.slot_secrets(slot)["admin_password"]
+    password = secrets.token_urlsafe(24)
+    right_hash, wrong_hash = hashlib.sha256(password.encode()).hexdigest(), hashlib.sha256(b"x").hexdigest()
+
+    async def rekey(password_hash: str, config: dict[str, str]) -> str:
+        with pytest.raises(RekeyFailed) as failed:
+            await redis_client.rekey(
+                "127.0.0.1",
+                slot["port"],
+                admin_password,
+                username="u_probe",
+                password=password,
+                password_hash=password_hash,
+                config=config,
+                limit=10,
+            )
+        message = str(failed.value)
+        for secret in (password, password_hash, admin_password):
+            assert secret not in message
+        return message
+
+    refused = await rekey(right_hash, {"maxmemory": "not-a-size"})
+    assert "CONFIG SET: " in refused, refused
+    assert "maxmemory" in refused, refused
+    assert "invalid username-password pair" in await rekey(wrong_hash, {})
+    status, a = await call(rig.svc, await rig.user(), "POST", "/instances", json={"engine": "redis"})
+    assert status == 201, a
+    assert client(a["connection"]).ping()
